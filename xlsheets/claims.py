@@ -1,0 +1,496 @@
+"""Claims from worksheet rows: header matching, value normalisation, service-line grouping.
+
+A sheet reaches us as a header row and value rows. ``HeaderMap`` is built once per sheet (the
+header decides which parser reads each column), then every row becomes a :class:`Claim`. What
+cannot be read becomes a finding on the claim (``claim.problems``), never an exception: a
+billing person must get a status for every row.
+
+An absent column means the fact is unknown (rules that need it stay silent); a present but blank
+cell means "not documented". ``Claim.known()`` tells the two apart.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Sequence
+
+from .codes.icd10cm import normalize as normalize_icd
+from .findings import Finding, Severity
+from .values import Unreadable, clean_text, code_text, excel_error, read_date, read_flag, read_number
+
+__all__ = ["Claim", "Procedure", "HeaderMap", "claims_from_rows", "parse_row", "FLAG_COLUMNS",
+           "NUMBER_COLUMNS", "CANONICAL_COLUMNS", "header_key", "UNREADABLE_CELL"]
+
+UNREADABLE_CELL = "E101"  # rule ID of "a cell could not be read"
+MAX_CODES = 12
+
+FLAG_COLUMNS = (
+    "trauma", "disc_disorder_confirmed", "spondylolisthesis_confirmed", "stenosis_claudication",
+    "radiating_pain", "slr_positive", "reflex_changes", "sensory_deficit", "motor_weakness",
+    "telehealth", "myofascial_pain", "pain_management_encounter", "red_flags",
+    "imaging_guidance",
+)
+NUMBER_COLUMNS = (
+    "symptom_weeks", "conservative_care_weeks", "functional_progress_weeks",
+    "pt_visits_since_progress", "plan_of_care_days", "units", "esi_levels",
+)
+TEXT_COLUMNS = ("claim_id", "patient_id", "payer", "pos", "laterality", "nerve_root_level",
+                "spinal_region", "provider", "notes")
+
+# Canonical name -> aliases (matched after header_key()). dx1..dx12/cpt1..cpt12 are generated.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "claim_id": ("claim", "claimid", "claimno", "claimnumber", "claim#", "encounter", "encounterid",
+                 "encounterno", "ticket", "ticketnumber", "visitid"),
+    "patient_id": ("patient", "patientid", "mrn", "patientno", "patientnumber", "account",
+                   "accountnumber", "patientaccount", "chart", "chartnumber", "memberid"),
+    "dos": ("dos", "dateofservice", "servicedate", "date", "dosfrom", "fromdate", "fromdos",
+            "visitdate", "dateofsvc", "svcdate"),
+    "payer": ("payer", "payor", "insurance", "insurer", "carrier", "plan", "payername", "payerid",
+              "primaryinsurance", "primarypayer", "insurancename", "financialclass"),
+    "pos": ("pos", "placeofservice", "poscode"),
+    "diagnoses": ("diagnoses", "diagnosis", "diagnosiscodes", "dxcodes", "dx", "icd", "icd10",
+                  "icdcodes", "icd10codes", "icd10cm", "diagnosiscode"),
+    "procedures": ("procedures", "procedure", "procedurecodes", "cpt", "cptcode", "cptcodes",
+                   "hcpcs", "cpthcpcs", "proccode", "procedurecode", "servicecode"),
+    "modifiers": ("modifiers", "modifier", "mods", "mod"),
+    "units": ("units", "unit", "qty", "quantity", "daysunits", "serviceunits"),
+    "dx_pointer": ("dxpointer", "diagnosispointer", "pointer", "dxptr", "diagptr", "icdpointer",
+                   "pointers"),
+    "laterality": ("laterality", "side"),
+    "nerve_root_level": ("nerverootlevel", "nerverootlevels", "rootlevel", "level", "levels",
+                         "spinallevel", "spinallevels"),
+    "symptom_weeks": ("symptomweeks", "weeksofsymptoms", "symptomduration", "painweeks",
+                      "durationweeks", "symptomdurationweeks"),
+    "conservative_care_weeks": ("conservativecareweeks", "conservativecare", "ccweeks",
+                                "weeksofconservativecare", "conservativeweeks"),
+    "trauma": ("trauma", "injury", "traumatic"),
+    "disc_disorder_confirmed": ("discdisorderconfirmed", "discconfirmed", "discdisorder"),
+    "spondylolisthesis_confirmed": ("spondylolisthesisconfirmed", "spondylolisthesis"),
+    "stenosis_claudication": ("stenosisclaudication", "neurogenicclaudication",
+                              "stenosiswithclaudication"),
+    "radiating_pain": ("radiatingpain", "radicularpain"),
+    "slr_positive": ("slrpositive", "slr", "straightlegraise", "positiveslr"),
+    "reflex_changes": ("reflexchanges", "reflexchange", "reflexes"),
+    "sensory_deficit": ("sensorydeficit", "sensoryloss", "sensory"),
+    "motor_weakness": ("motorweakness", "weakness", "motordeficit"),
+    "telehealth": ("telehealth", "telemedicine", "virtual"),
+    "functional_progress_weeks": ("functionalprogressweeks", "weekssinceprogress",
+                                  "progressweeks"),
+    "pt_visits_since_progress": ("ptvisitssinceprogress", "visitssinceprogress",
+                                 "treatmentdayssinceprogress"),
+    "plan_of_care_days": ("planofcaredays", "daysincerecert", "planofcareage",
+                          "dayssinceplanofcare"),
+    "myofascial_pain": ("myofascialpain", "myofascial"),
+    "pain_management_encounter": ("painmanagementencounter", "painmanagement",
+                                  "paincontrolencounter"),
+    "red_flags": ("redflags", "redflag"),
+    "imaging_guidance": ("imagingguidance", "guidance", "fluoroscopy"),
+    "spinal_region": ("spinalregion", "region"),
+    "esi_levels": ("esilevels", "injectionlevels"),
+}
+for _i in range(1, MAX_CODES + 1):
+    _ALIASES[f"dx{_i}"] = (f"dx{_i}", f"icd{_i}", f"diagnosis{_i}", f"diag{_i}", f"dxcode{_i}",
+                           f"icd10{_i}" if _i > 1 else "icd101", f"diagnosiscode{_i}",
+                           f"icd10code{_i}", f"icdcode{_i}")
+    _ALIASES[f"cpt{_i}"] = (f"cpt{_i}", f"procedure{_i}", f"proc{_i}", f"hcpcs{_i}", f"px{_i}",
+                            f"cptcode{_i}", f"procedurecode{_i}", f"line{_i}cpt")
+for _i in range(1, 5):
+    _ALIASES[f"modifier{_i}"] = (f"modifier{_i}", f"mod{_i}", f"modifiercode{_i}")
+
+CANONICAL_COLUMNS = tuple(_ALIASES)
+_DX_COLUMNS = tuple(f"dx{i}" for i in range(1, MAX_CODES + 1))
+_CPT_COLUMNS = tuple(f"cpt{i}" for i in range(1, MAX_CODES + 1))
+_MODIFIER_COLUMNS = tuple(f"modifier{i}" for i in range(1, 5))
+_HEADER_STRIP = re.compile(r"[\s\-_#.:/()\[\]*]+")
+
+
+def header_key(text: object) -> str:
+    """Header text reduced for matching: case, spaces, dashes and underscores do not count."""
+    raw = clean_text(text).lower()
+    key = _HEADER_STRIP.sub("", raw)
+    if raw.endswith("#") and key:
+        key += "#"  # "Claim #" -> claim#
+    return key
+
+
+_LOOKUP: dict[str, str] = {}
+for _canon, _aliases in _ALIASES.items():
+    for _alias in (header_key(_canon), *_aliases):
+        _LOOKUP.setdefault(_alias, _canon)
+
+
+@dataclass(slots=True)
+class Procedure:
+    """One CPT/HCPCS line: ``64483-RT`` -> code 64483, modifiers (RT,), units 1."""
+
+    code: str
+    modifiers: tuple[str, ...] = ()
+    units: float = 1
+    row: int | None = None
+    pointers: tuple[int, ...] = ()  # 0-based indexes into the claim's diagnoses
+
+    def __str__(self) -> str:
+        text = self.code + "".join(f"-{m}" for m in self.modifiers)
+        return text + (f"x{self.units:g}" if self.units != 1 else "")
+
+
+@dataclass(slots=True, eq=False)
+class Claim:
+    """One claim, with the facts the sheet documents about it."""
+
+    claim_id: str = ""
+    patient_id: str = ""
+    payer: str = ""
+    dos: _dt.date | None = None
+    pos: str = ""
+    diagnoses: list[str] = field(default_factory=list)
+    procedures: list[Procedure] = field(default_factory=list)
+    facts: dict[str, object] = field(default_factory=dict)
+    present: frozenset[str] = frozenset()
+    rows: tuple[int, ...] = ()
+    problems: list[Finding] = field(default_factory=list)
+    dx_cells: list[tuple[str, int | None, str]] = field(default_factory=list)  # (column, row, as written)
+    dos_unreadable: bool = False
+
+    # --- facts -------------------------------------------------------------------------
+    def known(self, column: str) -> bool:
+        """True when the sheet has this column (even if this row leaves it blank)."""
+        return column in self.present
+
+    def yes(self, column: str) -> bool:
+        """True when the fact is documented as yes."""
+        return self.facts.get(column) is True
+
+    def number(self, column: str) -> float | None:
+        """The number documented, or None when blank, unreadable or the column is absent."""
+        value = self.facts.get(column)
+        return value if isinstance(value, float) else None
+
+    def text(self, column: str) -> str:
+        value = self.facts.get(column)
+        return value if isinstance(value, str) else ""
+
+    # --- codes -------------------------------------------------------------------------
+    @property
+    def row(self) -> int | None:
+        return self.rows[0] if self.rows else None
+
+    @property
+    def procedure_codes(self) -> list[str]:
+        return [p.code for p in self.procedures]
+
+    def has_procedure(self, codes: Iterable[str] | frozenset[str] | set[str]) -> bool:
+        return any(p.code in codes for p in self.procedures)
+
+    def procedures_in(self, codes: Iterable[str] | frozenset[str] | set[str]) -> list[Procedure]:
+        return [p for p in self.procedures if p.code in codes]
+
+    def dx_with_prefix(self, *prefixes: str) -> list[str]:
+        return [d for d in self.diagnoses if d.startswith(prefixes)]
+
+    def modifiers(self) -> set[str]:
+        return {m for p in self.procedures for m in p.modifiers}
+
+    @property
+    def is_telehealth(self) -> bool:
+        """Telehealth per the column, POS 02/10, or modifier 95/93."""
+        return (self.yes("telehealth") or self.pos in ("02", "10", "2")
+                or any(m in ("95", "93", "GT", "FQ") for p in self.procedures for m in p.modifiers))
+
+    def key(self) -> tuple:
+        return (self.claim_id, self.patient_id, self.dos)
+
+
+# --- parsing of code cells -------------------------------------------------------------
+_DX_SPLIT = re.compile(r"[,;|\n\r\t ]+")
+_PROC_SPLIT = re.compile(r"[,;|\n\r]+")
+_PROC_TOKEN = re.compile(r"[\s\-:]+")
+_UNITS = re.compile(r"^(?:[X*]|UNITS?=?)(\d{1,3}(?:\.\d+)?)$|^\((\d{1,3})\)$")
+_CODE_LIKE = re.compile(r"^[A-Z0-9]{5}$")
+
+
+def split_diagnoses(text: str) -> list[str]:
+    return [t for t in _DX_SPLIT.split(text) if t]
+
+
+def parse_procedures(value: object, row: int | None = None) -> list[Procedure]:
+    """``"64483-RT, 64484-RT"``, ``"97110x2"``, ``"99214-25"``, ``72148.0`` -> procedures.
+
+    Within one entry, a 5-character token starts a procedure, 2-character tokens are modifiers
+    and ``x2``/``*2``/``(2)`` are units.
+    """
+    text = code_text(value)
+    out: list[Procedure] = []
+    for chunk in _PROC_SPLIT.split(text):
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        # "97110X2" written without a separator
+        m = re.match(r"^([A-Z0-9]{5})([X*])(\d{1,3})$", chunk)
+        if m:
+            out.append(Procedure(m[1], (), float(m[3]), row))
+            continue
+        current: Procedure | None = None
+        for token in _PROC_TOKEN.split(chunk):
+            if not token:
+                continue
+            units = _UNITS.match(token)
+            if units and current is not None:
+                current.units = float(units[1] or units[2])
+            elif len(token) == 2 and current is not None:
+                current.modifiers += (token,)
+            else:
+                current = Procedure(token, (), 1, row)
+                out.append(current)
+    return out
+
+
+def _modifier_tokens(value: object) -> tuple[str, ...]:
+    return tuple(t for t in re.split(r"[\s,;\-:/]+", code_text(value)) if t)
+
+
+def _pointer_indexes(value: object) -> tuple[int, ...] | Unreadable:
+    """Diagnosis pointer ``A``, ``AB``, ``A,C``, ``1``, ``1,2`` -> 0-based indexes."""
+    text = code_text(value)
+    if not text:
+        return ()
+    out = []
+    for token in re.split(r"[\s,;\-:/]+", text):
+        if not token:
+            continue
+        if token.isdigit():
+            n = int(token)
+            if 1 <= n <= MAX_CODES:
+                out.append(n - 1)
+                continue
+            # "12" could be two pointers "1,2" written together
+            if all(c in "123456789" for c in token):
+                out.extend(int(c) - 1 for c in token)
+                continue
+            return Unreadable(f"diagnosis pointer {text!r} is outside 1-12")
+        elif token.isalpha() and all("A" <= c <= "L" for c in token):
+            out.extend(ord(c) - 65 for c in token)
+        else:
+            return Unreadable(f"diagnosis pointer {text!r} is not A-L or 1-12")
+    return tuple(out)
+
+
+# --- header map and row parsing ---------------------------------------------------------
+@dataclass
+class HeaderMap:
+    """Which canonical column each position of the header row holds."""
+
+    columns: list[tuple[int, str, str]]  # (index, canonical, header text as written)
+    present: frozenset[str]
+    unknown: list[str]  # headers that matched nothing (ignored)
+    line_level: bool
+    recognisable: bool  # has at least one diagnosis or procedure column
+
+    @classmethod
+    def from_row(cls, header_row: Sequence[object]) -> "HeaderMap":
+        columns = []
+        seen: set[str] = set()
+        unknown = []
+        for index, cell in enumerate(header_row):
+            text = clean_text(cell)
+            if not text:
+                continue
+            canonical = _LOOKUP.get(header_key(text))
+            if canonical is None or canonical in seen:
+                unknown.append(text)
+                continue
+            seen.add(canonical)
+            columns.append((index, canonical, text))
+        present = frozenset(seen)
+        has_code_columns = bool(present & {"diagnoses", "procedures", *_DX_COLUMNS, *_CPT_COLUMNS})
+        line_level = (
+            "claim_id" in present
+            and "procedures" in present
+            and not present & set(_CPT_COLUMNS)
+            and bool(present & {"units", "dx_pointer", "modifiers", *_MODIFIER_COLUMNS})
+        )
+        return cls(columns, present, unknown, line_level, has_code_columns)
+
+    def header_of(self, canonical: str) -> str:
+        for _, canon, text in self.columns:
+            if canon == canonical:
+                return text
+        return canonical
+
+
+def _problem(column: str, header: str, row: int | None, reason: str, severity=Severity.WARNING):
+    where = f"column {header!r}" + (f", row {row}" if row else "")
+    return Finding(
+        rule=UNREADABLE_CELL,
+        severity=severity,
+        message=f"Could not read {where}: {reason}. The value was ignored.",
+        suggestion="correct the cell",
+        reference="xlsheets input rules",
+        rows=(row,) if row else (),
+        column=column,
+        brief=f"unreadable {header}: {reason}",
+    )
+
+
+def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = None) -> Claim:
+    """One worksheet row -> one claim (a service line when the sheet is line-level)."""
+    claim = Claim(present=header.present, rows=(row,) if row else ())
+    facts = claim.facts
+    n = len(values)
+    list_dx: list[tuple[str, str]] = []  # (code text, column)
+    for index, canon, text in header.columns:
+        value = values[index] if index < n else None
+        if value is None or value == "":
+            if canon in FLAG_COLUMNS:
+                facts[canon] = False
+            continue
+        if canon.startswith("dx") and canon[2:].isdigit() or canon == "diagnoses":
+            err = excel_error(value)
+            if err:
+                claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
+                continue
+            cell = code_text(value)
+            parts = [cell] if canon != "diagnoses" else split_diagnoses(cell)
+            list_dx.extend((p, canon) for p in parts if p)
+        elif canon in ("procedures", *_CPT_COLUMNS):
+            err = excel_error(value)
+            if err:
+                claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
+                continue
+            claim.procedures.extend(parse_procedures(value, row))
+        elif canon == "dos":
+            dos = read_date(value)
+            if isinstance(dos, Unreadable):
+                claim.dos_unreadable = True
+                facts["dos_text"] = dos.reason
+            else:
+                claim.dos = dos
+        elif canon in FLAG_COLUMNS:
+            flag = read_flag(value)
+            if isinstance(flag, Unreadable):
+                claim.problems.append(_problem(canon, text, row, flag.reason))
+                facts[canon] = False
+            else:
+                facts[canon] = flag
+        elif canon in NUMBER_COLUMNS:
+            number = read_number(value)
+            if isinstance(number, Unreadable):
+                claim.problems.append(_problem(canon, text, row, number.reason))
+            elif number is not None:
+                facts[canon] = number
+        elif canon in ("modifiers", *_MODIFIER_COLUMNS):
+            err = excel_error(value)
+            if err:
+                claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
+                continue
+            facts[canon] = _modifier_tokens(value)
+        elif canon == "dx_pointer":
+            pointers = _pointer_indexes(value)
+            if isinstance(pointers, Unreadable):
+                claim.problems.append(_problem(canon, text, row, pointers.reason))
+            else:
+                facts[canon] = pointers
+        else:
+            err = excel_error(value)
+            if err:
+                claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
+                continue
+            cell = clean_text(value)
+            if canon == "claim_id":
+                claim.claim_id = cell
+            elif canon == "patient_id":
+                claim.patient_id = cell
+            elif canon == "payer":
+                claim.payer = cell
+            elif canon == "pos":
+                claim.pos = cell.zfill(2) if cell.isdigit() and len(cell) == 1 else cell
+            else:
+                facts[canon] = cell if canon != "laterality" else _laterality(cell)
+    for code, column in list_dx:
+        claim.diagnoses.append(normalize_icd(code) or code)
+        claim.dx_cells.append((column, row, code))
+    _apply_line_fields(claim)
+    return claim
+
+
+def _laterality(text: str) -> str:
+    t = text.strip().upper()
+    return {"LEFT": "L", "RIGHT": "R", "BILATERAL": "B", "BOTH": "B", "LT": "L", "RT": "R",
+            "BIL": "B", "50": "B"}.get(t, t)
+
+
+def _apply_line_fields(claim: Claim) -> None:
+    """Modifier, units and pointer columns belong to the row's procedure(s)."""
+    facts = claim.facts
+    mods = facts.pop("modifiers", ())
+    for name in _MODIFIER_COLUMNS:
+        mods += facts.pop(name, ())
+    units = facts.pop("units", None)
+    pointers = facts.pop("dx_pointer", ())
+    if not claim.procedures or not (mods or units is not None or pointers):
+        return
+    for proc in claim.procedures:
+        if mods:
+            proc.modifiers = tuple(dict.fromkeys(proc.modifiers + mods))
+        if pointers:
+            proc.pointers = pointers
+    if units is not None and len(claim.procedures) == 1:
+        claim.procedures[0].units = units
+
+
+def _merge_line(claim: Claim, line: Claim) -> None:
+    """Fold one service line into its claim: procedures add up, diagnoses are the union."""
+    claim.rows += line.rows
+    claim.procedures.extend(line.procedures)
+    claim.problems.extend(line.problems)
+    for code, cell in zip(line.diagnoses, line.dx_cells):
+        if code not in claim.diagnoses:
+            claim.diagnoses.append(code)
+            claim.dx_cells.append(cell)
+    for name, value in line.facts.items():
+        if name not in claim.facts or claim.facts[name] in (False, None, ""):
+            claim.facts[name] = value
+    for attr in ("patient_id", "payer", "pos"):
+        if not getattr(claim, attr):
+            setattr(claim, attr, getattr(line, attr))
+    if claim.dos is None and not claim.dos_unreadable:
+        claim.dos, claim.dos_unreadable = line.dos, line.dos_unreadable
+
+
+def is_blank_row(values: Sequence[object]) -> bool:
+    for v in values:
+        if v is not None and (not isinstance(v, str) or v.strip()):
+            return False
+    return True
+
+
+def claims_from_rows(
+    header_row: Sequence[object] | HeaderMap,
+    rows: Iterable[Sequence[object]],
+    first_row: int = 2,
+) -> Iterator[Claim]:
+    """Claims from value rows; rows are numbered as in the sheet (header on ``first_row - 1``).
+
+    Blank rows are skipped. On line-level sheets consecutive rows with the same claim ID (and
+    date of service) form one claim, listing the sheet rows it spans.
+    """
+    header = header_row if isinstance(header_row, HeaderMap) else HeaderMap.from_row(header_row)
+    pending: Claim | None = None
+    for offset, values in enumerate(rows):
+        if is_blank_row(values):
+            continue
+        line = parse_row(header, values, first_row + offset)
+        if not header.line_level:
+            yield line
+            continue
+        if pending is not None and line.claim_id and line.claim_id == pending.claim_id and (
+            line.dos is None or pending.dos is None or line.dos == pending.dos
+        ):
+            _merge_line(pending, line)
+            continue
+        if pending is not None:
+            yield pending
+        pending = line
+    if pending is not None:
+        yield pending

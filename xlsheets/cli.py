@@ -1,0 +1,134 @@
+"""The ``xlsheets`` command: a thin dispatcher; each subcommand lives with the module it drives.
+
+Exit codes: 0 no claim has an error, 1 some claims have errors, 2 unusable input or usage.
+No traceback ever reaches a billing person: unexpected failures print one line and exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import textwrap
+
+from . import __version__
+
+# subcommand -> (module, one-line help). Each module has main(argv) -> int.
+SUBCOMMANDS = {
+    "validate": ("xlsheets.batch", "validate a claims workbook (.xlsx, .xlsm, .csv)"),
+    "rules": ("xlsheets.cli", "list the rules"),
+    "explain": ("xlsheets.cli", "explain one rule, e.g. xlsheets explain S301"),
+    "codes": ("xlsheets.codes.show", "look up ICD-10-CM codes by date of service; import releases"),
+    "plugins": ("xlsheets.plugin_kit", "list, create and test payer-policy plugins"),
+    "template": ("xlsheets.template", "write the claims template workbook"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        _print_help()
+        return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        print(f"xlsheets {__version__}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in SUBCOMMANDS:
+        print(f"xlsheets: unknown command {name!r}; commands: {', '.join(SUBCOMMANDS)}", file=sys.stderr)
+        return 2
+    try:
+        if name == "rules":
+            return rules_main(rest)
+        if name == "explain":
+            return explain_main(rest)
+        module = importlib.import_module(SUBCOMMANDS[name][0])
+        return int(module.main(rest) or 0)
+    except KeyboardInterrupt:
+        print("xlsheets: interrupted; nothing was written.", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # argparse usage errors
+        return exc.code if isinstance(exc.code, int) else 2
+    except Exception as exc:  # last line of defence: a message, never a traceback
+        from .config import ConfigError
+        if isinstance(exc, ConfigError):
+            print(f"xlsheets: configuration error: {exc}", file=sys.stderr)
+        else:
+            print(f"xlsheets: {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _print_help() -> None:
+    print(f"xlsheets {__version__}: catch spine-claim coding errors before submission\n")
+    print("usage: xlsheets COMMAND [options]\n\ncommands:")
+    for name, (_module, text) in SUBCOMMANDS.items():
+        print(f"  {name:<10} {text}")
+    print("\nRun 'xlsheets COMMAND --help' for a command's options.")
+
+
+def _validator_from(args):
+    from .config import load_config
+    from .engine import Validator
+    config = load_config(getattr(args, "config", None)).with_overrides(
+        plugin_dirs=getattr(args, "plugins_dir", None), plugins=getattr(args, "plugin", None))
+    return Validator(config)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="configuration file (xlsheets.toml or pyproject.toml)")
+    parser.add_argument("--plugins-dir", action="append", metavar="DIR",
+                        help="load plugins from this folder (repeatable)")
+    parser.add_argument("--plugin", action="append", metavar="NAME",
+                        help="enable this plugin for every payer (repeatable)")
+
+
+def rules_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="xlsheets rules", description="List the rules in force.")
+    _common(parser)
+    parser.add_argument("--format", choices=["text", "json"], default="text")
+    args = parser.parse_args(argv)
+    v = _validator_from(args)
+    rules = v.host.rules
+    if args.format == "json":
+        print(json.dumps([r.describe() for r in rules], indent=2))
+        return 0
+    for r in rules:
+        origin = "" if v.host.plugins[r.plugin].builtin else f"  [{r.plugin}]"
+        print(f"{r.id}  {str(r.severity):<7}  {r.summary}{origin}")
+    for failure in v.host.failures:
+        print(f"plugin {failure.name} not loaded: {failure.message}", file=sys.stderr)
+    return 0
+
+
+def explain_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="xlsheets explain", description="Explain one rule.")
+    parser.add_argument("rule_id", help="rule ID, e.g. S301")
+    _common(parser)
+    args = parser.parse_args(argv)
+    v = _validator_from(args)
+    r = v.host.rule(args.rule_id)
+    if r is None:
+        known = ", ".join(x.id for x in v.host.rules)
+        print(f"xlsheets: no rule {args.rule_id!r}. Rules: {known}", file=sys.stderr)
+        return 2
+    print(explain_text(r))
+    return 0
+
+
+def explain_text(r) -> str:
+    lines = [f"{r.id}  {r.summary}", "",
+             f"Severity:  {r.severity}", f"Plugin:    {r.plugin}"]
+    if r.reference:
+        lines.append(f"Reference: {r.reference}")
+    triggers = [*r.dx_prefixes, *sorted(r.procedures)]
+    if triggers:
+        lines.append("Runs on:   " + ", ".join(triggers))
+    if r.needs:
+        lines.append("Reads:     " + ", ".join(r.needs) + " (skipped when the sheet lacks them)")
+    body = r.doc.split("\n", 1)[1].strip() if "\n" in r.doc else ""
+    if body:
+        lines += ["", textwrap.dedent(body)]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""Settings from TOML: rule selection, severities, thresholds, payer sections, plugin folders.
+
+Looked up in this order: ``--config PATH``, the ``XLSHEETS_CONFIG`` environment variable,
+``xlsheets.toml`` in the current folder, ``[tool.xlsheets]`` in ``pyproject.toml`` there, and
+``xlsheets.toml`` in the user's config folder. Never beside a workbook: a workbook received by
+mail must not bring configuration (or plugin code) with it.
+
+Example::
+
+    select = ["ALL"]            # rule IDs or prefixes; the more specific entry wins (as in ruff)
+    ignore = ["S305"]
+    plugin_dirs = ["plugins"]   # relative to this file; only these folders are ever loaded
+    plugins = []                # plugins enabled for every payer
+    electronic_format = false   # C110: codes written without the decimal point (837)
+
+    [severity]
+    X201 = "warning"
+
+    [settings]
+    esi_conservative_care_weeks = 4
+
+    [payers.medicare]
+    match = ["medicare", "medicare part b", "mcr*"]
+    plugins = ["medicare_esi", "pt_progress"]
+    [payers.medicare.settings]
+    pt_progress_visits = 10
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .findings import Severity
+
+__all__ = ["Config", "PayerPolicy", "ConfigError", "load_config", "find_config", "DEFAULT_SETTINGS"]
+
+# Thresholds and switches of the core rules; plugins add their own defaults through a hook.
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "esi_conservative_care_weeks": 4,  # Medicare ESI LCDs (L39240 family)
+    "mri_conservative_care_weeks": 6,  # ACR criteria used by commercial reviewers
+    "chronic_pain_weeks": 12,  # the article's threshold for S305; no official time frame
+    "chronic_pain_suggestion": True,  # S305 as info; false turns the suggestion off
+    "electronic_format": False,  # C110
+    "pair_policy_default": "review",  # S303 when no payer plugin decides
+}
+
+_TOP_KEYS = {"select", "ignore", "plugin_dirs", "plugins", "electronic_format", "severity",
+             "settings", "payers"}
+_PAYER_KEYS = {"match", "plugins", "select", "ignore", "severity", "settings"}
+_RULE_ID = re.compile(r"^(ALL|[A-Z]{1,4}[0-9]{0,4})$")
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names the file and the key."""
+
+
+@dataclass
+class PayerPolicy:
+    name: str
+    match: list[str] = field(default_factory=list)
+    plugins: list[str] = field(default_factory=list)
+    select: list[str] = field(default_factory=list)
+    ignore: list[str] = field(default_factory=list)
+    severity: dict[str, Severity] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def matches(self, payer: str) -> bool:
+        key = _payer_key(payer)
+        return any(fnmatch.fnmatchcase(key, pattern) for pattern in self.match)
+
+
+@dataclass
+class Config:
+    select: list[str] = field(default_factory=lambda: ["ALL"])
+    ignore: list[str] = field(default_factory=list)
+    plugin_dirs: list[Path] = field(default_factory=list)
+    plugins: list[str] = field(default_factory=list)
+    severity: dict[str, Severity] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
+    payers: list[PayerPolicy] = field(default_factory=list)
+    source: Path | None = None
+
+    def payer_policy(self, payer: str) -> PayerPolicy | None:
+        """The payer section matching a claim's payer cell (case-insensitive), if any."""
+        if not payer:
+            return None
+        for policy in self.payers:
+            if policy.matches(payer):
+                return policy
+        return None
+
+    def with_overrides(self, select=None, ignore=None, plugin_dirs=None, plugins=None,
+                       electronic_format=None) -> "Config":
+        """Command-line options layered on top of the file."""
+        cfg = Config(**{k: getattr(self, k) for k in self.__dataclass_fields__})
+        cfg.settings = dict(self.settings)
+        if select:
+            cfg.select = list(select)
+        if ignore:
+            cfg.ignore = [*self.ignore, *ignore]
+        if plugin_dirs:
+            cfg.plugin_dirs = [*self.plugin_dirs, *(Path(p).resolve() for p in plugin_dirs)]
+        if plugins:
+            cfg.plugins = [*self.plugins, *plugins]
+        if electronic_format is not None:
+            cfg.settings["electronic_format"] = electronic_format
+        return cfg
+
+
+def rule_selected(rule_id: str, select: list[str], ignore: list[str]) -> bool:
+    """Ruff-style selection: the longest matching prefix decides; on a tie, ignore wins."""
+    best_select = max((len(p) if p != "ALL" else 0 for p in select if p == "ALL" or rule_id.startswith(p)), default=-1)
+    best_ignore = max((len(p) if p != "ALL" else 0 for p in ignore if p == "ALL" or rule_id.startswith(p)), default=-1)
+    return best_select >= 0 and best_select > best_ignore
+
+
+def _payer_key(text: str) -> str:
+    return " ".join(str(text).lower().split())
+
+
+def find_config(explicit: str | os.PathLike | None = None, cwd: Path | None = None) -> Path | None:
+    """The configuration file to use, or None for the defaults."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"configuration file {path} not found")
+        return path
+    env = os.environ.get("XLSHEETS_CONFIG")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise ConfigError(f"XLSHEETS_CONFIG names {path}, which does not exist")
+        return path
+    cwd = cwd or Path.cwd()
+    for candidate in (cwd / "xlsheets.toml", cwd / "pyproject.toml"):
+        if candidate.is_file():
+            if candidate.name == "pyproject.toml" and not _has_tool_section(candidate):
+                continue
+            return candidate
+    user = _user_config_dir() / "xlsheets.toml"
+    return user if user.is_file() else None
+
+
+def _user_config_dir() -> Path:
+    if os.name == "nt":
+        return Path(os.environ.get("APPDATA", Path.home())) / "xlsheets"
+    return Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "xlsheets"
+
+
+def _has_tool_section(path: Path) -> bool:
+    try:
+        return "xlsheets" in tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {})
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+
+
+def load_config(explicit: str | os.PathLike | None = None, cwd: Path | None = None) -> Config:
+    """Find and read the configuration; defaults when there is none."""
+    path = find_config(explicit, cwd)
+    if path is None:
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from None
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("xlsheets", {})
+    return config_from_dict(data, path)
+
+
+def config_from_dict(data: Mapping[str, Any], source: Path | None = None) -> Config:
+    where = str(source) if source else "configuration"
+    base = source.parent if source else Path.cwd()
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+                          f"known keys: {', '.join(sorted(_TOP_KEYS))}")
+    cfg = Config(source=source)
+    cfg.select = _rule_list(data.get("select", ["ALL"]), where, "select")
+    cfg.ignore = _rule_list(data.get("ignore", []), where, "ignore")
+    cfg.plugin_dirs = [(base / p).resolve() for p in _str_list(data.get("plugin_dirs", []), where, "plugin_dirs")]
+    cfg.plugins = _str_list(data.get("plugins", []), where, "plugins")
+    cfg.severity = _severities(data.get("severity", {}), where, "severity")
+    cfg.settings.update(_table(data.get("settings", {}), where, "settings"))
+    if "electronic_format" in data:
+        cfg.settings["electronic_format"] = bool(data["electronic_format"])
+    for name, section in _table(data.get("payers", {}), where, "payers").items():
+        sect_where = f"{where} [payers.{name}]"
+        section = _table(section, where, f"payers.{name}")
+        unknown = set(section) - _PAYER_KEYS
+        if unknown:
+            raise ConfigError(f"{sect_where}: unknown key(s) {', '.join(sorted(unknown))}; "
+                              f"known keys: {', '.join(sorted(_PAYER_KEYS))}")
+        match = [_payer_key(m) for m in _str_list(section.get("match", []), sect_where, "match")]
+        cfg.payers.append(PayerPolicy(
+            name=name,
+            match=match or [_payer_key(name)],
+            plugins=_str_list(section.get("plugins", []), sect_where, "plugins"),
+            select=_rule_list(section.get("select", []), sect_where, "select"),
+            ignore=_rule_list(section.get("ignore", []), sect_where, "ignore"),
+            severity=_severities(section.get("severity", {}), sect_where, "severity"),
+            settings=_table(section.get("settings", {}), sect_where, "settings"),
+        ))
+    return cfg
+
+
+def _table(value, where, key) -> dict:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: {key} must be a table, got {type(value).__name__}")
+    return dict(value)
+
+
+def _str_list(value, where, key) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {key} must be a list of strings")
+    return list(value)
+
+
+def _rule_list(value, where, key) -> list[str]:
+    items = [v.strip().upper() for v in _str_list(value, where, key)]
+    bad = [v for v in items if not _RULE_ID.match(v)]
+    if bad:
+        raise ConfigError(f"{where}: {key} has {', '.join(bad)}, which is not a rule ID or prefix "
+                          f"(e.g. S301, S3, D, ALL)")
+    return items
+
+
+def _severities(value, where, key) -> dict[str, Severity]:
+    out = {}
+    for rule_id, sev in _table(value, where, key).items():
+        try:
+            out[rule_id.upper()] = Severity.parse(sev)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: [{key}] {rule_id}: {exc}") from None
+    return out

@@ -1,0 +1,365 @@
+"""Run the rules on claims: pick the rules for a claim's payer, run them, isolate failures.
+
+For each payer the engine prepares a plan once (settings, selected rules, severity overrides,
+rules indexed by their triggers), so a claim only meets the rules that can fire on it. A rule
+that raises, returns the wrong thing or changes the claim is isolated: the other rules still
+run and a finding (E102) names the rule, its plugin and the error.
+"""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+from .claims import Claim, HeaderMap, claims_from_rows, parse_row
+from .config import Config, PayerPolicy, rule_selected
+from .findings import Finding, Severity, status_of
+from .plugins import PluginHost, load_plugins, where_of
+from .rule import Rule
+
+__all__ = ["Validator", "ClaimResult", "BatchRun", "Context", "RULE_FAILED"]
+
+RULE_FAILED = "E102"
+_PAIR_ANSWERS = ("allow", "deny", "review")
+
+
+class Context:
+    """What a rule's check gets besides the claim: settings, code sets, findings, payer policy."""
+
+    __slots__ = ("settings", "payer", "rule", "_plan", "_validator", "_claim")
+
+    def __init__(self, validator: "Validator", plan: "_Plan"):
+        self._validator = validator
+        self._plan = plan
+        self.settings = plan.settings
+        self.payer = plan.payer
+        self.rule: Rule | None = None
+        self._claim: Claim | None = None
+
+    @property
+    def codes(self):
+        """The ICD-10-CM code set (loaded on first use)."""
+        from .codes.icd10cm import get_codeset
+        return get_codeset()
+
+    def finding(self, message: str, *, codes: Iterable[str] = (), suggestion: str | None = None,
+                severity: str | Severity | None = None, rows: Iterable[int] | None = None,
+                reference: str | None = None, brief: str | None = None,
+                column: str | None = None, claim: Claim | None = None) -> Finding:
+        """A finding of the running rule; severity defaults to the rule's (or the configured one).
+
+        ``claim`` names the claim in batch rules; it decides the rows the finding is reported on.
+        """
+        rule = self.rule
+        sev = self._plan.severity.get(rule.id)
+        if sev is None:
+            sev = Severity.parse(severity) if severity is not None else rule.severity
+        if rows is None:
+            target = claim if claim is not None else self._claim
+            rows = target.rows if target is not None else ()
+        return Finding(rule=rule.id, severity=sev, message=message, codes=tuple(codes),
+                       suggestion=suggestion, reference=reference or rule.reference or None,
+                       rows=tuple(rows), column=column, brief=brief)
+
+    def pair_policy(self, code_a: str, code_b: str, claim: Claim) -> str | None:
+        """Ask the payer's plugins whether two codes may go together: allow / deny / review."""
+        return self._validator._pair_policy(self._plan, code_a, code_b, claim)
+
+    def by_patient(self, claims: Iterable[Claim]) -> dict[str, list[Claim]]:
+        """Claims grouped by patient, each list in date-of-service order (batch rules)."""
+        groups: dict[str, list[Claim]] = defaultdict(list)
+        for claim in claims:
+            if claim.patient_id:
+                groups[claim.patient_id].append(claim)
+        for group in groups.values():
+            group.sort(key=lambda c: (c.dos is None, c.dos or 0))
+        return groups
+
+
+@dataclass
+class _Plan:
+    payer: str
+    policy: PayerPolicy | None
+    settings: dict[str, Any]
+    severity: dict[str, Any]
+    plugins: frozenset[str]
+    always: list[Rule]
+    by_code: dict[str, list[Rule]]
+    by_prefix: dict[str, list[Rule]]
+    prefix_lengths: tuple[int, ...]
+    batch: list[Rule]
+    order: dict[str, int]
+
+
+@dataclass(slots=True, eq=False)
+class ClaimResult:
+    """What the outputs need of a validated claim: where it is and what was found."""
+
+    claim_id: str
+    rows: tuple[int, ...]
+    payer: str
+    patient_id: str
+    findings: list[Finding]
+
+    @property
+    def row(self) -> int | None:
+        return self.rows[0] if self.rows else None
+
+    @property
+    def status(self) -> str:
+        return status_of(self.findings)
+
+
+class Validator:
+    """Validates claims with the built-in rules and the configured plugins."""
+
+    def __init__(self, config: Config | None = None, host: PluginHost | None = None,
+                 profile: bool = False):
+        self.config = config or Config()
+        self.host = host or load_plugins(self.config.plugin_dirs)
+        self._plans: dict[str, _Plan] = {}
+        self.profile: dict[str, list[float]] | None = defaultdict(lambda: [0.0, 0]) if profile else None
+        self.skipped: dict[str, tuple[str, ...]] = {}  # rule ID -> missing columns
+
+    # --- public API -----------------------------------------------------------------
+    def validate_claim(self, claim: Claim) -> list[Finding]:
+        """Claim-scope findings for one claim (batch rules need a batch: use run())."""
+        plan = self._plan_for(claim.payer)
+        return self._run_claim_rules(plan, claim)
+
+    def validate_rows(self, header_row, rows, first_row: int = 2) -> list[ClaimResult]:
+        """Every claim of a sheet, batch rules included."""
+        run = self.run()
+        results = [run.add(claim) for claim in claims_from_rows(header_row, rows, first_row)]
+        run.finish()
+        return results
+
+    def validate_row(self, header_row, row, row_number: int | None = None) -> list[Finding]:
+        header = header_row if isinstance(header_row, HeaderMap) else HeaderMap.from_row(header_row)
+        return self.validate_claim(parse_row(header, row, row_number))
+
+    def run(self) -> "BatchRun":
+        return BatchRun(self)
+
+    # --- plans ----------------------------------------------------------------------
+    def _plan_for(self, payer: str) -> _Plan:
+        key = payer.strip().lower()
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._make_plan(key)
+        return plan
+
+    def _make_plan(self, payer: str) -> _Plan:
+        cfg = self.config
+        policy = cfg.payer_policy(payer)
+        enabled = {n for n, p in self.host.plugins.items() if p.builtin}
+        enabled.update(cfg.plugins)
+        select, ignore = list(cfg.select), list(cfg.ignore)
+        severity = dict(cfg.severity)
+        settings = {**self.host.default_settings, **cfg.settings}
+        if policy:
+            enabled.update(policy.plugins)
+            select += policy.select
+            ignore += policy.ignore
+            severity.update(policy.severity)
+            settings.update(policy.settings)
+        always, batch = [], []
+        by_code: dict[str, list[Rule]] = defaultdict(list)
+        by_prefix: dict[str, list[Rule]] = defaultdict(list)
+        order = {}
+        for index, rule in enumerate(self.host.rules):
+            order[rule.id] = index
+            if rule.plugin not in enabled or not rule_selected(rule.id, select, ignore):
+                continue
+            if rule.payers and not _payer_allowed(rule.payers, payer, policy):
+                continue
+            if rule.scope == "batch":
+                batch.append(rule)
+            elif rule.always:
+                always.append(rule)
+            else:
+                for code in rule.procedures:
+                    by_code[code].append(rule)
+                for prefix in rule.dx_prefixes:
+                    by_prefix[prefix].append(rule)
+        lengths = tuple(sorted({len(p) for p in by_prefix}))
+        return _Plan(payer, policy, settings, severity, frozenset(enabled), always, dict(by_code),
+                     dict(by_prefix), lengths, batch, order)
+
+    def _candidates(self, plan: _Plan, claim: Claim) -> list[Rule]:
+        extra: dict[str, Rule] = {}
+        if plan.by_code:
+            for proc in claim.procedures:
+                for rule in plan.by_code.get(proc.code, ()):
+                    extra[rule.id] = rule
+        if plan.by_prefix:
+            for dx in claim.diagnoses:
+                for n in plan.prefix_lengths:
+                    for rule in plan.by_prefix.get(dx[:n], ()):
+                        extra[rule.id] = rule
+        if not extra:
+            return plan.always
+        rules = plan.always + list(extra.values())
+        rules.sort(key=lambda r: plan.order[r.id])
+        return rules
+
+    # --- running --------------------------------------------------------------------
+    def _run_claim_rules(self, plan: _Plan, claim: Claim) -> list[Finding]:
+        findings: list[Finding] = list(claim.problems)
+        ctx = Context(self, plan)
+        ctx._claim = claim
+        present = claim.present
+        for rule in self._candidates(plan, claim):
+            if rule.needs and not present.issuperset(rule.needs):
+                self.skipped.setdefault(rule.id, tuple(c for c in rule.needs if c not in present))
+                continue
+            ctx.rule = rule
+            findings.extend(self._call(rule, ctx, claim))
+        return findings
+
+    def _call(self, rule: Rule, ctx: Context, claim: Claim) -> list[Finding]:
+        guard = None if self.host.plugins.get(rule.plugin, None) is None or \
+            self.host.plugins[rule.plugin].builtin else _snapshot(claim)
+        start = time.perf_counter() if self.profile is not None else 0.0
+        try:
+            produced = rule.check(claim, ctx)
+            out = list(produced) if produced is not None else []
+            bad = next((f for f in out if not isinstance(f, Finding)), None)
+            if bad is not None:
+                raise TypeError(f"it returned {type(bad).__name__} {_short(bad)!r}, not a finding "
+                                "made with ctx.finding(...)")
+        except Exception as exc:  # includes RecursionError
+            out = [self._failure(rule, exc, claim)]
+        if guard is not None and _snapshot(claim) != guard:
+            _restore(claim, guard)
+            out = [f for f in out] + [self._failure(rule, None, claim)]
+        if self.profile is not None:
+            slot = self.profile[rule.id]
+            slot[0] += time.perf_counter() - start
+            slot[1] += 1
+        return out
+
+    def _failure(self, rule: Rule, exc: BaseException | None, claim: Claim | None) -> Finding:
+        plugin = self.host.plugin_of(rule)
+        owner = f"plugin {rule.plugin} ({plugin.source})" if plugin and not plugin.builtin else "xlsheets"
+        if exc is None:
+            what = "changed the claim it was given (rules must only read it); the change was undone"
+        else:
+            where = where_of(exc, rule)
+            what = f"failed: {where}{type(exc).__name__}: {_short(exc)}"
+        return Finding(
+            rule=RULE_FAILED,
+            severity=Severity.WARNING,
+            message=(f"Rule {rule.id} of {owner} {what}. This claim was not fully checked by "
+                     f"{rule.id}; the other rules ran. To silence it, add \"{rule.id}\" to ignore "
+                     "in the configuration or fix the plugin."),
+            codes=(),
+            suggestion=f"fix or ignore {rule.id}",
+            reference=rule.source,
+            rows=claim.rows if claim is not None else (),
+            brief=f"rule {rule.id} failed",
+        )
+
+    def _pair_policy(self, plan: _Plan, code_a: str, code_b: str, claim: Claim) -> str | None:
+        for name, func in self.host.implementations("xlsheets_pair_policy", plan.plugins):
+            try:
+                answer = func(code_a=code_a, code_b=code_b, claim=claim, settings=plan.settings)
+            except Exception:
+                continue  # the rule asking reports nothing for a broken policy; it falls back
+            if answer is None:
+                continue
+            answer = str(answer).strip().lower()
+            if answer in _PAIR_ANSWERS:
+                return answer
+        return None
+
+    def _run_batch_rule(self, rule: Rule, plan: _Plan, claims: list[Claim]):
+        ctx = Context(self, plan)
+        ctx.rule = rule
+        try:
+            pairs = list(rule.check(claims, ctx) or [])
+            for pair in pairs:
+                if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], Finding)):
+                    raise TypeError(f"a batch rule must yield (claim, finding) pairs, not {_short(pair)!r}")
+            return pairs
+        except Exception as exc:
+            return [(c, self._failure(rule, exc, c)) for c in claims[:1]]
+
+
+class BatchRun:
+    """One workbook's validation: claim rules as claims stream in, batch rules at the end."""
+
+    def __init__(self, validator: Validator):
+        self.validator = validator
+        self._pending: dict[tuple[str, str], tuple[Rule, _Plan, list[Claim]]] = {}
+        self._results: dict[int, ClaimResult] = {}
+        self.claims = 0
+
+    def add(self, claim: Claim) -> ClaimResult:
+        v = self.validator
+        plan = v._plan_for(claim.payer)
+        result = ClaimResult(claim.claim_id, claim.rows, claim.payer, claim.patient_id,
+                             v._run_claim_rules(plan, claim))
+        self.claims += 1
+        for rule in plan.batch:
+            if _triggered(rule, claim):
+                slot = self._pending.setdefault((rule.id, plan.payer), (rule, plan, []))
+                slot[2].append(claim)
+                self._results[id(claim)] = result
+        return result
+
+    def finish(self) -> list[tuple[ClaimResult, Finding]]:
+        """Run batch rules; their findings are appended to the results already returned."""
+        added = []
+        by_rule: dict[str, list] = defaultdict(list)
+        for (rule_id, _payer), (rule, plan, claims) in self._pending.items():
+            by_rule[rule_id].append((rule, plan, claims))
+        for rule_id, groups in by_rule.items():
+            # A patient's history spans payers the rule is enabled for: run once over all of them.
+            rule, plan = groups[0][0], groups[0][1]
+            claims = [c for g in groups for c in g[2]]
+            for claim, finding in self.validator._run_batch_rule(rule, plan, claims):
+                result = self._results.get(id(claim))
+                if result is not None:
+                    result.findings.append(finding)
+                    added.append((result, finding))
+        self._pending.clear()
+        self._results.clear()
+        return added
+
+
+def _triggered(rule: Rule, claim: Claim) -> bool:
+    if rule.always:
+        return True
+    if rule.procedures and any(p.code in rule.procedures for p in claim.procedures):
+        return True
+    return bool(rule.dx_prefixes) and any(d.startswith(rule.dx_prefixes) for d in claim.diagnoses)
+
+
+def _payer_allowed(patterns: tuple[str, ...], payer: str, policy: PayerPolicy | None) -> bool:
+    import fnmatch
+    names = {payer} | ({policy.name.lower()} if policy else set())
+    return any(fnmatch.fnmatchcase(n, p) for n in names for p in patterns)
+
+
+def _snapshot(claim: Claim) -> tuple:
+    return (claim.claim_id, claim.patient_id, claim.payer, claim.dos, claim.pos,
+            tuple(claim.diagnoses),
+            tuple((p.code, p.modifiers, p.units, p.pointers) for p in claim.procedures),
+            tuple(claim.facts.items()))
+
+
+def _restore(claim: Claim, snap: tuple) -> None:
+    (claim.claim_id, claim.patient_id, claim.payer, claim.dos, claim.pos, dx, procs, facts) = snap
+    claim.diagnoses[:] = list(dx)
+    from .claims import Procedure
+    rows = [p.row for p in claim.procedures] + [None] * len(procs)
+    claim.procedures[:] = [Procedure(c, m, u, rows[i], ptr) for i, (c, m, u, ptr) in enumerate(procs)]
+    claim.facts.clear()
+    claim.facts.update(facts)
+
+
+def _short(value: object, limit: int = 120) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"

@@ -1,0 +1,139 @@
+"""The rule object, and the ``@rule`` decorator that built-ins and plugins both use.
+
+A rule says what it needs (diagnosis prefixes or procedure codes that trigger it, columns it
+reads) so the engine can skip it on claims where it cannot fire; that is where most of the speed
+comes from. Its docstring is its documentation, shown by ``xlsheets explain ID``::
+
+    @rule("ACME101", severity="error", procedures={"97014"}, reference="Acme policy 12")
+    def acme_no_97014(claim, ctx):
+        '''97014 is not covered by Acme: bill G0283.
+
+        Why: Acme follows Medicare for unattended electrical stimulation.
+        Bad: 97014
+        Good: G0283
+        '''
+        yield ctx.finding("Acme does not cover 97014", codes=["97014"], suggestion="G0283")
+"""
+from __future__ import annotations
+
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from .findings import Severity
+
+__all__ = ["Rule", "rule", "RuleDefinitionError", "RULE_ID"]
+
+RULE_ID = re.compile(r"^[A-Z]{1,4}[0-9]{3}$")
+SCOPES = ("claim", "batch")
+
+
+class RuleDefinitionError(ValueError):
+    """A rule declared wrongly; the message names the file and line of the rule."""
+
+
+@dataclass(eq=False)
+class Rule:
+    id: str
+    name: str
+    severity: Severity
+    summary: str
+    doc: str
+    check: Callable
+    reference: str = ""
+    dx_prefixes: tuple[str, ...] = ()
+    procedures: frozenset[str] = frozenset()
+    needs: tuple[str, ...] = ()
+    payers: tuple[str, ...] = ()
+    scope: str = "claim"
+    source: str = ""  # file:line of the check function
+    plugin: str = ""  # filled in when registered
+
+    @property
+    def always(self) -> bool:
+        """True when the rule has no trigger and runs on every claim."""
+        return not self.dx_prefixes and not self.procedures
+
+    def section(self, heading: str) -> str:
+        """One documentation section (``Why``, ``Bad``, ``Good``, ``Fix``), or ''."""
+        m = re.search(rf"^{heading}:\s*(.*?)(?=^\w[\w ]*:|\Z)", self.doc, re.M | re.S)
+        return " ".join(m.group(1).split()) if m else ""
+
+    def describe(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "severity": str(self.severity),
+            "summary": self.summary,
+            "scope": self.scope,
+            "plugin": self.plugin,
+            "reference": self.reference,
+            "triggers": {"diagnoses": list(self.dx_prefixes), "procedures": sorted(self.procedures)},
+            "needs": list(self.needs),
+            "source": self.source,
+        }
+
+
+def rule(
+    id: str,
+    *,
+    severity: str | Severity = "error",
+    name: str | None = None,
+    reference: str = "",
+    dx: Iterable[str] = (),
+    procedures: Iterable[str] = (),
+    needs: Iterable[str] = (),
+    payers: Iterable[str] = (),
+    scope: str = "claim",
+) -> Callable[[Callable], Rule]:
+    """Turn a check function into a :class:`Rule`.
+
+    The check takes ``(claim, ctx)`` and yields findings made with ``ctx.finding(...)``. A
+    ``scope="batch"`` rule takes ``(claims, ctx)`` instead, sees every claim of the workbook that
+    its triggers match (a patient's other rows), and yields ``(claim, finding)`` pairs.
+    ``dx`` (code prefixes) and ``procedures`` (codes) are triggers: the rule runs only on claims
+    that have one of them. ``needs`` lists columns it reads: when the sheet lacks one, the rule
+    does not run (the fact is unknown) and the report says so once.
+    """
+
+    def wrap(func: Callable) -> Rule:
+        source = _source_of(func)
+        if not isinstance(id, str) or not RULE_ID.match(id):
+            raise RuleDefinitionError(
+                f"{source}: rule ID {id!r} must be 1-4 capital letters and 3 digits, like ACME101")
+        if scope not in SCOPES:
+            raise RuleDefinitionError(f"{source}: rule {id}: scope must be 'claim' or 'batch', not {scope!r}")
+        try:
+            sev = Severity.parse(severity)
+        except ValueError as exc:
+            raise RuleDefinitionError(f"{source}: rule {id}: {exc}") from None
+        doc = inspect.getdoc(func) or ""
+        if not doc.strip():
+            raise RuleDefinitionError(
+                f"{source}: rule {id} has no docstring; its first line is the summary users see")
+        return Rule(
+            id=id,
+            name=name or func.__name__,
+            severity=sev,
+            summary=doc.strip().splitlines()[0].strip(),
+            doc=doc,
+            check=func,
+            reference=reference,
+            dx_prefixes=tuple(dx),
+            procedures=frozenset(procedures),
+            needs=tuple(needs),
+            payers=tuple(p.lower() for p in payers),
+            scope=scope,
+            source=source,
+        )
+
+    return wrap
+
+
+def _source_of(func: Callable) -> str:
+    try:
+        code = func.__code__
+        return f"{code.co_filename}:{code.co_firstlineno}"
+    except AttributeError:
+        return repr(func)

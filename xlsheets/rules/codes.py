@@ -1,0 +1,275 @@
+"""C1xx: code validity. Is each code real, billable, and valid on the date of service?
+
+Validity is judged against the code set in force on the claim's date of service, never another
+year's: when no loaded code set covers the date, C108 says so instead of guessing.
+"""
+from __future__ import annotations
+
+from ..codes import cpt
+from ..codes.icd10cm import electronic
+from ..hookspecs import hookimpl
+from ..rule import rule
+
+ICD_GUIDE = "ICD-10-CM Official Guidelines I.A / CMS code files"
+
+
+def _listing(codes, limit: int = 6) -> str:
+    codes = list(codes)
+    text = ", ".join(codes[:limit])
+    return text + (f" (+{len(codes) - limit} more)" if len(codes) > limit else "")
+
+
+def _checks(claim, ctx, dated: bool = False):
+    """(code, check) for each diagnosis on the claim's date of service.
+
+    Without a usable date (C108/C109 report that), date-dependent rules (``dated``) check
+    nothing, and the others check on the newest covered date: unknown codes and missing 7th
+    characters do not depend on the date.
+    """
+    cs = ctx.codes
+    dos = claim.dos if claim.dos is not None and cs.covers(claim.dos) else None
+    if dos is None:
+        if dated:
+            return []
+        dos = _newest_date(cs)
+    return [(code, cs.check(code, dos)) for code in claim.diagnoses]
+
+
+def _newest_date(cs):
+    from datetime import date
+    return max(date.fromisoformat(c["to"]) for c in cs.coverage() if c.get("to"))
+
+
+@rule("C101", severity="error", reference=ICD_GUIDE)
+def unknown_code(claim, ctx):
+    """An ICD-10-CM code that does not exist in any code set.
+
+    Why: a code that was never valid is rejected by every clearinghouse. Usually a typo: a letter
+    O for a zero, a transposed digit, an extra character.
+    Bad: M54.19X
+    Good: M54.17 (or the code the documentation supports)
+    Fix: correct the code; xlsheets lists near matches.
+    """
+    for code, check in _checks(claim, ctx):
+        if check.status == "UNKNOWN":
+            near = list(check.suggestions or ())
+            yield ctx.finding(
+                f"{code} is not an ICD-10-CM code." + (f" Did you mean {_listing(near, 4)}?" if near else ""),
+                codes=[code], suggestion=" / ".join(near[:3]) or None, brief=f"unknown code {code}")
+
+
+@rule("C102", severity="error", reference="ICD-10-CM Official Guidelines I.B.7 (level of detail)")
+def header_code(claim, ctx):
+    """A code that exists but is not billable: a header that needs more characters.
+
+    Why: only codes at the highest level of detail may be reported; a category or subcategory
+    header is rejected.
+    Bad: M54.5 (a header since 2021-10-01), M54.1
+    Good: M54.50, M54.51 or M54.59; M54.16 or M54.17
+    Fix: choose the billable child the documentation supports.
+    """
+    for code, check in _checks(claim, ctx, dated=True):
+        if check.status == "HEADER":
+            children = list(check.children or ())
+            yield ctx.finding(
+                f"{code} is a header, not a billable code; it needs more characters."
+                + (f" Billable codes under it: {_listing(children)}." if children else ""),
+                codes=[code], suggestion=" / ".join(children[:4]) or None,
+                brief=f"{code} not billable")
+
+
+@rule("C103", severity="error", reference="CMS ICD-10-CM code files (effective dates)")
+def not_valid_on_date(claim, ctx):
+    """A code that is not valid on the date of service: deleted, or not yet in effect.
+
+    Why: codes are effective October 1 (and April 1) each year; a deleted code, or a new code
+    used before its effective date, is rejected.
+    Bad: M54.5 on 2022-01-10; M54.50 on 2021-06-01; M51.37 on 2025-01-10
+    Good: M54.50 on 2022-01-10; M54.5 on 2021-06-01; M51.370 on 2025-01-10
+    Fix: use the code in force on the date of service.
+    """
+    for code, check in _checks(claim, ctx, dated=True):
+        if check.status == "NOT_ON_DATE":
+            windows = list(check.valid_windows or ())
+            span = "; ".join(f"{a} to {b}" for a, b in windows) or "other dates"
+            children = list(check.children or ())
+            yield ctx.finding(
+                f"{code} is not valid on {claim.dos.isoformat()}: it is valid {span}."
+                + (f" Codes in force on that date: {_listing(children)}." if children else ""),
+                codes=[code], suggestion=" / ".join(children[:4]) or None,
+                brief=f"{code} not valid on {claim.dos.isoformat()}")
+
+
+@rule("C104", severity="error", reference="ICD-10-CM Official Guidelines I.B.3 (7th characters)")
+def seventh_character(claim, ctx):
+    """A 7th character missing or invalid for its category.
+
+    Why: injury codes (chapter 19) and others need a 7th character (A initial, D subsequent,
+    S sequela...), with X placeholders to fill empty positions; without it the code is invalid.
+    Bad: S34.21 ; S34.21XB
+    Good: S34.21XA (initial encounter)
+    Fix: add the 7th character the encounter calls for.
+    """
+    for code, check in _checks(claim, ctx):
+        if check.status in ("NEEDS_7TH", "BAD_7TH"):
+            choices = list(check.seventh_choices or ())
+            what = "needs a 7th character" if check.status == "NEEDS_7TH" else "has a 7th character its category does not allow"
+            yield ctx.finding(
+                f"{code} {what}." + (f" Valid: {_listing(choices)}." if choices else ""),
+                codes=[code], suggestion=" / ".join(choices[:3]) or None,
+                brief=f"{code} {what}")
+
+
+@rule("C105", severity="error", reference="CPT/HCPCS Level II code format")
+def malformed_procedure(claim, ctx):
+    """A CPT or HCPCS code that is not well formed.
+
+    Why: CPT codes are five characters (four digits and a digit, F, T or U); HCPCS Level II codes
+    are a letter and four digits. Anything else is rejected at the clearinghouse.
+    Bad: 7214 ; ABCDE
+    Good: 72148 ; G0283
+    Fix: correct the code.
+    """
+    for proc in claim.procedures:
+        if not cpt.is_well_formed(proc.code):
+            yield ctx.finding(
+                f"{proc.code!s} is not a valid CPT/HCPCS code (expected 5 characters like 72148 or G0283).",
+                codes=[proc.code], rows=[proc.row] if proc.row else None,
+                brief=f"malformed code {proc.code}")
+
+
+@rule("C106", severity="error", reference="AMA CPT annual updates (code deletions)")
+def deleted_procedure(claim, ctx):
+    """A CPT code that was deleted before the date of service.
+
+    Why: deleted codes are rejected. Office visit 99201 was deleted on 2021-01-01.
+    Bad: 99201 on 2022-03-01
+    Good: 99202
+    Fix: use the replacement code.
+    """
+    if claim.dos is None:
+        return
+    for proc in claim.procedures:
+        gone = cpt.deleted(proc.code, claim.dos)
+        if gone:
+            when, replacement = gone
+            yield ctx.finding(
+                f"{proc.code} was deleted on {when.isoformat()} and cannot be billed for {claim.dos.isoformat()}."
+                + (f" Use {replacement}." if replacement else ""),
+                codes=[proc.code], suggestion=replacement, rows=[proc.row] if proc.row else None,
+                brief=f"{proc.code} deleted")
+
+
+@rule("C107", severity="warning", reference="CMS-1500 / 837P diagnosis list")
+def duplicate_diagnosis(claim, ctx):
+    """The same diagnosis listed twice on one claim.
+
+    Why: duplicates waste one of the twelve diagnosis slots and some clearinghouses reject them.
+    Bad: M54.17, G89.29, M54.17
+    Good: M54.17, G89.29
+    Fix: remove the repeated code.
+    """
+    seen = set()
+    for code in claim.diagnoses:
+        if code in seen:
+            yield ctx.finding(f"{code} is listed more than once.", codes=[code],
+                              suggestion="remove the duplicate", brief=f"{code} listed twice")
+        seen.add(code)
+
+
+@rule("C108", severity="warning", reference="CMS ICD-10-CM releases")
+def no_code_set(claim, ctx):
+    """No loaded ICD-10-CM code set covers the date of service.
+
+    Why: codes change every October 1 (and April 1); checking a claim against another year's
+    code set would give wrong answers, so xlsheets says it cannot check instead.
+    Bad: a date of service after the newest bundled data (2027-03-31)
+    Good: import the CMS release for that year: xlsheets codes import ORDER_FILE TABULAR_XML --effective DATE
+    Fix: import the CMS release that covers the date.
+    """
+    if claim.dos is not None and claim.diagnoses and not ctx.codes.covers(claim.dos):
+        cov = ctx.codes.coverage()
+        last = max((c["to"] for c in cov), default="?")
+        yield ctx.finding(
+            f"No loaded ICD-10-CM code set covers {claim.dos.isoformat()} (data ends {last}); the "
+            "diagnosis codes were not checked for that date. Import the CMS release for that year "
+            "with 'xlsheets codes import'.",
+            codes=list(claim.diagnoses), suggestion="xlsheets codes import ORDER_FILE TABULAR_XML --effective DATE",
+            brief=f"no code set for {claim.dos.isoformat()}")
+
+
+@rule("C109", severity="error", reference="CMS-1500 item 24A / 837P DTP*472")
+def date_of_service(claim, ctx):
+    """The date of service is missing or cannot be read.
+
+    Why: every service line needs a date; codes are valid by date, so nothing date-dependent can
+    be checked without one.
+    Bad: 13/45/2026 ; blank
+    Good: 2026-03-10 or 03/10/2026
+    Fix: enter the date of service.
+    """
+    if claim.dos is not None:
+        return
+    if claim.dos_unreadable:
+        reason = claim.facts.get("dos_text", "unreadable")
+        yield ctx.finding(f"The date of service cannot be read: {reason}.", column="dos",
+                          suggestion="enter the date as 2026-03-10 or 03/10/2026",
+                          brief="date of service unreadable")
+    elif claim.known("dos"):
+        yield ctx.finding("The date of service is blank.", column="dos",
+                          suggestion="enter the date of service", brief="date of service missing")
+    else:
+        yield ctx.finding("The sheet has no date-of-service column, so codes could not be checked by date.",
+                          column="dos", suggestion="add a 'Date of Service' column",
+                          brief="no date of service")
+
+
+@rule("C110", severity="warning", reference="ASC X12 837P: ICD-10-CM codes without the decimal point")
+def electronic_format(claim, ctx):
+    """A diagnosis written with a decimal point where the electronic (837) format is configured.
+
+    Why: electronic claims carry codes without the decimal point (M5417); some clearinghouse
+    uploads reject the dotted form. Off unless ``electronic_format = true``.
+    Bad: M54.17
+    Good: M5417
+    Fix: write the code without the decimal point.
+    """
+    if not ctx.settings.get("electronic_format"):
+        return
+    for code, (_col, _row, raw) in zip(claim.diagnoses, claim.dx_cells):
+        if "." in raw:
+            yield ctx.finding(f"{raw} has a decimal point; the electronic format is {electronic(code)}.",
+                              codes=[code], suggestion=electronic(code), brief=f"write {electronic(code)}")
+
+
+@rule("C111", severity="error", procedures=tuple(cpt.ADDON_PRIMARIES),
+      reference="CPT add-on code conventions; NCCI Policy Manual ch. I")
+def addon_without_primary(claim, ctx):
+    """An add-on code billed without its primary procedure on the claim.
+
+    Why: add-on codes (each additional level, each additional study) are only paid with their
+    primary code on the same claim.
+    Bad: 64484 without 64483; 64480 without 64479; 95886 without one of 95907-95913
+    Good: 64483 + 64484
+    Fix: add the primary procedure, or bill the primary code instead of the add-on.
+    """
+    codes = {p.code for p in claim.procedures}
+    for proc in claim.procedures:
+        primaries = cpt.ADDON_PRIMARIES.get(proc.code)
+        if primaries and not codes & set(primaries):
+            wanted = sorted(primaries)
+            yield ctx.finding(
+                f"Add-on code {proc.code} needs its primary procedure on the same claim "
+                f"({_listing(wanted, 7)}).",
+                codes=[proc.code], suggestion=" / ".join(wanted[:3]), rows=[proc.row] if proc.row else None,
+                brief=f"{proc.code} without primary {wanted[0]}")
+
+
+RULES = [unknown_code, header_code, not_valid_on_date, seventh_character, malformed_procedure,
+         deleted_procedure, duplicate_diagnosis, no_code_set, date_of_service, electronic_format,
+         addon_without_primary]
+
+
+@hookimpl
+def xlsheets_rules():
+    return RULES

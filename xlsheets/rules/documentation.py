@@ -1,0 +1,191 @@
+"""D4xx: documentation behind high-cost services (injections, advanced imaging, EMG/NCS).
+
+These services are paid only when the record shows they were needed. Thresholds are policy
+settings (``esi_conservative_care_weeks``, ``mri_conservative_care_weeks``), not constants.
+A documentation column that is absent means "unknown": the rule does not run.
+"""
+from __future__ import annotations
+
+from ..codes import cpt
+from ..hookspecs import hookimpl
+from ..rule import rule
+
+ESI = frozenset(cpt.ESI_INTERLAMINAR) | frozenset(cpt.ESI_TRANSFORAMINAL)
+TRANSFORAMINAL = frozenset(cpt.ESI_TRANSFORAMINAL)
+INTERLAMINAR = frozenset(cpt.ESI_INTERLAMINAR)
+IMAGING = frozenset(cpt.LUMBAR_ADVANCED_IMAGING)
+EMG = frozenset(cpt.EMG_NCS)
+TPI = frozenset(cpt.TRIGGER_POINT)
+OBJECTIVE = ("reflex_changes", "sensory_deficit", "motor_weakness")
+SIDE_MODIFIERS = ("RT", "LT", "50")
+
+
+def _rows(procs):
+    return [p.row for p in procs if p.row] or None
+
+
+@rule("D401", severity="error", procedures=ESI | IMAGING, needs=("conservative_care_weeks",),
+      reference="Medicare ESI LCD L39240/L39242 (4 weeks); ACR Appropriateness Criteria, low back pain (6 weeks)")
+def conservative_care(claim, ctx):
+    """An epidural steroid injection or lumbar MRI without enough documented conservative care.
+
+    Why: Medicare's ESI LCDs require at least 4 weeks of failed conservative care (physical
+    therapy, NSAIDs, activity modification); commercial reviewers apply the ACR criteria, 6 weeks
+    before lumbar MRI unless red flags are present. The article says 4-6 weeks. Both are settings.
+    Bad: 64483 with conservative care 2 weeks ; 72148 with 3 weeks
+    Good: 64483 with 6 weeks documented
+    Fix: document the conservative care (type, dates, response) or defer the service.
+    """
+    weeks = claim.number("conservative_care_weeks")
+    documented = 0.0 if weeks is None else weeks
+    esi = claim.procedures_in(ESI)
+    if esi:
+        need = float(ctx.settings.get("esi_conservative_care_weeks", 4))
+        if documented < need:
+            yield ctx.finding(
+                f"Epidural steroid injection {esi[0].code} with {documented:g} weeks of documented "
+                f"conservative care; at least {need:g} weeks are required.",
+                codes=[p.code for p in esi], rows=_rows(esi),
+                suggestion=f"document at least {need:g} weeks of conservative care",
+                brief=f"conservative care {documented:g} < {need:g} weeks")
+    mri = claim.procedures_in(IMAGING)
+    if mri and not claim.yes("red_flags"):
+        need = float(ctx.settings.get("mri_conservative_care_weeks", 6))
+        if documented < need:
+            yield ctx.finding(
+                f"Lumbar MRI {mri[0].code} with {documented:g} weeks of documented conservative care; "
+                f"{need:g} weeks are expected first unless red flags are documented.",
+                codes=[p.code for p in mri], rows=_rows(mri), severity="warning",
+                suggestion=f"document {need:g} weeks of conservative care or the red flags",
+                brief=f"conservative care {documented:g} < {need:g} weeks")
+
+
+@rule("D402", severity="warning", dx=("M54.1",), procedures=ESI | EMG | IMAGING,
+      needs=("radiating_pain", "slr_positive"),
+      reference="Medicare ESI LCD L39240 (radicular pain with objective findings)")
+def radiculopathy_triad(claim, ctx):
+    """Radiculopathy coded for an ESI, EMG/NCS or MRI without the documented triad.
+
+    Why: reviewers accept radiculopathy when the record shows radiating pain, an objective finding
+    (reflex change, sensory deficit or motor weakness) and a positive provocation test (straight
+    leg raise). Missing parts are the commonest reason injections are denied on review.
+    Bad: M54.17 + 64483 with radiating pain only
+    Good: radiating pain + diminished ankle reflex + positive SLR
+    Fix: document the missing findings.
+    """
+    radic = [d for d in claim.diagnoses if d.startswith("M54.1")]
+    services = claim.procedures_in(ESI | EMG | IMAGING)
+    if not radic or not services:
+        return
+    if not any(claim.known(c) for c in OBJECTIVE):
+        return  # objective findings not recorded in this sheet: unknown
+    missing = []
+    if not claim.yes("radiating_pain"):
+        missing.append("radiating pain")
+    if not any(claim.yes(c) for c in OBJECTIVE):
+        missing.append("an objective finding (reflex change, sensory deficit or motor weakness)")
+    if not claim.yes("slr_positive"):
+        missing.append("a positive straight-leg raise")
+    if missing:
+        yield ctx.finding(
+            f"{radic[0]} with {services[0].code}: the radiculopathy triad is incomplete; missing "
+            + ", ".join(missing) + ".",
+            codes=[radic[0], services[0].code], rows=_rows(services),
+            suggestion="document " + "; ".join(missing), brief="radiculopathy triad incomplete")
+
+
+@rule("D403", severity="warning", procedures=ESI | IMAGING | TPI,
+      reference="advisory: payer reviewers and telehealth exam limits (no regulation)")
+def telehealth_without_exam(claim, ctx):
+    """A telehealth encounter without objective findings on a claim with imaging or injections.
+
+    Why: a video visit cannot document reflexes or strength reliably; imaging and injections
+    ordered from it without an in-person exam are questioned on review. Advisory only.
+    Bad: POS 02, 72148, no objective findings
+    Good: an in-person exam documenting the findings
+    Fix: document objective findings from an in-person exam.
+    """
+    if not claim.is_telehealth:
+        return
+    if not any(claim.known(c) for c in (*OBJECTIVE, "slr_positive")):
+        return
+    if any(claim.yes(c) for c in (*OBJECTIVE, "slr_positive")):
+        return
+    services = claim.procedures_in(ESI | IMAGING | TPI)
+    yield ctx.finding(
+        f"Telehealth encounter with {services[0].code} but no objective exam findings documented.",
+        codes=[p.code for p in services], rows=_rows(services),
+        suggestion="document an in-person exam", brief="telehealth without exam findings")
+
+
+@rule("D404", severity="error", procedures=ESI,
+      reference="Medicare ESI LCD billing article A58993; CPT modifier rules (RT/LT/50)")
+def injection_laterality(claim, ctx):
+    """Transforaminal ESI without laterality; or RT/LT/50 on an interlaminar ESI.
+
+    Why: transforaminal injections (64479-64484) are side-specific and need RT, LT or 50 (or a
+    documented side); interlaminar injections (62320-62323) are midline and take no side modifier.
+    Bad: 64483 with no side ; 62323-RT
+    Good: 64483-RT ; 62323
+    Fix: add the side modifier to the transforaminal code; remove it from the interlaminar code.
+    """
+    side = claim.text("laterality")
+    for proc in claim.procedures:
+        mods = set(proc.modifiers)
+        if proc.code in TRANSFORAMINAL and not mods & set(SIDE_MODIFIERS) and side not in ("L", "R", "B"):
+            yield ctx.finding(f"Transforaminal injection {proc.code} has no side: add RT, LT or 50.",
+                              codes=[proc.code], rows=_rows([proc]), suggestion=f"{proc.code}-RT / {proc.code}-LT / {proc.code}-50",
+                              brief=f"{proc.code} needs RT/LT/50")
+        elif proc.code in INTERLAMINAR and mods & set(SIDE_MODIFIERS):
+            bad = sorted(mods & set(SIDE_MODIFIERS))
+            yield ctx.finding(f"Interlaminar injection {proc.code} takes no side modifier; remove {', '.join(bad)}.",
+                              codes=[proc.code], rows=_rows([proc]), suggestion=proc.code,
+                              brief=f"remove {'/'.join(bad)} from {proc.code}")
+
+
+@rule("D405", severity="warning", procedures=ESI | EMG, needs=("nerve_root_level",),
+      reference="Medicare ESI LCD L39240 (level documented); AANEM EMG/NCS guidance")
+def level_documented(claim, ctx):
+    """The nerve-root level is not documented for an ESI or EMG/NCS.
+
+    Why: the level injected or studied must be in the record; it also decides M54.16 vs M54.17.
+    Bad: 64483 with no level
+    Good: 64483 with level L5-S1
+    Fix: document the level.
+    """
+    if claim.text("nerve_root_level"):
+        return
+    services = claim.procedures_in(ESI | EMG)
+    yield ctx.finding(f"{services[0].code}: the nerve-root level is not documented.",
+                      codes=[p.code for p in services], rows=_rows(services),
+                      suggestion="document the level (e.g. L5-S1)", brief="level not documented")
+
+
+@rule("D406", severity="error", procedures=TPI,
+      reference="Trigger point injection LCDs (2024-04-01): myalgia M79.1- required")
+def trigger_point_diagnosis(claim, ctx):
+    """Trigger point injection without documented myofascial pain or a myalgia code (M79.1-).
+
+    Why: trigger point injection policies cover myofascial pain (myalgia, M79.1-) only.
+    Bad: 20552 with M54.16 only
+    Good: 20552 with M79.18 and myofascial pain documented
+    Fix: code and document myofascial pain, or do not bill the injection.
+    """
+    if claim.dx_with_prefix("M79.1") or claim.yes("myofascial_pain"):
+        return
+    services = claim.procedures_in(TPI)
+    # Without the column, myofascial pain is unknown: review rather than deny.
+    sev = None if claim.known("myofascial_pain") else "warning"
+    yield ctx.finding(f"Trigger point injection {services[0].code} without a myalgia diagnosis (M79.1-) "
+                      "or documented myofascial pain.",
+                      codes=[p.code for p in services], rows=_rows(services), severity=sev,
+                      suggestion="M79.1- with documented myofascial pain", brief="TPI needs M79.1-")
+
+
+RULES = [conservative_care, radiculopathy_triad, telehealth_without_exam, injection_laterality,
+         level_documented, trigger_point_diagnosis]
+
+
+@hookimpl
+def xlsheets_rules():
+    return RULES

@@ -1,0 +1,98 @@
+"""X2xx: ICD-10-CM instructional notes (Excludes1, Excludes2, code first), for every chapter.
+
+Data-driven: the notes come from the CMS tabular file, and a note applies to every descendant of
+the code that carries it (M54.17 inherits M54.1's Excludes1 note naming M51.1-).
+"""
+from __future__ import annotations
+
+from ..hookspecs import hookimpl
+from ..rule import rule
+
+EXCLUDES1_EXCEPTION = (
+    "Excludes1 codes are not reported together, except when the two conditions are unrelated "
+    "(ICD-10-CM guideline I.A.12.a)."
+)
+
+
+def _pairs(claim, cs):
+    """Each unordered pair of distinct, known codes (notes say nothing about unknown codes)."""
+    dx = [d for d in dict.fromkeys(claim.diagnoses) if cs.title(d) is not None]
+    for i, a in enumerate(dx):
+        for b in dx[i + 1:]:
+            yield a, b
+
+
+def _quote(pair) -> str:
+    return f"{pair.carrier} says \"{pair.kind.capitalize()}: {pair.note}\""
+
+
+@rule("X201", severity="error", reference="ICD-10-CM Official Guidelines I.A.12.a (Excludes1)")
+def excludes1(claim, ctx):
+    """Two codes on the claim form an Excludes1 pair.
+
+    Why: an Excludes1 note means "not coded here": the two conditions cannot occur together, so
+    payers deny the pair. The exception: the conditions are unrelated (guideline I.A.12.a); a
+    policy may downgrade this rule to a warning for that reason (``[severity] X201 = "warning"``).
+    Bad: M54.17 with M51.17 (M54.1 excludes radiculopathy with lumbar disc disorder, M51.1-)
+    Good: M51.17 alone
+    Fix: keep the code the documentation supports; document why if the conditions are unrelated.
+    """
+    cs = ctx.codes
+    for a, b in _pairs(claim, cs):
+        pair = cs.pair(a, b)
+        if pair is not None and pair.kind == "excludes1":
+            yield ctx.finding(
+                f"{a} and {b} form an Excludes1 pair: {_quote(pair)}. {EXCLUDES1_EXCEPTION}",
+                codes=[a, b], suggestion=f"remove {pair.other} or document unrelated conditions",
+                brief=f"{a} and {b} are Excludes1")
+
+
+@rule("X202", severity="info", reference="ICD-10-CM Official Guidelines I.A.12.b (Excludes2)")
+def excludes2(claim, ctx):
+    """Two codes on the claim form an Excludes2 pair (allowed together).
+
+    Why: Excludes2 means "not included here": the patient may have both conditions, and both may
+    be coded. Shown as information so the coder confirms both are documented.
+    Bad: (nothing wrong) G89.29 with M54.17
+    Good: G89.29 with M54.17, both documented
+    Fix: none needed when both conditions are documented.
+    """
+    cs = ctx.codes
+    for a, b in _pairs(claim, cs):
+        pair = cs.pair(a, b)
+        if pair is not None and pair.kind == "excludes2":
+            yield ctx.finding(
+                f"{a} and {b} form an Excludes2 pair ({_quote(pair)}): both may be coded when both "
+                "conditions are documented.", codes=[a, b], brief=f"{a} and {b}: Excludes2")
+
+
+@rule("X203", severity="error", reference="ICD-10-CM Official Guidelines I.A.13 (etiology/manifestation)")
+def manifestation_first(claim, ctx):
+    """A manifestation code is listed first.
+
+    Why: codes titled "in diseases classified elsewhere", and codes with a "code first" note,
+    describe a manifestation; the underlying condition must be sequenced first, and a claim with
+    a manifestation code first-listed is rejected.
+    Bad: G55 first (nerve root compression in diseases classified elsewhere)
+    Good: M51.17 first, then G55
+    Fix: list the underlying condition first.
+    """
+    if not claim.diagnoses:
+        return
+    first = claim.diagnoses[0]
+    cs = ctx.codes
+    if cs.is_manifestation(first):
+        underlying = list(cs.code_first(first) or ())
+        yield ctx.finding(
+            f"{first} is a manifestation code and cannot be listed first; code the underlying "
+            "condition first." + (f" Its note says: code first {'; '.join(underlying[:2])}." if underlying else ""),
+            codes=[first], suggestion="list the underlying condition first",
+            brief=f"{first} cannot be first")
+
+
+RULES = [excludes1, excludes2, manifestation_first]
+
+
+@hookimpl
+def xlsheets_rules():
+    return RULES

@@ -1,0 +1,202 @@
+"""Cell values as Excel, openpyxl, CSV and xlwings hand them over, normalised in one place.
+
+Every reader delivers something different for the same cell: classic xlwings gives floats
+(``72148.0``) and datetimes, xlwings Lite gives ints and serial dates, openpyxl gives error
+strings (``"#N/A"``), classic UDFs may give COM error codes, and CSV gives text. Rules must never
+see any of that, so each value is read here once, and what cannot be read is reported as a
+:class:`Unreadable` value that the claim parser turns into a finding.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import re
+
+__all__ = [
+    "Unreadable",
+    "excel_error",
+    "clean_text",
+    "code_text",
+    "read_date",
+    "read_flag",
+    "read_number",
+]
+
+EXCEL_ERRORS = frozenset(
+    {"#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#GETTING_DATA",
+     "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#N/A!"}
+)
+# COM error codes (CVErr) that classic xlwings UDFs receive for error cells.
+COM_ERRORS = {
+    -2146826281: "#DIV/0!",
+    -2146826246: "#N/A",
+    -2146826259: "#NAME?",
+    -2146826288: "#NULL!",
+    -2146826252: "#NUM!",
+    -2146826265: "#REF!",
+    -2146826273: "#VALUE!",
+}
+
+_EXCEL_EPOCH = _dt.date(1899, 12, 30)  # serial 1 = 1900-01-01 given Excel's 1900 leap-year bug
+_MAX_SERIAL = 2958465  # 9999-12-31
+_INVISIBLE = dict.fromkeys(map(ord, "\u00a0\u2007\u202f\u200b\u200c\u200d\ufeff\u3000"), " ")
+
+
+class Unreadable:
+    """A cell whose value cannot be used; ``reason`` is shown to the user, quoting only the cell."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Unreadable({self.reason!r})"
+
+    def __bool__(self) -> bool:  # an unreadable fact counts as not documented
+        return False
+
+
+def excel_error(value: object) -> str | None:
+    """The Excel error a value stands for (``"#N/A"``), or None."""
+    if isinstance(value, str):
+        text = value.strip().upper()
+        return text if text in EXCEL_ERRORS else None
+    if isinstance(value, int) and not isinstance(value, bool) and value in COM_ERRORS:
+        return COM_ERRORS[value]
+    if isinstance(value, dict) and value.get("type") == "Error":  # Office.js error object
+        return "#" + str(value.get("errorType") or "ERROR")
+    return None
+
+
+def clean_text(value: object) -> str:
+    """Text of a cell with non-breaking and zero-width spaces folded and ends trimmed."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    text = value if isinstance(value, str) else str(value)
+    if not text.isascii():
+        text = text.translate(_INVISIBLE)
+    return text.strip()
+
+
+def code_text(value: object) -> str:
+    """A code cell as text: ``72148.0`` -> ``72148``, ``" m54.17\\u00a0"`` -> ``M54.17``."""
+    return clean_text(value).upper()
+
+
+_ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$")
+_US = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{2}|\d{4})(?:[ T].*)?$")
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_MONTHS = {m: i for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+_NAMED = re.compile(r"^(\d{1,2})[- ]([A-Za-z]{3})[A-Za-z]*[- ,]+(\d{4})$")
+
+
+def read_date(value: object) -> _dt.date | Unreadable | None:
+    """A date of service from any cell form; None when blank.
+
+    Accepted: date/datetime, Excel serial numbers (int, float or numeric text), ``2026-03-10``,
+    ``03/10/2026`` and ``3/10/26`` (US month first, as US claim forms are), ``20260310``,
+    ``10-Mar-2026``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    err = excel_error(value)
+    if err:
+        return Unreadable(f"the date cell holds the Excel error {err}")
+    if isinstance(value, bool):
+        return Unreadable(f"{value!r} is not a date")
+    if isinstance(value, (int, float)):
+        return _from_serial(value)
+    text = clean_text(value)
+    if not text:
+        return None
+    try:
+        m = _ISO.match(text)
+        if m:
+            return _dt.date(int(m[1]), int(m[2]), int(m[3]))
+        m = _US.match(text)
+        if m:
+            year = int(m[3])
+            if year < 100:
+                year += 2000
+            return _dt.date(year, int(m[1]), int(m[2]))
+        m = _COMPACT.match(text)
+        if m:
+            return _dt.date(int(m[1]), int(m[2]), int(m[3]))
+        m = _NAMED.match(text)
+        if m and m[2].lower() in _MONTHS:
+            return _dt.date(int(m[3]), _MONTHS[m[2].lower()], int(m[1]))
+    except ValueError:
+        return Unreadable(f"{_quote(text)} is not a real calendar date")
+    try:
+        return _from_serial(float(text))
+    except ValueError:
+        return Unreadable(f"{_quote(text)} is not a date (use 2026-03-10 or 03/10/2026)")
+
+
+def _from_serial(number: float) -> _dt.date | Unreadable:
+    if number != number or not 1 <= number <= _MAX_SERIAL:  # NaN or out of Excel's range
+        return Unreadable(f"{number!r} is not a date")
+    return _EXCEL_EPOCH + _dt.timedelta(days=int(number))
+
+
+_YES = frozenset({"Y", "YES", "TRUE", "1", "X", "T", "\u2713", "\u2714", "1.0"})
+_NO = frozenset({"N", "NO", "FALSE", "0", "F", "0.0", "-", "NONE", "NA", "N/A"})
+
+
+def read_flag(value: object) -> bool | Unreadable:
+    """Y/N cell: True when documented yes; blank or no is False (not documented)."""
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and not excel_error(value):
+        return value != 0
+    err = excel_error(value)
+    if err:
+        return Unreadable(f"the cell holds the Excel error {err}")
+    text = code_text(value)
+    if text in _YES:
+        return True
+    if text in _NO or not text:
+        return False
+    return Unreadable(f"{_quote(text)} is not Y or N")
+
+
+_NUMBER = re.compile(r"^[~<>=]*\s*(\d+(?:\.\d+)?)\s*[a-z. ]*$", re.IGNORECASE)
+
+
+def read_number(value: object) -> float | Unreadable | None:
+    """A count or duration (``6``, ``6.0``, ``"6 weeks"``); None when blank."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return Unreadable(f"{value!r} is not a number")
+    if isinstance(value, (int, float)) and not excel_error(value):
+        if value != value or value < 0:
+            return Unreadable(f"{value!r} is not a usable number")
+        return float(value)
+    err = excel_error(value)
+    if err:
+        return Unreadable(f"the cell holds the Excel error {err}")
+    text = clean_text(value)
+    if not text:
+        return None
+    m = _NUMBER.match(text)
+    if m:
+        return float(m[1])
+    return Unreadable(f"{_quote(text)} is not a number")
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    """Quote a cell's text for a message, shortened: messages quote only the cell in question."""
+    text = text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    return repr(text)
