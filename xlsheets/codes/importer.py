@@ -116,9 +116,12 @@ def parse_tabular(path: str | os.PathLike[str]) -> dict[str, Any]:
     seventh: list[list[Any]] = []
     taken: set[str] = set()
 
+    # A section may share its id with a code (section "T07" holds category T07): the code keeps
+    # the name, the section becomes "T07-T07" so that names stay unique.
+    diag_names = {_text(d.find("name")) for d in root.iter("diag")}
+
     def add(name: str, parent: int, title: str, kind: str) -> int:
-        # A section may share its id with a code (e.g. section "T07"); keep names unique.
-        if name in taken:
+        if kind in "cs" and (name in diag_names or name in taken):
             name = f"{name}-{name}"
         taken.add(name)
         names.append(name)
