@@ -250,3 +250,28 @@ def test_check_is_cached(cs):
 
 def test_get_codeset_is_shared(cs):
     assert get_codeset() is cs
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="AMQSZ0159X. \u00a0amx-", max_size=10))
+def test_normalize_is_idempotent_and_round_trips(raw):
+    n = normalize(raw)
+    if n is not None:
+        assert normalize(n) == n
+        assert dotted(electronic(n)) == n
+        assert "." not in electronic(n)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=75_000), st.dates(min_value=date(2015, 10, 1), max_value=date(2027, 3, 31)))
+def test_billable_agrees_with_check_and_windows(cs, i, day):
+    code = sorted(cs._win)[i % len(cs._win)]
+    b = cs.billable(code, day)
+    assert (cs.check(code, day).status == VALID) == b
+    assert b == any(f <= day <= t for f, t in cs.valid_windows(code))

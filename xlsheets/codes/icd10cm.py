@@ -280,6 +280,7 @@ class CodeSet:
         self._sorted: list[str] | None = None
         self._check_cache: dict[tuple[str, int], CodeCheck] = {}
         self._prof: dict[str, tuple] = {}
+        self._hits: dict[tuple[str, str, int], PairNote | None] = {}
         self._manif: dict[str, bool] = {}
 
     # -- releases ---------------------------------------------------------------------------
@@ -544,23 +545,29 @@ class CodeSet:
     # -- excludes pairs ------------------------------------------------------------------------
 
     def _profile(self, code: str) -> tuple:
-        """(code, ex1 categories, ex1 longer prefixes, ex2 categories, ex2 longer prefixes)."""
+        """Everything ``pair`` needs about one code, computed once:
+        (code, ex1 categories, ex1 longer prefixes, ex2 categories, ex2 longer prefixes,
+        ex1 notes, ex2 notes) where notes are (refs, carrier, text), nearest carrier first."""
         n = normalize(code)
         if n is None:
-            p: tuple = (None, frozenset(), (), frozenset(), ())
+            p: tuple = (None, frozenset(), (), frozenset(), (), (), ())
         else:
-            sets: dict[str, tuple[set[str], set[str]]] = {"excludes1": (set(), set()), "excludes2": (set(), set())}
+            cats: dict[str, set[str]] = {"excludes1": set(), "excludes2": set()}
+            longs: dict[str, set[str]] = {"excludes1": set(), "excludes2": set()}
+            held: dict[str, list[tuple[tuple[str, ...], str, str]]] = {"excludes1": [], "excludes2": []}
             for nt in self.notes(n):
-                if nt.kind in sets:
-                    cats, longs = sets[nt.kind]
+                if nt.kind in held and nt.refs:
+                    held[nt.kind].append((nt.refs, nt.carrier, nt.text))
                     for ref in nt.refs:
-                        (cats if len(ref) == 3 else longs).add(ref)
+                        (cats if len(ref) == 3 else longs)[nt.kind].add(ref)
             p = (
                 n,
-                frozenset(sets["excludes1"][0]),
-                tuple(sorted(sets["excludes1"][1])),
-                frozenset(sets["excludes2"][0]),
-                tuple(sorted(sets["excludes2"][1])),
+                frozenset(cats["excludes1"]),
+                tuple(sorted(longs["excludes1"])),
+                frozenset(cats["excludes2"]),
+                tuple(sorted(longs["excludes2"])),
+                tuple(held["excludes1"]),
+                tuple(held["excludes2"]),
             )
         if len(self._prof) > 200_000:
             self._prof.clear()
@@ -571,7 +578,8 @@ class CodeSet:
         """Excludes1 (first) or Excludes2 relation between two codes, either direction.
 
         Notes apply to all descendants of their carrier: ``pair("M54.17", "M51.17")`` finds
-        M54.1's Excludes1 note naming ``M51.1-``.
+        M54.1's Excludes1 note naming ``M51.1-``. The miss path (most pairs) is two dict
+        lookups, two set lookups and ``str.startswith`` on prefix tuples.
         """
         pa = self._prof.get(a) or self._profile(a)
         pb = self._prof.get(b) or self._profile(b)
@@ -580,20 +588,27 @@ class CodeSet:
             return None
         ca, cb = nb[:3], na[:3]
         if ca in pa[1] or nb.startswith(pa[2]):
-            return self._find(na, nb, "excludes1")
+            return self._find(pa, nb, 5, "excludes1")
         if cb in pb[1] or na.startswith(pb[2]):
-            return self._find(nb, na, "excludes1")
+            return self._find(pb, na, 5, "excludes1")
         if ca in pa[3] or nb.startswith(pa[4]):
-            return self._find(na, nb, "excludes2")
+            return self._find(pa, nb, 6, "excludes2")
         if cb in pb[3] or na.startswith(pb[4]):
-            return self._find(nb, na, "excludes2")
+            return self._find(pb, na, 6, "excludes2")
         return None
 
-    def _find(self, holder: str, other: str, kind: str) -> PairNote | None:
-        for nt in self.notes(holder, kind):
-            if other.startswith(nt.refs):
-                return PairNote(kind, nt.carrier, nt.text, other)
-        return None  # pragma: no cover - profiles are built from the same notes
+    def _find(self, prof: tuple, other: str, slot: int, kind: str) -> PairNote | None:
+        key = (prof[0], other, slot)
+        hit = self._hits.get(key)
+        if hit is None:
+            for refs, carrier, text in prof[slot]:
+                if other.startswith(refs):
+                    hit = PairNote(kind, carrier, text, other)
+                    break
+            if len(self._hits) > 200_000:
+                self._hits.clear()
+            self._hits[key] = hit
+        return hit
 
     # -- check ------------------------------------------------------------------------------
 
