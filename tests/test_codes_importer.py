@@ -73,7 +73,7 @@ def test_import_extends_coverage(data_dir):
     assert not cs.billable("M54.5", date(2026, 3, 1))
     assert cs.billable("M54.50", date(2026, 3, 1))
     windows = cs.valid_windows("M54.5")
-    assert windows[0] == (date(2015, 10, 1), date(2021, 9, 30)) and windows[-1] == (eff, None)
+    assert windows[0] == (date(2015, 10, 1), date(2021, 9, 30)) and windows[-1] == (eff, date(2028, 9, 29))
 
 
 def test_reimport_and_remove(data_dir):

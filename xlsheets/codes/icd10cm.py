@@ -105,15 +105,14 @@ class Status(str, enum.Enum):
 VALID, UNKNOWN, HEADER = Status.VALID, Status.UNKNOWN, Status.HEADER
 NOT_ON_DATE, NEEDS_7TH, BAD_7TH = Status.NOT_ON_DATE, Status.NEEDS_7TH, Status.BAD_7TH
 
-Window = tuple[date, "date | None"]
+Window = tuple[date, date]
 
 
 @dataclass(frozen=True)
 class CodeCheck:
     """What the code set says about one code on one date of service.
 
-    ``valid_windows``: (from, to) dates when the code was billable (``to`` None = open-ended,
-    imported release). ``children``: billable codes under it on the date (HEADER, and
+    ``valid_windows``: (from, to) inclusive dates when the code was billable. ``children``: billable codes under it on the date (HEADER, and
     NOT_ON_DATE for a code that became a header). ``suggestions``: near matches (UNKNOWN).
     ``seventh_choices``: complete codes with a valid 7th character (NEEDS_7TH, BAD_7TH).
     """
@@ -139,7 +138,7 @@ class CodeCheck:
             "dos": self.dos.isoformat(),
             "status": self.status.value,
             "title": self.title,
-            "valid_windows": [[f.isoformat(), t.isoformat() if t else None] for f, t in self.valid_windows],
+            "valid_windows": [[f.isoformat(), t.isoformat()] for f, t in self.valid_windows],
             "children": list(self.children),
             "suggestions": list(self.suggestions),
             "seventh_choices": list(self.seventh_choices),
@@ -369,7 +368,8 @@ class CodeSet:
         return any(s <= o <= e for s, e in self._win.get(n, ()))
 
     def valid_windows(self, code: str) -> list[Window]:
-        """(from, to) date ranges when the code was billable; ``to`` None = open-ended."""
+        """(from, to) date ranges (inclusive) when the code was billable; an imported release's
+        window ends where the release's coverage ends."""
         n = normalize(code)
         if n is None:
             return []
@@ -380,12 +380,12 @@ class CodeSet:
                 out.append([s, min(e, cut - 1)])
         for k, r in enumerate(self._releases):
             if n in r.billable:
-                nxt = self._releases[k + 1].effective - 1 if k + 1 < len(self._releases) else None
-                if out and out[-1][1] is not None and out[-1][1] + 1 >= r.effective:
+                nxt = min(r.end, self._releases[k + 1].effective - 1) if k + 1 < len(self._releases) else r.end
+                if out and out[-1][1] + 1 >= r.effective:
                     out[-1][1] = nxt
                 else:
                     out.append([r.effective, nxt])
-        return [(date.fromordinal(s), date.fromordinal(e) if e is not None else None) for s, e in out]
+        return [(date.fromordinal(s), date.fromordinal(e)) for s, e in out]
 
     def _all_codes(self) -> list[str]:
         """Every code name known anywhere (validity master, tree, releases), sorted."""

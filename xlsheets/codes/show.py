@@ -55,7 +55,7 @@ def _date(text: str) -> date:
 def _fmt_windows(windows) -> str:
     if not windows:
         return "never billable"
-    return ", ".join(f"{f.isoformat()} to {t.isoformat() if t else 'open'}" for f, t in windows)
+    return ", ".join(f"{f.isoformat()} to {t.isoformat()}" for f, t in windows)
 
 
 def describe_code(code: str, dos: date, kind: str | None = None) -> tuple[str, dict, bool]:
