@@ -237,7 +237,13 @@ def test_ref_parsing_forms():
 def test_manifestation(cs):
     assert cs.is_manifestation("G63")  # polyneuropathy in diseases classified elsewhere
     assert cs.is_manifestation("M49.86")
+    assert cs.is_manifestation("G55")  # nerve root compressions in diseases classified elsewhere
+    assert cs.is_manifestation("G99.2")  # myelopathy in diseases classified elsewhere
     assert not cs.is_manifestation("M54.17")
+    # sequencing hints ("code first any associated ...", section-level notes) are not manifestations
+    assert not cs.is_manifestation("S32.001A")
+    assert not cs.is_manifestation("T36.0X1A")
+    assert cs.code_first("S32.001A")
     assert cs.code_first("G63")
     assert cs.code_first("M54.17") == []
 

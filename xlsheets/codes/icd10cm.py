@@ -523,8 +523,16 @@ class CodeSet:
         return [nt.text for nt in self.notes(code, "codeFirst")]
 
     def is_manifestation(self, code: str) -> bool:
-        """A manifestation code must not be first-listed: title "in diseases classified
-        elsewhere" (own or a category above), a "code first" note, or the MCE manifestation flag."""
+        """A manifestation code must not be first-listed (rule X203).
+
+        True for: the MCE ``manifestation`` flag; a title "in diseases classified elsewhere"
+        (the code's or a category's above it); or a manifestation-style "code first" note at the
+        code or a category above it ("code first underlying disease ..."). Other "code first"
+        notes are sequencing hints that apply only when the other condition is present ("code
+        first any associated ...", "... if applicable", section- and chapter-level notes such as
+        T36-T50's): counting them would flag thousands of codes (every S32 fracture, every
+        poisoning) that may legitimately be listed first. ``code_first`` returns all of them.
+        """
         n = normalize(code)
         if n is None:
             return False
@@ -535,10 +543,15 @@ class CodeSet:
                 t = self._tree()
                 i, _ = t.anchor(n)
                 for j in t.chain(i):
-                    if t.kinds[j] in "dp" and "in diseases classified elsewhere" in t.titles[j].lower():
+                    if t.kinds[j] not in "dp":
+                        continue  # sections and chapters: not manifestation markers
+                    if "in diseases classified elsewhere" in t.titles[j].lower():
                         hit = True
                         break
-                hit = hit or bool(self.code_first(n))
+                    first = [text.lower() for k, text, _ in t.notes.get(j, ()) if k == "codeFirst"][:1]
+                    if first and first[0].startswith("underlying") and "if " not in first[0]:
+                        hit = True
+                        break
             self._manif[n] = hit
         return hit
 
