@@ -1,0 +1,143 @@
+"""Both registration paths without Excel.
+
+Office.js (xlwings Lite): payloads as the add-in sends them go through
+``xlwings.server.custom_functions_call``; ``custom_functions_meta`` is what Excel registers.
+Classic (Windows): xlwings' own ``generate_vba_wrapper`` writes the VBA that "Import Functions"
+puts in the workbook. Each runs in a subprocess, because which decorators ``xlwings.func`` is
+gets decided when xlwings is first imported (XLWINGS_ON_SERVER must be set before that).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("xlwings")
+
+OFFICEJS = textwrap.dedent("""
+    import asyncio, json, sys
+    import xlwings  # decorators are now the Office.js ones
+    from xlwings.server import custom_functions_call, custom_functions_meta
+    import xlsheets.udfs as module
+    base = {"client": "Office.js", "caller_address": "[Claims.xlsx]Claims!Z2", "session_id": "s1",
+            "culture_info_name": "en-US", "date_format": "M/d/yyyy", "version": "0.37.8",
+            "runtime": "1.4"}
+    calls = json.load(sys.stdin)
+    results = [asyncio.run(custom_functions_call({**base, "func_name": name, "args": args}, module))
+               for name, args in calls]
+    print(json.dumps({"results": results, "meta": custom_functions_meta(module)}))
+""")
+
+HEAD = ["claim_id", "patient_id", "dos", "payer", "dx1", "dx2", "cpt1", "disc_disorder_confirmed",
+        "laterality"]
+NA = {"type": "Error", "errorType": "NotAvailable", "message": "#N/A"}
+# Office.js: every argument is 2-D, integers are ints, dates are serial numbers, empty is null.
+CALLS = [
+    ("claim_status", [[HEAD], [["C1", "P1", 46091, "Aetna", "M54.17", None, 64483, "Y", "R"]]]),
+    ("claim_status", [[HEAD], [["C2", "P1", 46091, "Aetna", "M54.17", None, 99214, "N", "R"]]]),
+    ("claim_status", [[HEAD], [["C3", "P1", NA, "Aetna", "M54.17", None, 99214, "N", "R"]]]),
+    ("claim_findings", [[HEAD], [["C1", "P1", 46091, "Aetna", "M54.17", "M51.17", 64483, "Y", "R"]]]),
+    ("claim_status_table", [[HEAD,
+                             ["C1", "P1", 46091, "Aetna", "M54.17", None, 64483, "Y", "R"],
+                             [None] * 9,
+                             ["C2", "P2", 46091, "Aetna", "M54.17", None, 99214, "N", "R"]]]),
+    ("icd_title", [[["M5417"]], [[None]]]),
+    ("icd_valid", [[["M54.5"]], [[44571]]]),   # 2022-01-10: M54.5 is a header by then, still exists
+    ("icd_billable", [[["M54.5"]], [[44571]]]),
+    ("icd_billable", [[["M54.5"]], [[44348]]]),  # 2021-06-01
+    ("icd_electronic", [[["m54.17"]]]),
+    ("icd_dotted", [[["M5417"]]]),
+    ("icd_excludes1", [[["M54.17"]], [["M51.17"]]]),
+    ("icd_title", [[[NA]]]),
+    ("claim_status", [[["a", "b"]], [[1, 2]]]),
+]
+FUNCTIONS = {"CLAIM_STATUS", "CLAIM_FINDINGS", "CLAIM_STATUS_TABLE", "ICD_TITLE", "ICD_VALID",
+             "ICD_BILLABLE", "ICD_ELECTRONIC", "ICD_DOTTED", "ICD_EXCLUDES1"}
+
+
+@pytest.fixture(scope="module")
+def officejs():
+    env = {**os.environ, "XLWINGS_ON_SERVER": "true", "XLWINGS_LICENSE_KEY": "noncommercial"}
+    out = subprocess.run([sys.executable, "-c", OFFICEJS], input=json.dumps(CALLS), env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_officejs_claim_functions(officejs):
+    r = officejs["results"]
+    assert r[0] == [["ERROR S301: disc disorder confirmed - use M51.17"]]
+    assert r[1] == [["OK"]]
+    assert r[2][0][0].startswith("ERROR C109")  # the date cell held #N/A: date missing
+    findings = r[3]
+    assert findings[0] == ["Rule", "Severity", "Message", "Suggestion"]
+    assert {row[0] for row in findings[1:]} >= {"S301", "X201"}
+
+
+def test_officejs_status_table_spills_one_column(officejs):
+    table = officejs["results"][4]
+    assert [len(row) for row in table] == [1, 1, 1]
+    assert table[0][0].startswith("ERROR S301")
+    assert table[1][0] == ""
+    assert table[2][0] == "OK"
+
+
+def test_officejs_icd_functions(officejs):
+    r = officejs["results"]
+    assert r[5] == [["Radiculopathy, lumbosacral region"]]
+    assert r[6] == [[True]] and r[7] == [[False]] and r[8] == [[True]]
+    assert r[9] == [["M5417"]] and r[10] == [["M54.17"]]
+    assert r[11][0][0].startswith("M54.1 Excludes1:")
+    assert r[12] == [[""]]  # an error cell arrives as null: treated as blank
+
+
+def test_officejs_failure_is_text_not_value_error(officejs):
+    assert officejs["results"][13][0][0].startswith("xlsheets: the header row has no diagnosis")
+
+
+def test_officejs_metadata_lists_every_function_with_help(officejs):
+    funcs = {f["name"]: f for f in officejs["meta"]["functions"]}
+    assert set(funcs) == FUNCTIONS
+    for f in funcs.values():
+        assert f["description"] and not f["description"].startswith("Python function")
+        for p in f["parameters"]:
+            assert p["description"] and not p["description"].startswith("Positional argument"), (f["name"], p)
+    assert [p["name"] for p in funcs["ICD_TITLE"]["parameters"]] == ["code", "dos"]
+    assert funcs["ICD_TITLE"]["parameters"][1].get("optional") is True
+    assert "optional" not in funcs["ICD_TITLE"]["parameters"][0]
+    assert not any(f["options"].get("volatile") for f in funcs.values())
+
+
+CLASSIC = textwrap.dedent("""
+    import io, sys, types
+    # xlwings.udfs (classic, BSD) imports pywin32 at import time; stand-ins let it load here.
+    for name in ("pythoncom", "pywintypes", "win32com", "win32com.client"):
+        sys.modules[name] = types.ModuleType(name)
+    sys.modules["pythoncom"].CoInitialize = lambda: None
+    sys.modules["win32com.client"].Dispatch = None
+    import xlwings, xlwings.udfs as classic
+    xlwings.func, xlwings.arg, xlwings.ret = classic.xlfunc, classic.xlarg, classic.xlret
+    import xlsheets.udfs as module
+    out = io.StringIO()
+    book = types.SimpleNamespace(Name="Claims.xlsm", FullName="C:\\\\Claims.xlsm")
+    classic.generate_vba_wrapper("xlsheets.udfs", module, out, book)
+    print(out.getvalue())
+    print("NDIM", module.claim_status_table.__xlfunc__["args"][0]["options"].get("ndim"))
+""")
+
+
+def test_classic_import_functions_writes_a_vba_wrapper_per_function():
+    out = subprocess.run([sys.executable, "-c", CLASSIC], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    vba = out.stdout
+    for name in FUNCTIONS:
+        assert f"Function {name.lower()}(" in vba
+    assert "Function icd_title(code, Optional dos)" in vba
+    assert "Function claim_status(headers, row)" in vba
+    assert 'XLPy.CallUDF("xlsheets.udfs", "claim_status_table", Array(table)' in vba
+    assert "Application.Volatile" not in vba
+    assert "NDIM 2" in vba

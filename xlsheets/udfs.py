@@ -1,0 +1,328 @@
+"""Excel worksheet functions: the module a user names in the xlwings add-in or imports in xlwings Lite.
+
+One module serves both ways Excel calls Python (see docs/excel.md):
+
+* classic xlwings UDFs (Windows desktop Excel): values arrive as floats, datetimes, None and COM
+  error codes;
+* Office.js custom functions (xlwings Lite, in Pyodide): ints, serial dates, None for empty and
+  error cells.
+
+``xlsheets.values`` reads every one of those forms, so the functions here only adapt shapes: a
+range in, text or a 2-D list out. Three promises hold for every function:
+
+* nothing raises into Excel: a failure is readable text in the cell (Office.js would otherwise
+  show a bare ``#VALUE!``);
+* the code sets, configuration and plugins load once per process, on the first call, never at
+  import: Excel waits while this module imports;
+* xlwings is optional: without it the decorators do nothing and the functions are plain Python.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import threading
+
+try:  # decorators: classic on Windows, Office.js when XLWINGS_ON_SERVER=true, no-ops elsewhere
+    from xlwings import arg, func, ret
+except ImportError:  # pragma: no cover - exercised by test_udfs_without_xlwings in a subprocess
+    def func(f=None, **_kwargs):
+        return f if f is not None else (lambda g: g)
+
+    def arg(*_args, **_kwargs):
+        return lambda g: g
+
+    def ret(*_args, **_kwargs):
+        return lambda g: g
+
+__all__ = [
+    "claim_status", "claim_findings", "claim_status_table", "icd_title", "icd_valid",
+    "icd_billable", "icd_electronic", "icd_dotted", "icd_excludes1",
+]
+
+OK = "OK"
+FINDINGS_HEADER = ["Rule", "Severity", "Message", "Suggestion"]
+_HEADERS_DOC = "The header row of the claims table (claim_id, dos, dx1, cpt1, ...)."
+_ROW_DOC = "One claim row, in the same column order as the headers."
+_CODE_DOC = "An ICD-10-CM code, with or without the dot (M54.17 or M5417)."
+_DOS_DOC = "Date of service (optional; today when left out)."
+
+
+# --- shared state, loaded on first use ------------------------------------------------------
+class _State:
+    """The validator (configuration + plugins) and a cache of header maps, built once."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.validator = None
+        self.headers: dict[tuple, object] = {}
+
+    def get_validator(self):
+        if self.validator is None:
+            with self.lock:
+                if self.validator is None:
+                    from .config import load_config
+                    from .engine import Validator
+                    self.validator = Validator(load_config())  # found as the CLI finds it
+        return self.validator
+
+    def header_map(self, header: list):
+        key = tuple(header)
+        hmap = self.headers.get(key)
+        if hmap is None:
+            from .claims import HeaderMap
+            hmap = HeaderMap.from_row(header)
+            if len(self.headers) > 256:
+                self.headers.clear()
+            self.headers[key] = hmap
+        return hmap
+
+
+_state = _State()
+
+
+def reset() -> None:
+    """Forget the loaded configuration and plugins (after editing xlsheets.toml; tests)."""
+    global _state
+    _state = _State()
+
+
+class _Problem(Exception):
+    """A problem with the arguments, worded for the person who typed the formula."""
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, _Problem):
+        return f"xlsheets: {exc}"
+    from .config import ConfigError
+    if isinstance(exc, ConfigError):
+        return f"xlsheets: configuration error: {exc}"
+    return f"xlsheets failed: {type(exc).__name__}: {exc}"
+
+
+def _never_raise(table: bool = False):
+    """Turn any exception into text in the cell (a 1x1 table for spilling functions)."""
+    def wrap(f):
+        @functools.wraps(f)
+        def safe(*args):
+            try:
+                return f(*args)
+            except Exception as exc:  # the cell shows what went wrong, Excel never sees it
+                text = _message(exc)
+                return [[text]] if table else text
+        return safe
+    return wrap
+
+
+# --- argument shapes --------------------------------------------------------------------------
+def _cells(value) -> list:
+    """A row or column range (any nesting) as a flat list of cell values."""
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        return [value]
+    out = []
+    for item in value:
+        if isinstance(item, (list, tuple)):
+            out.extend(item)
+        else:
+            out.append(item)
+    return out
+
+
+def _table(value) -> list[list]:
+    if not isinstance(value, (list, tuple)):
+        return [[value]]
+    if value and not isinstance(value[0], (list, tuple)):
+        return [list(value)]  # a 1-D list: a single row
+    return [list(r) for r in value]
+
+
+def _date_arg(dos) -> _dt.date:
+    from .values import Unreadable, read_date
+    if isinstance(dos, (list, tuple)):
+        dos = _cells(dos)[0] if _cells(dos) else None
+    if dos is None or dos == "":
+        return _dt.date.today()
+    got = read_date(dos)
+    if isinstance(got, Unreadable):
+        raise _Problem(f"date of service: {got.reason}")
+    return got
+
+
+def _code_arg(code) -> str | None:
+    """Normalised code, None for a blank cell; a readable problem for anything else."""
+    from .codes.icd10cm import normalize
+    from .values import clean_text, excel_error
+    if isinstance(code, (list, tuple)):
+        cells = _cells(code)
+        code = cells[0] if cells else None
+    err = excel_error(code)
+    if err:
+        raise _Problem(f"the code cell holds the Excel error {err}")
+    text = clean_text(code)
+    if not text:
+        return None
+    n = normalize(text)
+    if n is None:
+        raise _Problem(f"{text[:20]!r} is not an ICD-10-CM code")
+    return n
+
+
+def _header_map(headers):
+    cells = _cells(headers)
+    if not cells:
+        raise _Problem("give the header row as the first argument")
+    hmap = _state.header_map(cells)
+    if not hmap.recognisable:
+        raise _Problem("the header row has no diagnosis or procedure column (dx1, cpt1, diagnoses...)")
+    return hmap
+
+
+def _row_findings(headers, row):
+    """Findings of one claim row; None for a blank row."""
+    from .claims import is_blank_row, parse_row
+    hmap = _header_map(headers)
+    values = _cells(row)
+    if is_blank_row(values):
+        return None
+    claim = parse_row(hmap, values, None)
+    return _state.get_validator().validate_claim(claim)
+
+
+# --- claim functions --------------------------------------------------------------------------
+@func
+@arg("headers", ndim=2, doc=_HEADERS_DOC)
+@arg("row", ndim=2, doc=_ROW_DOC)
+@_never_raise()
+def claim_status(headers, row):
+    """The claim's status: OK, or its worst finding in a few words."""
+    from .findings import worst
+    findings = _row_findings(headers, row)
+    if findings is None:
+        return ""
+    top = worst(findings)
+    return OK if top is None else top.short()
+
+
+@func
+@arg("headers", ndim=2, doc=_HEADERS_DOC)
+@arg("row", ndim=2, doc=_ROW_DOC)
+@_never_raise(table=True)
+def claim_findings(headers, row):
+    """Every finding of the claim, spilled: rule, severity, message, suggestion."""
+    findings = _row_findings(headers, row)
+    if findings is None:
+        return [["", "", "", ""]]
+    if not findings:
+        return [FINDINGS_HEADER, ["", "ok", "No problems found.", ""]]
+    ordered = sorted(findings, key=lambda f: -f.severity)
+    return [FINDINGS_HEADER] + [
+        [f.rule, str(f.severity), f.message, f.suggestion or ""] for f in ordered
+    ]
+
+
+@func
+@arg("table", ndim=2, doc="The whole claims table, header row first (one row per claim or per service line).")
+@_never_raise(table=True)
+def claim_status_table(table):
+    """One status per data row of a claims table (fast: one call for the whole sheet)."""
+    from .claims import claims_from_rows
+    from .findings import worst
+    rows = _table(table)
+    if len(rows) < 2:
+        raise _Problem("give the table with its header row and at least one data row")
+    hmap = _header_map(rows[0])
+    data = rows[1:]
+    validator = _state.get_validator()
+    run = validator.run()
+    # Sheet-relative numbering: the header is row 1, data starts at row 2.
+    results = [run.add(claim) for claim in claims_from_rows(hmap, data, 2)]
+    run.finish()  # batch rules (a patient's other claims) append to the results
+    out = [[""] for _ in data]  # blank rows stay blank
+    for result in results:
+        per_row: dict[int, list] = {r: [] for r in result.rows}
+        for f in result.findings:
+            for r in (f.rows or result.rows):
+                if r in per_row:
+                    per_row[r].append(f)
+        for r, found in per_row.items():
+            top = worst(found)
+            out[r - 2][0] = OK if top is None else top.short()
+    return out
+
+
+# --- ICD-10-CM lookups ------------------------------------------------------------------------
+def _codeset():
+    from .codes.icd10cm import get_codeset
+    return get_codeset()
+
+
+@func
+@arg("code", doc=_CODE_DOC)
+@arg("dos", doc=_DOS_DOC)
+@_never_raise()
+def icd_title(code, dos=None):
+    """The ICD-10-CM title of a code."""
+    n = _code_arg(code)
+    if n is None:
+        return ""
+    return _codeset().title(n, _date_arg(dos)) or f"{n}: not an ICD-10-CM code"
+
+
+@func
+@arg("code", doc=_CODE_DOC)
+@arg("dos", doc=_DOS_DOC)
+@_never_raise()
+def icd_valid(code, dos=None):
+    """TRUE when the code exists in ICD-10-CM on the date of service (billable or a header)."""
+    try:
+        n = _code_arg(code)
+    except _Problem:
+        return False  # text that is not a code shape is simply not valid
+    return bool(n) and _codeset().exists(n, _date_arg(dos))
+
+
+@func
+@arg("code", doc=_CODE_DOC)
+@arg("dos", doc=_DOS_DOC)
+@_never_raise()
+def icd_billable(code, dos=None):
+    """TRUE when the code is billable on the date of service (complete, valid that day)."""
+    try:
+        n = _code_arg(code)
+    except _Problem:
+        return False
+    return bool(n) and _codeset().billable(n, _date_arg(dos))
+
+
+@func
+@arg("code", doc=_CODE_DOC)
+@_never_raise()
+def icd_electronic(code):
+    """The code as electronic claims (837) carry it, without the dot: M5417."""
+    n = _code_arg(code)
+    return "" if n is None else n.replace(".", "")
+
+
+@func
+@arg("code", doc=_CODE_DOC)
+@_never_raise()
+def icd_dotted(code):
+    """The code with its dot, upper case: M54.17."""
+    n = _code_arg(code)
+    return "" if n is None else n
+
+
+@func
+@arg("code_a", doc="The first ICD-10-CM code.")
+@arg("code_b", doc="The second ICD-10-CM code.")
+@_never_raise()
+def icd_excludes1(code_a, code_b):
+    """The Excludes1 note that forbids coding the two together, or empty."""
+    a, b = _code_arg(code_a), _code_arg(code_b)
+    if a is None or b is None:
+        return ""
+    note = _codeset().pair(a, b)
+    if note is None or note.kind != "excludes1":
+        return ""
+    return f"{note.carrier} Excludes1: {note.note}"
