@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -192,7 +193,8 @@ def test_notes_inherited(cs):
     [
         ("M54.17", "M51.17", "excludes1", "M54.1"),
         ("M51.17", "M54.17", "excludes1", "M54.1"),
-        ("M54.16", "M51.16", "excludes1", "M54.1"),
+        ("M54.16", "M51.16", "excludes1", "M51.1"),  # both name each other; M51.1 names M54.16 exactly
+        ("M51.16", "M54.16", "excludes1", "M51.1"),
         ("M54.12", "M47.22", "excludes1", "M54.1"),
         ("M54.17", "M47.27", "excludes1", "M54.1"),
         ("G89.29", "G89.4", "excludes1", "G89.2"),
@@ -281,3 +283,37 @@ def test_billable_agrees_with_check_and_windows(cs, i, day):
     b = cs.billable(code, day)
     assert (cs.check(code, day).status == VALID) == b
     assert b == any(f <= day <= t for f, t in cs.valid_windows(code))
+
+
+_SPINE = ["M54.16", "M54.17", "M51.16", "M51.17", "M47.26", "M47.27", "M47.816", "M54.41", "M54.42", "M54.50",
+          "G89.29", "G89.4", "M48.062", "M43.17", "M79.18", "S34.21XA", "R52", "F45.41", "M46.46", "M79.2"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(_SPINE), st.sampled_from(_SPINE))
+def test_pair_is_symmetric(cs, a, b):
+    p, q = cs.pair(a, b), cs.pair(b, a)
+    assert (p is None) == (q is None)
+    if p is not None:
+        assert (p.kind, p.carrier, p.note, p.other) == (q.kind, q.carrier, q.note, q.other)
+        assert p.other in (a, b)
+
+
+def test_xml_parse_error_in_cli(tmp_path, monkeypatch):
+    import io
+
+    from xlsheets.codes.show import main
+
+    monkeypatch.setenv("XLSHEETS_DATA_DIR", str(tmp_path))
+    bad = tmp_path / "t.xml"
+    bad.write_text("<ICD10CM.tabular><chapter>")
+    order = Path(__file__).parent / "fixtures" / "cms2021" / "icd10cm-order-Jan-2021_M51_M54.txt"
+    out = io.StringIO()
+    assert main(["import", str(order), str(bad), "--effective", "2027-10-01"], out=out) == 1
+    assert "not well-formed" in out.getvalue()
+
+
+def test_pair_notes_lists_both_directions(cs):
+    carriers = {(p.kind, p.carrier) for p in cs.pair_notes("M54.16", "M51.16")}
+    assert carriers == {("excludes1", "M54.1"), ("excludes1", "M51.1")}
+    assert cs.pair_notes("M54.41", "M54.17") == []

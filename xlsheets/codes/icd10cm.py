@@ -279,7 +279,7 @@ class CodeSet:
         self._sorted: list[str] | None = None
         self._check_cache: dict[tuple[str, int], CodeCheck] = {}
         self._prof: dict[str, tuple] = {}
-        self._hits: dict[tuple[str, str, int], PairNote | None] = {}
+        self._hits: dict[tuple[str, str, int], tuple[PairNote, int]] = {}
         self._manif: dict[str, bool] = {}
 
     # -- releases ---------------------------------------------------------------------------
@@ -591,7 +591,9 @@ class CodeSet:
         """Excludes1 (first) or Excludes2 relation between two codes, either direction.
 
         Notes apply to all descendants of their carrier: ``pair("M54.17", "M51.17")`` finds
-        M54.1's Excludes1 note naming ``M51.1-``. The miss path (most pairs) is two dict
+        M54.1's Excludes1 note naming ``M51.1-``. When both codes carry a note naming the other
+        (M54.16 + M51.16), the note naming the other code most precisely wins (M51.1's
+        "lumbar radiculitis NOS (M54.16)"), so the answer does not depend on argument order. The miss path (most pairs) is two dict
         lookups, two set lookups and ``str.startswith`` on prefix tuples.
         """
         pa = self._prof.get(a) or self._profile(a)
@@ -600,24 +602,47 @@ class CodeSet:
         if na is None or nb is None or na == nb:
             return None
         ca, cb = nb[:3], na[:3]
-        if ca in pa[1] or nb.startswith(pa[2]):
-            return self._find(pa, nb, 5, "excludes1")
-        if cb in pb[1] or na.startswith(pb[2]):
-            return self._find(pb, na, 5, "excludes1")
-        if ca in pa[3] or nb.startswith(pa[4]):
-            return self._find(pa, nb, 6, "excludes2")
-        if cb in pb[3] or na.startswith(pb[4]):
-            return self._find(pb, na, 6, "excludes2")
+        for cats, longs, slot, kind in ((1, 2, 5, "excludes1"), (3, 4, 6, "excludes2")):
+            ab = ca in pa[cats] or nb.startswith(pa[longs])
+            ba = cb in pb[cats] or na.startswith(pb[longs])
+            if ab and ba:  # both codes' notes name each other: the same answer either way round
+                x, y = self._find(pa, nb, slot, kind), self._find(pb, na, slot, kind)
+                return max(x, y, key=self._rank)[0]
+            if ab:
+                return self._find(pa, nb, slot, kind)[0]
+            if ba:
+                return self._find(pb, na, slot, kind)[0]
         return None
 
-    def _find(self, prof: tuple, other: str, slot: int, kind: str) -> PairNote | None:
+    @staticmethod
+    def _rank(hit: tuple[PairNote, int]) -> tuple[int, int, str]:
+        """Prefer the note naming the other code most precisely, then the nearest carrier."""
+        note, matched = hit
+        return (matched, len(note.carrier), note.carrier)
+
+    def pair_notes(self, a: str, b: str) -> list[PairNote]:
+        """Every Excludes1/Excludes2 note relating the two codes, both directions (``pair`` picks one)."""
+        na, nb = normalize(a), normalize(b)
+        if na is None or nb is None or na == nb:
+            return []
+        out = []
+        for holder, other in ((na, nb), (nb, na)):
+            for nt in self.notes(holder):
+                if nt.kind in ("excludes1", "excludes2") and nt.refs and other.startswith(nt.refs):
+                    out.append(PairNote(nt.kind, nt.carrier, nt.text, other))
+        return out
+
+    def _find(self, prof: tuple, other: str, slot: int, kind: str) -> tuple[PairNote, int]:
+        """The nearest note in a profile naming ``other``, with the length of the matched reference."""
         key = (prof[0], other, slot)
         hit = self._hits.get(key)
         if hit is None:
             for refs, carrier, text in prof[slot]:
                 if other.startswith(refs):
-                    hit = PairNote(kind, carrier, text, other)
+                    hit = (PairNote(kind, carrier, text, other), max(len(r) for r in refs if other.startswith(r)))
                     break
+            else:  # pragma: no cover - profiles are built from the same notes
+                raise AssertionError(f"no {kind} note of {prof[0]} names {other}")
             if len(self._hits) > 200_000:
                 self._hits.clear()
             self._hits[key] = hit

@@ -22,7 +22,7 @@ import sys
 import xml.etree.ElementTree as ET
 from bisect import bisect_left
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 # Note kinds as the CMS tabular XML spells them. sevenChrDef is handled apart (a char table).
 NOTE_KINDS = (
@@ -331,7 +331,3 @@ def load_release(path: str | os.PathLike[str]) -> dict[str, Any]:
     with gzip.open(path, "rt", encoding="utf-8") as f:
         return json.load(f)
 
-
-def iter_codes(rows: Iterable[list[Any]]) -> Iterable[tuple[str, bool, str]]:
-    for code, billable, title in rows:
-        yield code, bool(billable), title

@@ -133,11 +133,11 @@ def _import(argv: list[str], out: TextIO) -> int:
     a = ap.parse_args(argv)
     try:
         s = import_release(a.order, a.tabular, a.effective, data_dir=a.data_dir, until=a.until)
-    except (OSError, ValueError) as e:  # ET.ParseError is a ValueError subclass? no: SyntaxError
-        print(f"import failed: {e}", file=out)
-        return 1
-    except SyntaxError as e:  # xml.etree.ElementTree.ParseError
+    except SyntaxError as e:  # xml.etree.ElementTree.ParseError derives from SyntaxError
         print(f"import failed: tabular XML is not well-formed: {e}", file=out)
+        return 1
+    except (OSError, ValueError) as e:
+        print(f"import failed: {e}", file=out)
         return 1
     print(
         f"imported ICD-10-CM {s['tabular_version']} release: {s['codes']} codes "
