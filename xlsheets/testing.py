@@ -17,6 +17,7 @@ a practice administrator can write one next to their plugin::
     expect_on = { A5 = ["MED105"] }       # per claim ID
     expect_not_on = { A4 = ["MED105"] }
     severity = { MED105 = "error" }       # severity every finding of that rule must have
+    absent = ["symptom_weeks"]    # columns this case's sheet lacks, even if [defaults] has them
 
 Each case is validated as its own workbook (its rows together, so batch rules see them all).
 Headers are the row keys, canonical names or aliases, in order of first appearance; a default
@@ -55,7 +56,7 @@ __all__ = ["CasesReport", "CaseResult", "CasesFileError", "run_cases_file", "ass
 
 _TOP_KEYS = {"config", "defaults", "case"}
 _CASE_KEYS = {"name", "row", "rows", "expect", "expect_not", "expect_on", "expect_not_on",
-              "severity", "note"}
+              "severity", "absent", "note"}
 _EXPECTATIONS = ("expect", "expect_not", "expect_on", "expect_not_on", "severity")
 # Findings the engine itself makes, not a rule: always allowed in expectations.
 _ENGINE_IDS = {"E101", RULE_FAILED}
@@ -221,7 +222,7 @@ def _run_case(validator: Validator, known: set[str], defaults: dict, case: Any, 
         expect_on = _per_claim(case, "expect_on", known)
         expect_not_on = _per_claim(case, "expect_not_on", known)
         severity = _severities(case, known)
-        header, values = _sheet(rows, defaults)
+        header, values = _sheet(rows, _without(defaults, case.get("absent", []), rows))
     except CasesFileError as exc:
         result.problems.append(str(exc))
         return result
@@ -337,6 +338,20 @@ def _sheet(rows: list[dict], defaults: dict) -> tuple[list[str], list[list[Any]]
     for row in rows:
         values.append([_cell(row[h]) if h in row else _cell(default_for.get(h)) for h in headers])
     return headers, values
+
+
+def _without(defaults: dict, absent: Any, rows: list[dict]) -> dict:
+    """The defaults minus the columns a case says its sheet does not have."""
+    if isinstance(absent, str):
+        absent = [absent]
+    if not isinstance(absent, list) or not all(isinstance(a, str) for a in absent):
+        raise CasesFileError("absent must be a list of column names, like [\"symptom_weeks\"]")
+    gone = {_canonical(a) for a in absent}
+    for row in rows:
+        clash = [k for k in row if _canonical(k) in gone]
+        if clash:
+            raise CasesFileError(f"column {clash[0]!r} is listed in absent but a row sets it")
+    return {k: v for k, v in defaults.items() if _canonical(k) not in gone}
 
 
 def _cell(value: Any) -> Any:
