@@ -1,0 +1,312 @@
+"""``xlsheets validate PATH``: validate a whole workbook or CSV file, print a summary, optionally a report.
+
+Exit codes: 0 no claim has an error, 1 some do, 2 unusable input or usage (a message, no traceback).
+
+Large files stream. Each validated claim is written to a temporary spool file as it is found and
+only claims that batch rules may still add findings to stay in memory, so a million rows need
+little memory; the outputs (JSON, text, report workbook) are then written from the spool. When a
+report is asked for, the input rows are spooled as well, so the input is read only once.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import pickle
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterator
+
+from .findings import Finding
+
+__all__ = ["main", "BatchResult", "run_batch"]
+
+TEXT_FINDINGS_LIMIT = 200  # lines of findings printed on a terminal; the rest are counted
+PROGRESS_EVERY = 2000
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="xlsheets validate",
+        description="Validate every claim of a workbook (.xlsx, .xlsm) or CSV file.",
+        epilog="Exit status: 0 no claim has an error, 1 some claims have errors, 2 unusable input.")
+    p.add_argument("path", help="the claims workbook or CSV file (never modified)")
+    p.add_argument("--sheet", help="the sheet to validate (default: the first sheet with a claims header)")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output on stdout")
+    p.add_argument("-o", "--output", metavar="REPORT.xlsx",
+                   help="also write a report workbook (claims with status, findings, summary, chart)")
+    p.add_argument("--config", help="configuration file (xlsheets.toml or pyproject.toml)")
+    p.add_argument("--plugins-dir", action="append", metavar="DIR", help="load plugins from this folder (repeatable)")
+    p.add_argument("--plugin", action="append", metavar="NAME", help="enable this plugin for every payer (repeatable)")
+    p.add_argument("--profile", action="store_true", help="print the time spent per rule and per plugin (stderr)")
+    p.add_argument("--no-progress", action="store_true", help="no progress display on a terminal")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    from .config import ConfigError
+    from .io import InputError
+    try:
+        return _run(args)
+    except (InputError, ConfigError) as exc:
+        kind = "configuration error: " if isinstance(exc, ConfigError) else ""
+        print(f"xlsheets: {kind}{exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    from .config import load_config
+    from .engine import Validator
+    from .io import InputError, check_output_path
+
+    path = Path(args.path)
+    if not path.exists():
+        raise InputError(f"{path} not found. Check the path (and the file name's extension).")
+    if args.output:
+        if Path(args.output).suffix.lower() != ".xlsx":
+            raise InputError(f"the report {args.output} must be an .xlsx file, e.g. report.xlsx")
+        check_output_path(path, args.output)
+    config = load_config(args.config).with_overrides(plugin_dirs=args.plugins_dir, plugins=args.plugin)
+    validator = Validator(config, profile=args.profile)
+    progress = None if args.no_progress or not sys.stderr.isatty() else _Progress()
+    with run_batch(path, validator, sheet=args.sheet, keep_rows=bool(args.output),
+                   progress=progress) as result:
+        if args.format == "json":
+            result.write_json(sys.stdout)
+        else:
+            result.write_text(sys.stdout)
+        if args.output:
+            from .report import write_report
+            write_report(result, args.output)
+            print(f"Report written to {args.output}", file=sys.stderr if args.format == "json" else sys.stdout)
+        if args.profile:
+            _print_profile(validator, sys.stderr)
+        return 1 if result.summary["by_status"].get("error") else 0
+
+
+class _Progress:
+    """Rows done and rate on one terminal line (stderr)."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def update(self, rows: int, final: bool = False) -> None:
+        rate = rows / max(time.perf_counter() - self.start, 1e-6)
+        end = "\n" if final else ""
+        print(f"\rvalidating: {rows:,} rows ({rate:,.0f} rows/s)", end=end, file=sys.stderr, flush=True)
+
+
+# --- the run -------------------------------------------------------------------------------
+class BatchResult:
+    """A finished batch: claim results streamed back from the spool, plus the summary."""
+
+    def __init__(self, source: str, sheet: str, header: list, header_row: int, validator,
+                 spool, row_spool, pending: dict, claims: int, rows: int, line_level: bool):
+        self.source, self.sheet, self.header, self.header_row = source, sheet, header, header_row
+        self.validator = validator
+        self._spool, self._row_spool = spool, row_spool
+        self._pending = pending  # claim index -> ClaimResult that batch rules may have changed
+        self.claim_count, self.row_count, self.line_level = claims, rows, line_level
+        self.summary = self._summarise()
+
+    def results(self) -> Iterator:
+        """Claim results in sheet order (batch-rule findings included)."""
+        self._spool.seek(0)
+        load = pickle.Unpickler(self._spool).load
+        for index in range(self.claim_count):
+            result = load()
+            yield self._pending.get(index, result)
+
+    def rows(self) -> Iterator[tuple[int, list]]:
+        """(sheet row, values) of every data row, when the run kept them (for the report)."""
+        if self._row_spool is None:
+            return
+        self._row_spool.seek(0)
+        load = pickle.Unpickler(self._row_spool).load
+        while True:
+            try:
+                chunk = load()
+            except EOFError:
+                return
+            yield from chunk
+
+    def _summarise(self) -> dict:
+        by_status, by_rule, by_severity = Counter(), Counter(), Counter()
+        by_payer: dict[str, Counter] = defaultdict(Counter)
+        for result in self.results():
+            status = result.status
+            by_status[status] += 1
+            payer = result.payer or "(no payer)"
+            by_payer[payer]["claims"] += 1
+            by_payer[payer][status] += 1
+            for f in result.findings:
+                by_rule[f.rule] += 1
+                by_severity[str(f.severity)] += 1
+        host = self.validator.host
+        return {
+            "source": self.source,
+            "sheet": self.sheet,
+            "claims": self.claim_count,
+            "rows": self.row_count,
+            "line_level": self.line_level,
+            "by_status": {k: by_status.get(k, 0) for k in ("error", "warning", "info", "ok")},
+            "by_severity": {k: by_severity.get(k, 0) for k in ("error", "warning", "info")},
+            "by_rule": dict(sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "by_payer": {p: dict(c) for p, c in sorted(by_payer.items())},
+            "rules_not_run": {rule: list(cols) for rule, cols in sorted(self.validator.skipped.items())},
+            "plugins_failed": [{"plugin": f.name, "source": str(f.source), "message": f.message}
+                               for f in getattr(host, "failures", [])],
+        }
+
+    # --- outputs ---------------------------------------------------------------------------
+    def write_json(self, out) -> None:
+        """The JSON contract, streamed claim by claim."""
+        from .codes.icd10cm import get_codeset
+        out.write('{"claims": [')
+        for n, result in enumerate(self.results()):
+            out.write(",\n  " if n else "\n  ")
+            out.write(json.dumps(claim_dict(result), ensure_ascii=False))
+        out.write("\n],\n")
+        out.write(f'"summary": {json.dumps(self.summary, ensure_ascii=False)},\n')
+        out.write(f'"codesets": {json.dumps(get_codeset().coverage())}}}\n')
+
+    def write_text(self, out) -> None:
+        shown = hidden = 0
+        for result in self.results():
+            for f in sorted(result.findings, key=lambda f: -f.severity):
+                if shown >= TEXT_FINDINGS_LIMIT:
+                    hidden += 1
+                    continue
+                rows = f.rows or result.rows
+                where = f"row {rows[0]}" if len(rows) == 1 else f"rows {rows[0]}-{rows[-1]}"
+                out.write(f"{where:<12} {result.claim_id or '(no claim ID)':<14} {f.short()}\n")
+                shown += 1
+        if hidden:
+            out.write(f"... and {hidden:,} more findings (write a report with -o report.xlsx, or use --format json)\n")
+        if shown:
+            out.write("\n")
+        out.write(summary_text(self.summary))
+
+
+def claim_dict(result) -> dict:
+    return {"row": result.row, "claim_id": result.claim_id, "status": result.status,
+            "rows": list(result.rows), "payer": result.payer,
+            "findings": [f.to_dict() for f in result.findings]}
+
+
+def summary_text(s: dict) -> str:
+    where = f"{Path(s['source']).name}" + (f", sheet {s['sheet']!r}" if s["sheet"] else "")
+    layout = "one service line per row" if s["line_level"] else "one claim per row"
+    lines = [f"{s['claims']:,} claims in {s['rows']:,} rows ({where}; {layout})", ""]
+    lines.append(f"  {'status':<10}{'claims':>8}")
+    for status in ("error", "warning", "info", "ok"):
+        lines.append(f"  {status:<10}{s['by_status'][status]:>8,}")
+    if s["by_rule"]:
+        lines += ["", f"  {'rule':<10}{'findings':>8}"]
+        lines += [f"  {rule:<10}{n:>8,}" for rule, n in s["by_rule"].items()]
+    if s["by_payer"]:
+        lines += ["", f"  {'payer':<24}{'claims':>8}{'errors':>8}{'warnings':>9}"]
+        for payer, c in s["by_payer"].items():
+            lines.append(f"  {payer[:23]:<24}{c.get('claims', 0):>8,}{c.get('error', 0):>8,}{c.get('warning', 0):>9,}")
+    if s["rules_not_run"]:
+        lines += ["", "Rules that could not run (the sheet lacks their columns):"]
+        lines += [f"  {rule}: needs {', '.join(cols)}" for rule, cols in s["rules_not_run"].items()]
+    if s["plugins_failed"]:
+        lines += ["", "Plugins that failed to load:"]
+        lines += [f"  {p['plugin']}: {p['message']}" for p in s["plugins_failed"]]
+    return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False, progress=None):
+    """Validate a file; yields a :class:`BatchResult`. The spool files vanish on exit."""
+    from .claims import HeaderMap, claims_from_rows
+    from .io import open_sheet
+
+    with tempfile.TemporaryFile() as spool, contextlib.ExitStack() as stack:
+        row_spool = stack.enter_context(tempfile.TemporaryFile()) if keep_rows else None
+        with open_sheet(path, sheet) as opened:
+            header = HeaderMap.from_row(opened.header)
+            counter = _RowCounter(opened.rows, opened.first_row, row_spool, progress)
+            run = validator.run()
+            dump = pickle.Pickler(spool, protocol=pickle.HIGHEST_PROTOCOL)
+            pending = {}
+            claims = 0
+            for claim in claims_from_rows(header, counter, opened.first_row):
+                result = run.add(claim)
+                if _may_change(run, claim):
+                    pending[claims] = result
+                dump.dump(result)
+                dump.clear_memo()
+                claims += 1
+            counter.flush()
+            run.finish()
+            if progress is not None:
+                progress.update(counter.count, final=True)
+            spool.flush()
+            yield BatchResult(str(path), opened.name, list(opened.header), opened.header_row,
+                              validator, spool, row_spool, pending, claims, counter.count,
+                              header.line_level)
+
+
+def _may_change(run, claim) -> bool:
+    """True when a batch rule holds this claim and may append findings in finish().
+
+    Uses the BatchRun's record of such claims; when it cannot tell, keeps the result (safe).
+    """
+    held = getattr(run, "_results", None)
+    return True if held is None else id(claim) in held
+
+
+class _RowCounter:
+    """Passes rows through, counting them, spooling them for the report, showing progress."""
+
+    def __init__(self, rows, first_row: int, spool, progress):
+        self.rows, self.next_row, self.spool, self.progress = rows, first_row, spool, progress
+        self.count = 0  # non-blank data rows
+        self.chunk: list = []
+        self.dump = pickle.Pickler(spool, protocol=pickle.HIGHEST_PROTOCOL) if spool else None
+
+    def __iter__(self):
+        from .claims import is_blank_row
+        for values in self.rows:
+            if not is_blank_row(values):
+                self.count += 1
+                if self.progress is not None and self.count % PROGRESS_EVERY == 0:
+                    self.progress.update(self.count)
+            if self.dump is not None:
+                self.chunk.append((self.next_row, values))
+                if len(self.chunk) >= 1000:
+                    self.flush()
+            self.next_row += 1
+            yield values
+
+    def flush(self):
+        if self.dump is not None and self.chunk:
+            self.dump.dump(self.chunk)
+            self.dump.clear_memo()
+            self.chunk = []
+
+
+def _print_profile(validator, out) -> None:
+    profile = validator.profile or {}
+    if not profile:
+        print("profile: no rule ran", file=out)
+        return
+    plugin_of = {r.id: r.plugin for r in validator.host.rules}
+    total = sum(v[0] for v in profile.values())
+    print(f"\nTime per rule (total {total:.3f} s):", file=out)
+    print(f"  {'rule':<8}{'plugin':<22}{'seconds':>9}{'calls':>10}{'us/call':>9}", file=out)
+    for rule, (secs, calls) in sorted(profile.items(), key=lambda kv: -kv[1][0]):
+        print(f"  {rule:<8}{plugin_of.get(rule, '?')[:21]:<22}{secs:>9.3f}{calls:>10,}"
+              f"{secs / max(calls, 1) * 1e6:>9.1f}", file=out)
+    per_plugin: Counter = Counter()
+    for rule, (secs, _calls) in profile.items():
+        per_plugin[plugin_of.get(rule, "?")] += secs
+    print("Time per plugin:", file=out)
+    for plugin, secs in per_plugin.most_common():
+        print(f"  {plugin:<30}{secs:>9.3f} s", file=out)
