@@ -1,0 +1,611 @@
+"""Reading claim sheets safely (xlsx, xlsm, csv) and writing outputs atomically.
+
+Workbooks and CSV files come from outside and are never trusted: a file is checked for what it
+really is (by its first bytes, not its name), a workbook's zip container for size and
+compression ratio before anything is decompressed, and every XML part for a DOCTYPE (entity
+expansion and external entities need one) before any XML parser sees it. Whatever is unusable
+becomes an :class:`InputError` whose message says what is wrong, where and what to do; the CLI
+prints it and exits 2.
+
+Rows are streamed: a sheet of a million rows is never held in memory. The reader is the pure
+Python :mod:`xlsheets.xlsxstream` by default, python-calamine (optional, compiled) for files
+small enough to hold in memory, and CSV files are read as text.
+"""
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import itertools
+import os
+import re
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .claims import HeaderMap, is_blank_row
+
+__all__ = ["InputError", "Sheet", "open_sheet", "check_output_path", "atomic_output",
+           "neutralize", "EXCEL_MAX_ROWS", "HEADER_SCAN_ROWS"]
+
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLUMNS = 16_384
+HEADER_SCAN_ROWS = 20          # the header row is looked for in the first rows of each sheet
+MAX_ZIP_MEMBERS = 10_000
+# A sheet of Excel's full 1,048,576 rows x 26 columns is about 1.5 GB of XML; 4 GB per part and
+# 8 GB in all leave room while stopping a declared "petabyte" part before it is opened.
+MAX_PART_BYTES = 4 << 30
+MAX_TOTAL_BYTES = 8 << 30
+# Real sheet XML compresses 5-30x (at most ~60x for a sheet repeating one value); deflate bombs
+# reach ~1000x. Small parts are exempt: a few MB cannot hurt whatever their ratio.
+MAX_RATIO = 200
+RATIO_EXEMPT_BYTES = 16 << 20
+PROLOG_SCAN_BYTES = 64 << 10
+CALAMINE_MAX_FILE_BYTES = 8 << 20  # see _choose_reader
+
+OLE_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+
+
+class InputError(Exception):
+    """An input the user must fix: the message says what is wrong, where, and what to do."""
+
+
+@dataclass
+class Sheet:
+    """One claim sheet, opened: its header and its value rows, streamed."""
+
+    path: Path
+    name: str                    # sheet name ("" for CSV)
+    header: list[object]         # the header row's values
+    header_row: int              # 1-based sheet row number of the header
+    rows: Iterator[list[object]] # value rows after the header (first is sheet row header_row+1)
+    reader: str                  # "xlsxstream", "openpyxl", "calamine" or "csv"
+
+    @property
+    def first_row(self) -> int:
+        """Sheet row number of the first value row (``claims_from_rows(..., first_row=)``)."""
+        return self.header_row + 1
+
+    @property
+    def where(self) -> str:
+        return f"{self.path.name}" + (f", sheet {self.name!r}" if self.name else "")
+
+
+# --- opening ----------------------------------------------------------------------------
+@contextlib.contextmanager
+def open_sheet(path, sheet: str | None = None, reader: str | None = None) -> Iterator[Sheet]:
+    """Open the claim sheet of a workbook or CSV file; the file is closed on exit.
+
+    ``sheet`` names the sheet; without it the first sheet whose header is recognisable is used.
+    ``reader`` forces one reader ("xlsxstream", "openpyxl", "calamine"), for tests and
+    benchmarks. Iterating ``Sheet.rows`` may also raise InputError (a part that turns out to be
+    damaged or oversized halfway through).
+    """
+    path = Path(path)
+    kind = _kind_of(path)
+    with contextlib.ExitStack() as stack:
+        if kind == "csv":
+            result = _open_csv(path, stack)
+        else:
+            result = _open_workbook(path, sheet, reader, stack)
+        yield result
+
+
+def _kind_of(path: Path) -> str:
+    """"xlsx" or "csv", judged by content; InputError for anything else."""
+    if not path.exists():
+        raise InputError(f"{path}: file not found. Check the name and folder.")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not a file. Give the workbook's file name.")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc}). Check that the file is "
+                         "not open elsewhere and that you may read it.") from None
+    suffix = path.suffix.lower()
+    if not head:
+        raise InputError(f"{path.name} is empty (0 bytes). Export the claims again.")
+    if head.startswith(OLE_SIGNATURE):
+        raise InputError(_ole_message(path))
+    if head.startswith(ZIP_SIGNATURES):
+        if suffix in CSV_SUFFIXES:
+            raise InputError(f"{path.name} is an Excel workbook, not a text file, despite its "
+                             f"name. Rename it to {path.stem}.xlsx.")
+        return "xlsx"
+    if suffix == ".xls":
+        raise InputError(f"{path.name}: not a readable workbook. In Excel use File > Save As > "
+                         "Excel Workbook (.xlsx).")
+    if suffix in EXCEL_SUFFIXES:
+        if _looks_like_text(path):
+            raise InputError(f"{path.name} is a text (CSV) file, not an Excel workbook, despite its "
+                             f"name. Rename it to {path.stem}.csv, or open it in Excel and save "
+                             "it as an Excel Workbook (.xlsx).")
+        raise InputError(f"{path.name} is not an Excel workbook (it does not start like one; it "
+                         "may be damaged or only partly downloaded). Export or copy it again.")
+    if suffix in CSV_SUFFIXES or _looks_like_text(path):
+        return "csv"
+    raise InputError(f"{path.name}: unsupported file type. Use an Excel workbook (.xlsx, .xlsm) "
+                     "or a CSV file (.csv).")
+
+
+def _looks_like_text(path: Path) -> bool:
+    with open(path, "rb") as f:
+        chunk = f.read(4096)
+    if chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    return b"\x00" not in chunk and sum(b < 9 or 13 < b < 32 for b in chunk) <= len(chunk) // 100
+
+
+def _ole_message(path: Path) -> str:
+    """An OLE compound file is either an encrypted OOXML workbook or an old binary .xls."""
+    needle = "EncryptedPackage".encode("utf-16-le")
+    found = False
+    with open(path, "rb") as f:
+        tail = b""
+        for _ in range(256):  # the directory sits somewhere in the first 256 MB in practice
+            block = f.read(1 << 20)
+            if not block:
+                break
+            if needle in tail + block:
+                found = True
+                break
+            tail = block[-len(needle):]
+    if found:
+        return (f"{path.name} is password-protected (encrypted), so it cannot be read. In Excel "
+                "open it, then File > Info > Protect Workbook > Encrypt with Password, clear the "
+                "password and save; or save an unprotected copy.")
+    return (f"{path.name} is an old binary Excel 97-2003 workbook (.xls format), which is not "
+            "supported. In Excel use File > Save As > Excel Workbook (.xlsx).")
+
+
+# --- workbooks --------------------------------------------------------------------------
+def _open_workbook(path: Path, sheet: str | None, reader: str | None,
+                   stack: contextlib.ExitStack) -> Sheet:
+    zf = stack.enter_context(_checked_zip(path))
+    reader = reader or _choose_reader(path)
+    if reader == "calamine":
+        source = _CalamineBook(path)
+    elif reader == "openpyxl":
+        source = _OpenpyxlBook(path)
+    else:
+        from .xlsxstream import XlsxReader
+        source = XlsxReader(zf, path.name, limits=_stream_limits())
+        reader = "xlsxstream"
+    stack.callback(source.close)
+    try:
+        names = source.sheet_names()
+    except InputError:
+        raise
+    except Exception as exc:
+        raise _damaged(path, exc) from None
+    if not names:
+        raise InputError(f"{path.name} has no worksheets. Export the claims again.")
+    if sheet is not None:
+        if sheet not in names:
+            match = [n for n in names if n.strip().lower() == sheet.strip().lower()]
+            if len(match) != 1:
+                raise InputError(f"{path.name} has no sheet named {sheet!r}; its sheets are "
+                                 f"{', '.join(map(repr, names))}.")
+            sheet = match[0]
+        candidates = [sheet]
+    else:
+        candidates = names
+    looked, empty = [], []
+    for name in candidates:
+        rows = _guarded(path, name, source.rows(name))
+        stack.callback(_close_quietly, rows)
+        found = _find_header(rows)
+        if not found:
+            (looked if found is None else empty).append(name)
+            continue
+        header_row, header, buffered = found
+        _check_unlabelled_columns(path, name, header, header_row, buffered)
+        return Sheet(path, name, header, header_row, _chain(buffered, rows), reader)
+    if not looked:
+        which = f"sheet {empty[0]!r} is" if len(empty) == 1 else "all its sheets are"
+        raise InputError(f"{path.name}: {which} empty; there are no claims to check. Check that "
+                         "you picked the right workbook (or name the sheet with --sheet).")
+    where = f"sheet {looked[0]!r}" if len(looked) == 1 else "sheets " + ", ".join(map(repr, looked))
+    raise InputError(
+        f"{path.name}: no claims header found in {where} (looked at the first {HEADER_SCAN_ROWS} "
+        "rows). The header row needs at least a diagnosis or procedure column, e.g. 'Dx1' or "
+        "'CPT'; see the claims template (xlsheets template).")
+
+
+def _choose_reader(path: Path) -> str:
+    """calamine when installed and the file is small, else the streaming reader.
+
+    calamine reads a whole sheet into memory (about 40x the file size as Python objects), but is
+    some 3-4x faster. Up to 8 MB of workbook (~300,000 cells, ~300 MB at worst) that fits the
+    memory budget; above it streaming keeps memory flat whatever the number of rows.
+    """
+    if os.environ.get("XLSHEETS_READER"):
+        return os.environ["XLSHEETS_READER"]
+    try:
+        if path.stat().st_size <= CALAMINE_MAX_FILE_BYTES:
+            import python_calamine  # noqa: F401
+            return "calamine"
+    except ImportError:
+        pass
+    return "xlsxstream"
+
+
+def _stream_limits() -> dict:
+    return {"max_part_bytes": MAX_PART_BYTES, "max_ratio": MAX_RATIO,
+            "ratio_exempt_bytes": RATIO_EXEMPT_BYTES, "max_rows": EXCEL_MAX_ROWS,
+            "max_columns": EXCEL_MAX_COLUMNS}
+
+
+@contextlib.contextmanager
+def _checked_zip(path: Path) -> Iterator[zipfile.ZipFile]:
+    """The workbook's zip, after checking sizes, ratios and that no XML part has a DOCTYPE."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise InputError(f"{path.name} is damaged or incomplete (not a readable zip: {exc}). It "
+                         "may have been only partly copied or downloaded; export it again.") from None
+    try:
+        infos = zf.infolist()
+        if len(infos) > MAX_ZIP_MEMBERS:
+            raise InputError(f"{path.name} holds {len(infos)} parts, more than any workbook "
+                             f"needs ({MAX_ZIP_MEMBERS}); it is refused as unsafe.")
+        names = {i.filename for i in infos}
+        if "xl/workbook.xml" not in names and not any(n.endswith("workbook.xml") for n in names):
+            raise InputError(f"{path.name} is a zip file but not an Excel workbook (no workbook "
+                             "part). Check that you picked the claims workbook.")
+        total = 0
+        for info in infos:
+            if info.flag_bits & 0x1:
+                raise InputError(f"{path.name}: part {info.filename} is encrypted; save an "
+                                 "unprotected copy of the workbook.")
+            total += info.file_size
+            _check_sizes(path, info.filename, info.file_size, info.compress_size)
+        if total > MAX_TOTAL_BYTES:
+            raise InputError(f"{path.name} would unpack to {total / 2**30:.1f} GB, more than "
+                             f"{MAX_TOTAL_BYTES >> 30} GB; it is refused as unsafe (a zip bomb?). "
+                             "Split the claims into smaller workbooks.")
+        for info in infos:
+            if info.filename.lower().endswith((".xml", ".rels", ".vml")):
+                _check_prolog(path, zf, info)
+    except InputError:
+        zf.close()
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+        zf.close()
+        raise _damaged(path, exc) from None
+    try:
+        yield zf
+    finally:
+        zf.close()
+
+
+def _check_sizes(path: Path, part: str, size: int, compressed: int) -> None:
+    if size > MAX_PART_BYTES:
+        raise InputError(f"{path.name}: part {part} would unpack to {size / 2**30:.1f} GB, more "
+                         f"than the {MAX_PART_BYTES >> 30} GB limit; refused as unsafe (a zip "
+                         "bomb?). Split the claims into smaller workbooks.")
+    if size > RATIO_EXEMPT_BYTES and size > MAX_RATIO * max(compressed, 1):
+        raise InputError(f"{path.name}: part {part} is compressed {size // max(compressed, 1)}:1, "
+                         f"far more than real workbooks (limit {MAX_RATIO}:1); refused as unsafe "
+                         "(a zip bomb?). Export the claims again from the source system.")
+
+
+_PROLOG_SKIP = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->)", re.S)
+
+
+def _check_prolog(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Refuse a DOCTYPE: without one no XML entity can be declared, so no expansion bomb and no
+    external entity (XXE) can reach any parser (ours, openpyxl's or calamine's)."""
+    with zf.open(info) as f:
+        head = f.read(PROLOG_SCAN_BYTES)
+    if head.startswith(codecs.BOM_UTF8):
+        head = head[3:]
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = head.decode("utf-16", "replace").encode("utf-8", "replace")
+    pos = 0
+    while True:
+        m = _PROLOG_SKIP.match(head, pos)
+        if not m or m.end() == pos:
+            break
+        pos = m.end()
+    rest = head[pos:].lstrip()
+    if rest[:9].upper() == b"<!DOCTYPE" or b"<!DOCTYPE" in head[:pos + 9] or b"<!ENTITY" in rest[:256]:
+        raise InputError(f"{path.name}: part {info.filename} declares a DOCTYPE, which Excel never "
+                         "writes; XML entities are refused as unsafe (entity expansion or "
+                         "external entity attack). Re-save the workbook in Excel.")
+    if not rest and info.file_size > PROLOG_SCAN_BYTES:
+        raise InputError(f"{path.name}: part {info.filename} starts with over "
+                         f"{PROLOG_SCAN_BYTES >> 10} KB of non-content; refused as unsafe.")
+
+
+def _damaged(path: Path, exc: BaseException, sheet: str | None = None) -> InputError:
+    where = path.name + (f", sheet {sheet!r}" if sheet else "")
+    detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+    return InputError(f"{where}: the workbook is damaged or incomplete ({detail}). Open it in "
+                      "Excel and save it again, or export the claims again.")
+
+
+def _guarded(path: Path, sheet: str, rows: Iterator[list[object]]) -> Iterator[list[object]]:
+    """Rows, with a reader's low-level failures turned into InputError naming file and sheet."""
+    number = 0
+    try:
+        for number, row in enumerate(rows, 1):
+            if number > EXCEL_MAX_ROWS:
+                raise InputError(f"{path.name}, sheet {sheet!r}: more than Excel's "
+                                 f"{EXCEL_MAX_ROWS:,} rows; the file was not written by Excel. "
+                                 "Split the claims into smaller workbooks.")
+            yield row
+    except InputError:
+        raise
+    except (GeneratorExit, KeyboardInterrupt):
+        raise
+    except MemoryError:
+        raise InputError(f"{path.name}, sheet {sheet!r}: ran out of memory near row {number}. "
+                         "Split the claims into smaller workbooks.") from None
+    except Exception as exc:
+        raise _damaged(path, exc, sheet) from None
+
+
+def _close_quietly(gen) -> None:
+    try:
+        gen.close()
+    except Exception:
+        pass
+
+
+def _find_header(rows: Iterator[list[object]]):
+    """(header row number, header values, rows after it already read) or None.
+
+    The header is the row, among the first HEADER_SCAN_ROWS, with the most recognised columns.
+    Returns False (not None) when those rows are all blank: an empty sheet.
+    """
+    buffered = list(itertools.islice(rows, HEADER_SCAN_ROWS))
+    if all(is_blank_row(r) for r in buffered):
+        return False
+    best, best_score = None, 0
+    for index, values in enumerate(buffered):
+        header = HeaderMap.from_row(values)
+        if header.recognisable and len(header.present) > best_score:
+            best, best_score = index, len(header.present)
+    if best is None:
+        return None
+    return best + 1, list(buffered[best]), buffered[best + 1:]
+
+
+def _check_unlabelled_columns(path: Path, sheet: str, header: list[object], header_row: int,
+                              buffered: list[list[object]]) -> None:
+    """Refuse values under a blank header cell: merged header cells leave the merged-over
+    columns blank, and their values would be silently ignored (a lost diagnosis)."""
+    blank = {i for i, v in enumerate(header) if v is None or (isinstance(v, str) and not v.strip())}
+    width = len(header)
+    for offset, values in enumerate(buffered):
+        for i, v in enumerate(values):
+            if (i in blank or i >= width) and not is_blank_row((v,)):
+                labelled = [i2 for i2 in range(i) if i2 not in blank and i2 < width]
+                after = f" (right of {header[labelled[-1]]!r})" if labelled else ""
+                raise InputError(
+                    f"{path.name}{', sheet ' + repr(sheet) if sheet else ''}: column "
+                    f"{_column_letter(i)}{after} has values (row {header_row + 1 + offset}) but no "
+                    f"header in row {header_row}, so they would be ignored. Merged header cells "
+                    "cause this: unmerge them and give every column its own header (e.g. Dx1, "
+                    "Dx2), or delete the column.")
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def _chain(buffered: list[list[object]], rest: Iterator[list[object]]) -> Iterator[list[object]]:
+    yield from buffered
+    buffered.clear()
+    yield from rest
+
+
+class _OpenpyxlBook:
+    """openpyxl in read-only mode: the reference reader (slow, but what everybody trusts)."""
+
+    def __init__(self, path: Path):
+        import warnings
+        import openpyxl
+        self.path = path
+        try:
+            with warnings.catch_warnings():  # openpyxl's style warnings mean nothing to users
+                warnings.simplefilter("ignore")
+                self.wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise _damaged(path, exc) from None
+
+    def sheet_names(self) -> list[str]:
+        return [ws.title for ws in self.wb.worksheets]
+
+    def rows(self, name: str) -> Iterator[list[object]]:
+        ws = self.wb[name]
+        for row in ws.iter_rows(values_only=True):
+            yield list(row)
+
+    def close(self) -> None:
+        self.wb.close()
+
+
+class _CalamineBook:
+    """python-calamine (optional, compiled): fastest, holds a whole sheet in memory."""
+
+    def __init__(self, path: Path):
+        from python_calamine import CalamineWorkbook
+        self.path = path
+        try:
+            self.wb = CalamineWorkbook.from_path(str(path))
+        except Exception as exc:
+            raise _damaged(path, exc) from None
+
+    def sheet_names(self) -> list[str]:
+        return [s.name for s in self.wb.sheets_metadata if s.typ.name.lower().endswith("worksheet")] \
+            if hasattr(self.wb, "sheets_metadata") else list(self.wb.sheet_names)
+
+    def rows(self, name: str) -> Iterator[list[object]]:
+        from .xlsxstream import calamine_value
+        sheet = self.wb.get_sheet_by_name(name)
+        start = getattr(sheet, "start", None)
+        first = start[0] if start else 0
+        first_col = start[1] if start else 0
+        for _ in range(first):
+            yield []
+        for row in sheet.iter_rows():
+            yield [None] * first_col + [calamine_value(v) for v in row]
+
+    def close(self) -> None:
+        close = getattr(self.wb, "close", None)
+        if close:
+            close()
+
+
+# --- CSV --------------------------------------------------------------------------------
+_DELIMITERS = (",", ";", "\t")
+
+
+def _open_csv(path: Path, stack: contextlib.ExitStack) -> Sheet:
+    encoding = _csv_encoding(path)
+    f = stack.enter_context(open(path, "r", encoding=encoding, errors="replace", newline=""))
+    sample = f.read(64 << 10)
+    f.seek(0)
+    delimiter = _sniff_delimiter(sample)
+    csv.field_size_limit(1 << 20)
+    reader = csv.reader(f, delimiter=delimiter)
+    rows = _csv_rows(path, reader)
+    stack.callback(_close_quietly, rows)
+    found = _find_header(rows)
+    if found is False:
+        raise InputError(f"{path.name} is empty; there are no claims to check.")
+    if found is None:
+        raise InputError(
+            f"{path.name}: no claims header found in the first {HEADER_SCAN_ROWS} rows. The header "
+            "row needs at least a diagnosis or procedure column, e.g. 'Dx1' or 'CPT'.")
+    header_row, header, buffered = found
+    _check_unlabelled_columns(path, "", header, header_row, buffered)
+    return Sheet(path, "", header, header_row, _chain(buffered, rows), "csv")
+
+
+def _csv_rows(path: Path, reader) -> Iterator[list[object]]:
+    try:
+        for row in reader:
+            if reader.line_num > EXCEL_MAX_ROWS * 4 and len(row) > EXCEL_MAX_COLUMNS:
+                break
+            yield [v if v != "" else None for v in row]
+    except csv.Error as exc:
+        raise InputError(f"{path.name}, line {reader.line_num}: not readable as CSV ({exc}). "
+                         "Check for a stray quote character in that line.") from None
+
+
+def _csv_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252 (Excel's "CSV" export)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+        if head.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16"
+        f.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            while block := f.read(1 << 20):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8"
+
+
+def _sniff_delimiter(sample: str) -> str:
+    """The delimiter giving the most columns, consistently, over the first lines."""
+    lines = sample.splitlines()[:HEADER_SCAN_ROWS] or [""]
+    best, best_score = ",", (0, 0)
+    for d in _DELIMITERS:
+        try:
+            counts = [len(r) for r in csv.reader(lines, delimiter=d) if r]
+        except csv.Error:
+            continue
+        if not counts:
+            continue
+        widest = max(counts)
+        score = (sum(c == widest for c in counts) if widest > 1 else 0, widest)
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+# --- outputs ----------------------------------------------------------------------------
+def check_output_path(input_path, output_path) -> None:
+    """Refuse an output that would overwrite the input (links resolved) or has no folder."""
+    src, out = Path(input_path), Path(output_path)
+    same = False
+    try:
+        same = out.exists() and src.exists() and os.path.samefile(src, out)
+    except OSError:
+        pass
+    if same or src.resolve() == out.resolve():
+        raise InputError(f"The output {out} is the input file itself; xlsheets never changes your "
+                         "workbook. Choose another output name, e.g. "
+                         f"{src.stem}_checked{out.suffix or '.xlsx'}.")
+    if out.is_dir():
+        raise InputError(f"The output {out} is a folder; give a file name, e.g. "
+                         f"{out / (src.stem + '_checked.xlsx')}.")
+    folder = out.resolve().parent
+    if not folder.is_dir():
+        raise InputError(f"The output folder {folder} does not exist. Create it or choose "
+                         "another output path.")
+
+
+@contextlib.contextmanager
+def atomic_output(path) -> Iterator[Path]:
+    """A temporary path next to ``path``; renamed onto it on success, removed on any failure.
+
+    An interrupted or failed run (KeyboardInterrupt included) leaves no partial output, and an
+    existing file at ``path`` stays as it was until the new one is complete.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual mode
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+def neutralize(value: object) -> object:
+    """Text that Excel would run as a formula gets a leading apostrophe; other values unchanged.
+
+    Cell text copied into a report (a claim ID ``=HYPERLINK(...)``, ``@SUM(...)``, a DDE
+    ``=cmd|...``) must not become a live formula when the report is opened: openpyxl stores any
+    text starting with ``=`` as a formula, and Excel evaluates CSV fields starting with
+    ``= + - @`` TAB or CR. A leading ``'`` is the OWASP-recommended defence: it works in both
+    formats, it is visible (the reader sees the text was neutralised), and Excel shows such
+    text as text. Numbers stay numbers (``-5``), and text that is only a number (``"-5"``) is
+    left alone since it cannot run.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
+        return "'" + value
+    return value
