@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from types import MappingProxyType
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from .codes.icd10cm import normalize as normalize_icd
 from .findings import Finding, Severity
 from .values import Unreadable, clean_text, code_text, excel_error, read_date, read_flag, read_number
 
-__all__ = ["Claim", "Procedure", "HeaderMap", "claims_from_rows", "parse_row", "FLAG_COLUMNS",
+__all__ = ["Claim", "ClaimIsReadOnly", "Procedure", "HeaderMap", "claims_from_rows", "parse_row", "FLAG_COLUMNS",
            "NUMBER_COLUMNS", "CANONICAL_COLUMNS", "header_key", "UNREADABLE_CELL"]
 
 UNREADABLE_CELL = "E101"  # rule ID of "a cell could not be read"
@@ -120,9 +121,8 @@ for _canon, _aliases in _ALIASES.items():
         _LOOKUP.setdefault(_alias, _canon)
 
 
-@dataclass(slots=True)
-class Procedure:
-    """One CPT/HCPCS line: ``64483-RT`` -> code 64483, modifiers (RT,), units 1."""
+class Procedure(NamedTuple):
+    """One CPT/HCPCS line: ``64483-RT`` -> code 64483, modifiers (RT,), units 1. Immutable."""
 
     code: str
     modifiers: tuple[str, ...] = ()
@@ -133,6 +133,10 @@ class Procedure:
     def __str__(self) -> str:
         text = self.code + "".join(f"-{m}" for m in self.modifiers)
         return text + (f"x{self.units:g}" if self.units != 1 else "")
+
+
+class ClaimIsReadOnly(TypeError):
+    """Raised when a rule tries to change the claim it was given."""
 
 
 @dataclass(slots=True, eq=False)
@@ -152,6 +156,25 @@ class Claim:
     problems: list[Finding] = field(default_factory=list)
     dx_cells: list[tuple[str, int | None, str]] = field(default_factory=list)  # (column, row, as written)
     dos_unreadable: bool = False
+    read_only: bool = False
+
+    def freeze(self) -> "Claim":
+        """Make the claim's contents read-only before rules see it: a plugin that tries to change
+        them fails (and is reported) instead of corrupting what other rules read. Cheap: no
+        copies. Reassigned attributes are caught by the engine (see ``identity``)."""
+        if not self.read_only:
+            self.diagnoses = tuple(self.diagnoses)
+            self.procedures = tuple(self.procedures)
+            self.facts = MappingProxyType(self.facts)
+            self.dx_cells = tuple(self.dx_cells)
+            self.problems = tuple(self.problems)
+            self.read_only = True
+        return self
+
+    def identity(self) -> tuple:
+        """The claim's parts by identity; once frozen, any change shows as a different tuple."""
+        return (self.claim_id, self.patient_id, self.payer, self.dos, self.pos, self.diagnoses,
+                self.procedures, self.facts, self.rows, self.present)
 
     # --- facts -------------------------------------------------------------------------
     def known(self, column: str) -> bool:
@@ -231,18 +254,25 @@ def parse_procedures(value: object, row: int | None = None) -> list[Procedure]:
         if m:
             out.append(Procedure(m[1], (), float(m[3]), row))
             continue
-        current: Procedure | None = None
+        code: str | None = None
+        mods: list[str] = []
+        units = 1.0
         for token in _PROC_TOKEN.split(chunk):
             if not token:
                 continue
-            units = _UNITS.match(token)
-            if units and current is not None:
-                current.units = float(units[1] or units[2])
-            elif len(token) == 2 and current is not None:
-                current.modifiers += (token,)
+            if token.endswith(".0") and token[:-2].isdigit():
+                token = token[:-2]  # a number Excel stored as float, inside a text list
+            unit_match = _UNITS.match(token)
+            if unit_match and code is not None:
+                units = float(unit_match[1] or unit_match[2])
+            elif len(token) == 2 and code is not None:
+                mods.append(token)
             else:
-                current = Procedure(token, (), 1, row)
-                out.append(current)
+                if code is not None:
+                    out.append(Procedure(code, tuple(mods), units, row))
+                code, mods, units = token, [], 1.0
+        if code is not None:
+            out.append(Procedure(code, tuple(mods), units, row))
     return out
 
 
@@ -286,6 +316,8 @@ class HeaderMap:
     unknown: list[str]  # headers that matched nothing (ignored)
     line_level: bool
     recognisable: bool  # has at least one diagnosis or procedure column
+    plan: list[tuple[int, str, str, int]] = field(default_factory=list)  # columns with their kind
+    line_fields: bool = False  # modifier, units or pointer columns present
 
     @classmethod
     def from_row(cls, header_row: Sequence[object]) -> "HeaderMap":
@@ -310,7 +342,9 @@ class HeaderMap:
             and not present & set(_CPT_COLUMNS)
             and bool(present & {"units", "dx_pointer", "modifiers", *_MODIFIER_COLUMNS})
         )
-        return cls(columns, present, unknown, line_level, has_code_columns)
+        plan = [(i, canon, text, _kind(canon)) for i, canon, text in columns]
+        line_fields = bool(present & {"units", "dx_pointer", "modifiers", *_MODIFIER_COLUMNS})
+        return cls(columns, present, unknown, line_level, has_code_columns, plan, line_fields)
 
     def header_of(self, canonical: str) -> str:
         for _, canon, text in self.columns:
@@ -333,59 +367,118 @@ def _problem(column: str, header: str, row: int | None, reason: str, severity=Se
     )
 
 
+# Column kinds, decided once per header so each cell needs one comparison to find its parser.
+_DX, _CPT, _DOS, _FLAG, _NUMBER, _MODIFIER, _POINTER, _TEXT = range(8)
+_CACHE_LIMIT = 50_000  # distinct cell texts remembered per cache (sheets repeat codes a lot)
+_dx_cache: dict[object, tuple[tuple[str, str], ...]] = {}  # cell -> ((normalised, as written), ...)
+_proc_cache: dict[object, tuple[tuple[str, tuple[str, ...], float], ...]] = {}
+_flag_cache: dict[object, bool] = {None: False, "": False, "Y": True, "N": False, "y": True,
+                                   "n": False, "Yes": True, "No": False, "YES": True, "NO": False,
+                                   True: True, False: False}
+_date_cache: dict[object, _dt.date] = {}
+
+
+def _kind(canon: str) -> int:
+    if canon == "diagnoses" or (canon.startswith("dx") and canon[2:].isdigit()):
+        return _DX
+    if canon == "procedures" or canon in _CPT_COLUMNS:
+        return _CPT
+    if canon == "dos":
+        return _DOS
+    if canon in FLAG_COLUMNS:
+        return _FLAG
+    if canon in NUMBER_COLUMNS:
+        return _NUMBER
+    if canon == "modifiers" or canon in _MODIFIER_COLUMNS:
+        return _MODIFIER
+    if canon == "dx_pointer":
+        return _POINTER
+    return _TEXT
+
+
+def _diagnosis_cell(value: object, canon: str) -> tuple[tuple[str, str], ...]:
+    if type(value) is not str:
+        value = code_text(value)  # numbers, dates, odd objects: cache by their text
+    hit = _dx_cache.get((canon == "diagnoses", value))
+    if hit is None:
+        cell = code_text(value)
+        parts = [cell] if canon != "diagnoses" else split_diagnoses(cell)
+        hit = tuple((normalize_icd(p) or p, p) for p in parts if p)
+        if len(_dx_cache) < _CACHE_LIMIT:
+            _dx_cache[(canon == "diagnoses", value)] = hit
+    return hit
+
+
+def _procedure_cell(value: object, row: int | None) -> list[Procedure]:
+    key = value if type(value) is str else code_text(value)
+    hit = _proc_cache.get(key)
+    if hit is None:
+        hit = tuple((p.code, p.modifiers, p.units) for p in parse_procedures(value))
+        if len(_proc_cache) < _CACHE_LIMIT:
+            _proc_cache[key] = hit
+    return [Procedure(code, mods, units, row) for code, mods, units in hit]
+
+
 def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = None) -> Claim:
     """One worksheet row -> one claim (a service line when the sheet is line-level)."""
     claim = Claim(present=header.present, rows=(row,) if row else ())
     facts = claim.facts
     n = len(values)
-    list_dx: list[tuple[str, str]] = []  # (code text, column)
-    for index, canon, text in header.columns:
+    for index, canon, text, kind in header.plan:
         value = values[index] if index < n else None
-        if value is None or value == "":
-            if canon in FLAG_COLUMNS:
-                facts[canon] = False
+        if kind == _FLAG:
+            flag = _flag_cache.get(value) if type(value) is str or value is None else None
+            if flag is None:
+                flag = read_flag(value)
+                if isinstance(flag, Unreadable):
+                    claim.problems.append(_problem(canon, text, row, flag.reason))
+                    flag = False
+            facts[canon] = flag
             continue
-        if canon.startswith("dx") and canon[2:].isdigit() or canon == "diagnoses":
+        if value is None or value == "":
+            continue
+        if kind == _DX:
+            if isinstance(value, str) and value.startswith("#") or not isinstance(value, str):
+                err = excel_error(value)
+                if err:
+                    claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
+                    continue
+            for code, written in _diagnosis_cell(value, canon):
+                claim.diagnoses.append(code)
+                claim.dx_cells.append((canon, row, written))
+        elif kind == _CPT:
             err = excel_error(value)
             if err:
                 claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
                 continue
-            cell = code_text(value)
-            parts = [cell] if canon != "diagnoses" else split_diagnoses(cell)
-            list_dx.extend((p, canon) for p in parts if p)
-        elif canon in ("procedures", *_CPT_COLUMNS):
-            err = excel_error(value)
-            if err:
-                claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
+            claim.procedures.extend(_procedure_cell(value, row))
+        elif kind == _NUMBER:
+            if type(value) is float and value >= 0:
+                facts[canon] = value
                 continue
-            claim.procedures.extend(parse_procedures(value, row))
-        elif canon == "dos":
-            dos = read_date(value)
-            if isinstance(dos, Unreadable):
-                claim.dos_unreadable = True
-                facts["dos_text"] = dos.reason
-            else:
-                claim.dos = dos
-        elif canon in FLAG_COLUMNS:
-            flag = read_flag(value)
-            if isinstance(flag, Unreadable):
-                claim.problems.append(_problem(canon, text, row, flag.reason))
-                facts[canon] = False
-            else:
-                facts[canon] = flag
-        elif canon in NUMBER_COLUMNS:
             number = read_number(value)
             if isinstance(number, Unreadable):
                 claim.problems.append(_problem(canon, text, row, number.reason))
             elif number is not None:
                 facts[canon] = number
-        elif canon in ("modifiers", *_MODIFIER_COLUMNS):
+        elif kind == _DOS:
+            dos = _date_cache.get(value) if type(value) in (str, int) else None
+            if dos is None:
+                dos = read_date(value)
+                if isinstance(dos, Unreadable):
+                    claim.dos_unreadable = True
+                    facts["dos_text"] = dos.reason
+                    continue
+                if dos is not None and len(_date_cache) < _CACHE_LIMIT and type(value) in (int, str):
+                    _date_cache[value] = dos
+            claim.dos = dos
+        elif kind == _MODIFIER:
             err = excel_error(value)
             if err:
                 claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
                 continue
             facts[canon] = _modifier_tokens(value)
-        elif canon == "dx_pointer":
+        elif kind == _POINTER:
             pointers = _pointer_indexes(value)
             if isinstance(pointers, Unreadable):
                 claim.problems.append(_problem(canon, text, row, pointers.reason))
@@ -396,7 +489,7 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
             if err:
                 claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
                 continue
-            cell = clean_text(value)
+            cell = value.strip() if type(value) is str and value.isascii() else clean_text(value)
             if canon == "claim_id":
                 claim.claim_id = cell
             elif canon == "patient_id":
@@ -407,10 +500,8 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
                 claim.pos = cell.zfill(2) if cell.isdigit() and len(cell) == 1 else cell
             else:
                 facts[canon] = cell if canon != "laterality" else _laterality(cell)
-    for code, column in list_dx:
-        claim.diagnoses.append(normalize_icd(code) or code)
-        claim.dx_cells.append((column, row, code))
-    _apply_line_fields(claim)
+    if header.line_fields:
+        _apply_line_fields(claim)
     return claim
 
 
@@ -430,13 +521,12 @@ def _apply_line_fields(claim: Claim) -> None:
     pointers = facts.pop("dx_pointer", ())
     if not claim.procedures or not (mods or units is not None or pointers):
         return
-    for proc in claim.procedures:
-        if mods:
-            proc.modifiers = tuple(dict.fromkeys(proc.modifiers + mods))
-        if pointers:
-            proc.pointers = pointers
-    if units is not None and len(claim.procedures) == 1:
-        claim.procedures[0].units = units
+    one = len(claim.procedures) == 1
+    claim.procedures = [
+        Procedure(p.code, tuple(dict.fromkeys(p.modifiers + mods)),
+                  units if units is not None and one else p.units, p.row, pointers or p.pointers)
+        for p in claim.procedures
+    ]
 
 
 def _merge_line(claim: Claim, line: Claim) -> None:

@@ -12,7 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-from .claims import Claim, HeaderMap, claims_from_rows, parse_row
+from .claims import Claim, ClaimIsReadOnly, HeaderMap, claims_from_rows, parse_row
+from .codes.icd10cm import get_codeset
 from .config import Config, PayerPolicy, rule_selected
 from .findings import Finding, Severity, status_of
 from .plugins import PluginHost, load_plugins, where_of
@@ -27,7 +28,7 @@ _PAIR_ANSWERS = ("allow", "deny", "review")
 class Context:
     """What a rule's check gets besides the claim: settings, code sets, findings, payer policy."""
 
-    __slots__ = ("settings", "payer", "rule", "_plan", "_validator", "_claim")
+    __slots__ = ("settings", "payer", "rule", "memo", "_plan", "_validator", "_claim")
 
     def __init__(self, validator: "Validator", plan: "_Plan"):
         self._validator = validator
@@ -36,11 +37,11 @@ class Context:
         self.payer = plan.payer
         self.rule: Rule | None = None
         self._claim: Claim | None = None
+        self.memo: dict = {}  # per-claim scratch space rules may share (e.g. code checks)
 
     @property
     def codes(self):
         """The ICD-10-CM code set (loaded on first use)."""
-        from .codes.icd10cm import get_codeset
         return get_codeset()
 
     def finding(self, message: str, *, codes: Iterable[str] = (), suggestion: str | None = None,
@@ -90,6 +91,8 @@ class _Plan:
     prefix_lengths: tuple[int, ...]
     batch: list[Rule]
     order: dict[str, int]
+    context: "Context | None" = None  # reused claim after claim (reset per claim)
+    candidates: dict = field(default_factory=dict)  # (procedure codes, diagnoses) -> rules
 
 
 @dataclass(slots=True, eq=False)
@@ -174,6 +177,8 @@ class Validator:
                 continue
             if rule.payers and not _payer_allowed(rule.payers, payer, policy):
                 continue
+            if rule.setting and not settings.get(rule.setting):
+                continue
             if rule.scope == "batch":
                 batch.append(rule)
             elif rule.always:
@@ -184,10 +189,30 @@ class Validator:
                 for prefix in rule.dx_prefixes:
                     by_prefix[prefix].append(rule)
         lengths = tuple(sorted({len(p) for p in by_prefix}))
-        return _Plan(payer, policy, settings, severity, frozenset(enabled), always, dict(by_code),
+        plan = _Plan(payer, policy, settings, severity, frozenset(enabled), always, dict(by_code),
                      dict(by_prefix), lengths, batch, order)
+        plan.context = Context(self, plan)
+        return plan
 
     def _candidates(self, plan: _Plan, claim: Claim) -> list[Rule]:
+        """Rules that can fire on this claim; cached by its codes (sheets repeat combinations)."""
+        key = (tuple(p.code for p in claim.procedures), claim.diagnoses, claim.present)
+        rules = plan.candidates.get(key)
+        if rules is None:
+            if len(plan.candidates) > 50_000:
+                plan.candidates.clear()
+            rules = []
+            present = claim.present
+            for rule in self._match_triggers(plan, claim):
+                if rule.needs and not present.issuperset(rule.needs):
+                    # The sheet lacks a column the rule reads: the fact is unknown, stay silent.
+                    self.skipped.setdefault(rule.id, tuple(c for c in rule.needs if c not in present))
+                else:
+                    rules.append(rule)
+            plan.candidates[key] = rules
+        return rules
+
+    def _match_triggers(self, plan: _Plan, claim: Claim) -> list[Rule]:
         extra: dict[str, Rule] = {}
         if plan.by_code:
             for proc in claim.procedures:
@@ -206,22 +231,27 @@ class Validator:
 
     # --- running --------------------------------------------------------------------
     def _run_claim_rules(self, plan: _Plan, claim: Claim) -> list[Finding]:
+        claim.freeze()
         findings: list[Finding] = list(claim.problems)
-        ctx = Context(self, plan)
+        ctx = plan.context
         ctx._claim = claim
-        present = claim.present
+        ctx.memo = {}
+        fast = self.profile is None
         for rule in self._candidates(plan, claim):
-            if rule.needs and not present.issuperset(rule.needs):
-                self.skipped.setdefault(rule.id, tuple(c for c in rule.needs if c not in present))
-                continue
             ctx.rule = rule
-            findings.extend(self._call(rule, ctx, claim))
+            if rule.trusted and fast:
+                # Built-in rules: no type or mutation guard; failures are still isolated.
+                try:
+                    findings.extend(rule.check(claim, ctx))
+                except Exception as exc:
+                    findings.append(self._failure(rule, exc, claim))
+            else:
+                findings.extend(self._call(rule, ctx, claim))
         return findings
 
     def _call(self, rule: Rule, ctx: Context, claim: Claim) -> list[Finding]:
-        guard = None if self.host.plugins.get(rule.plugin, None) is None or \
-            self.host.plugins[rule.plugin].builtin else _snapshot(claim)
         start = time.perf_counter() if self.profile is not None else 0.0
+        before = claim.identity()
         try:
             produced = rule.check(claim, ctx)
             out = list(produced) if produced is not None else []
@@ -231,22 +261,22 @@ class Validator:
                                 "made with ctx.finding(...)")
         except Exception as exc:  # includes RecursionError
             out = [self._failure(rule, exc, claim)]
-        if guard is not None and _snapshot(claim) != guard:
-            _restore(claim, guard)
-            out = [f for f in out] + [self._failure(rule, None, claim)]
+        if claim.identity() != before:
+            _restore(claim, before)
+            out.append(self._failure(rule, ClaimIsReadOnly("it replaced part of the claim"), claim))
         if self.profile is not None:
             slot = self.profile[rule.id]
             slot[0] += time.perf_counter() - start
             slot[1] += 1
         return out
 
-    def _failure(self, rule: Rule, exc: BaseException | None, claim: Claim | None) -> Finding:
+    def _failure(self, rule: Rule, exc: BaseException, claim: Claim | None) -> Finding:
         plugin = self.host.plugin_of(rule)
         owner = f"plugin {rule.plugin} ({plugin.source})" if plugin and not plugin.builtin else "xlsheets"
-        if exc is None:
-            what = "changed the claim it was given (rules must only read it); the change was undone"
+        where = where_of(exc, rule)
+        if isinstance(exc, ClaimIsReadOnly) or _is_mutation(exc):
+            what = f"tried to change the claim it was given ({where}{_short(exc)}); rules may only read it"
         else:
-            where = where_of(exc, rule)
             what = f"failed: {where}{type(exc).__name__}: {_short(exc)}"
         return Finding(
             rule=RULE_FAILED,
@@ -343,21 +373,16 @@ def _payer_allowed(patterns: tuple[str, ...], payer: str, policy: PayerPolicy | 
     return any(fnmatch.fnmatchcase(n, p) for n in names for p in patterns)
 
 
-def _snapshot(claim: Claim) -> tuple:
-    return (claim.claim_id, claim.patient_id, claim.payer, claim.dos, claim.pos,
-            tuple(claim.diagnoses),
-            tuple((p.code, p.modifiers, p.units, p.pointers) for p in claim.procedures),
-            tuple(claim.facts.items()))
+def _restore(claim: Claim, parts: tuple) -> None:
+    (claim.claim_id, claim.patient_id, claim.payer, claim.dos, claim.pos, claim.diagnoses,
+     claim.procedures, claim.facts, claim.rows, claim.present) = parts
 
 
-def _restore(claim: Claim, snap: tuple) -> None:
-    (claim.claim_id, claim.patient_id, claim.payer, claim.dos, claim.pos, dx, procs, facts) = snap
-    claim.diagnoses[:] = list(dx)
-    from .claims import Procedure
-    rows = [p.row for p in claim.procedures] + [None] * len(procs)
-    claim.procedures[:] = [Procedure(c, m, u, rows[i], ptr) for i, (c, m, u, ptr) in enumerate(procs)]
-    claim.facts.clear()
-    claim.facts.update(facts)
+def _is_mutation(exc: BaseException) -> bool:
+    """Errors raised by trying to change a read-only claim's tuples or mapping."""
+    text = str(exc)
+    return isinstance(exc, (TypeError, AttributeError)) and (
+        "'mappingproxy' object" in text or ("'tuple' object" in text and ("assignment" in text or "attribute" in text)))
 
 
 def _short(value: object, limit: int = 120) -> str:

@@ -262,6 +262,7 @@ class PluginHost:
                         return f"{r.source}: rule prefix {prefix!r} belongs to plugin {other}; pick another prefix."
                 seen.add(r.id)
                 r.plugin = plugin.name
+                r.trusted = plugin.builtin
             plugin.rules = list(rules)
         return None
 

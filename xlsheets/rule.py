@@ -47,8 +47,10 @@ class Rule:
     needs: tuple[str, ...] = ()
     payers: tuple[str, ...] = ()
     scope: str = "claim"
+    setting: str = ""  # a setting that must be true for the rule to run (e.g. electronic_format)
     source: str = ""  # file:line of the check function
     plugin: str = ""  # filled in when registered
+    trusted: bool = False  # built-in: run without the guards plugins get
 
     @property
     def always(self) -> bool:
@@ -86,6 +88,7 @@ def rule(
     needs: Iterable[str] = (),
     payers: Iterable[str] = (),
     scope: str = "claim",
+    setting: str = "",
 ) -> Callable[[Callable], Rule]:
     """Turn a check function into a :class:`Rule`.
 
@@ -94,7 +97,8 @@ def rule(
     its triggers match (a patient's other rows), and yields ``(claim, finding)`` pairs.
     ``dx`` (code prefixes) and ``procedures`` (codes) are triggers: the rule runs only on claims
     that have one of them. ``needs`` lists columns it reads: when the sheet lacks one, the rule
-    does not run (the fact is unknown) and the report says so once.
+    does not run (the fact is unknown) and the report says so once. ``setting`` names a setting
+    that switches the rule on (the rule is skipped while it is false).
     """
 
     def wrap(func: Callable) -> Rule:
@@ -125,6 +129,7 @@ def rule(
             needs=tuple(needs),
             payers=tuple(p.lower() for p in payers),
             scope=scope,
+            setting=setting,
             source=source,
         )
 

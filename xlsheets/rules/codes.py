@@ -27,12 +27,21 @@ def _checks(claim, ctx, dated: bool = False):
     characters do not depend on the date.
     """
     cs = ctx.codes
-    dos = claim.dos if claim.dos is not None and cs.covers(claim.dos) else None
-    if dos is None:
-        if dated:
-            return []
-        dos = _newest_date(cs)
-    return [(code, cs.check(code, dos)) for code in claim.diagnoses]
+    key = (id(cs), claim.diagnoses, claim.dos, dated)  # sheets repeat combinations: cache them
+    hit = _CHECKS.get(key)
+    if hit is None:
+        dos = claim.dos if claim.dos is not None and cs.covers(claim.dos) else None
+        if dos is None:
+            hit = () if dated else tuple((code, cs.check(code, _newest_date(cs))) for code in claim.diagnoses)
+        else:
+            hit = tuple((code, cs.check(code, dos)) for code in claim.diagnoses)
+        if len(_CHECKS) > 100_000:
+            _CHECKS.clear()
+        _CHECKS[key] = hit
+    return hit
+
+
+_CHECKS: dict[tuple, tuple] = {}
 
 
 def _newest_date(cs):
@@ -69,7 +78,9 @@ def header_code(claim, ctx):
     Fix: choose the billable child the documentation supports.
     """
     for code, check in _checks(claim, ctx, dated=True):
-        if check.status == "HEADER":
+        # A code that was billable once and is a header now (M54.5 since 2021-10-01) is both
+        # a header (C102) and not valid on the date (C103).
+        if check.status == "HEADER" or (check.status == "NOT_ON_DATE" and check.children):
             children = list(check.children or ())
             yield ctx.finding(
                 f"{code} is a header, not a billable code; it needs more characters."
@@ -120,6 +131,18 @@ def seventh_character(claim, ctx):
                 brief=f"{code} {what}")
 
 
+_WELL_FORMED: dict[str, bool] = {}
+
+
+def _well_formed(code: str) -> bool:
+    ok = _WELL_FORMED.get(code)
+    if ok is None:
+        ok = cpt.is_well_formed(code)
+        if len(_WELL_FORMED) < 100_000:
+            _WELL_FORMED[code] = ok
+    return ok
+
+
 @rule("C105", severity="error", reference="CPT/HCPCS Level II code format")
 def malformed_procedure(claim, ctx):
     """A CPT or HCPCS code that is not well formed.
@@ -131,7 +154,7 @@ def malformed_procedure(claim, ctx):
     Fix: correct the code.
     """
     for proc in claim.procedures:
-        if not cpt.is_well_formed(proc.code):
+        if not _well_formed(proc.code):
             yield ctx.finding(
                 f"{proc.code!s} is not a valid CPT/HCPCS code (expected 5 characters like 72148 or G0283).",
                 codes=[proc.code], rows=[proc.row] if proc.row else None,
@@ -150,6 +173,8 @@ def deleted_procedure(claim, ctx):
     if claim.dos is None:
         return
     for proc in claim.procedures:
+        if proc.code not in cpt.DELETED:
+            continue
         gone = cpt.deleted(proc.code, claim.dos)
         if gone:
             when, replacement = gone
@@ -224,7 +249,7 @@ def date_of_service(claim, ctx):
                           brief="no date of service")
 
 
-@rule("C110", severity="warning", reference="ASC X12 837P: ICD-10-CM codes without the decimal point")
+@rule("C110", severity="warning", setting="electronic_format", reference="ASC X12 837P: ICD-10-CM codes without the decimal point")
 def electronic_format(claim, ctx):
     """A diagnosis written with a decimal point where the electronic (837) format is configured.
 
@@ -234,8 +259,6 @@ def electronic_format(claim, ctx):
     Good: M5417
     Fix: write the code without the decimal point.
     """
-    if not ctx.settings.get("electronic_format"):
-        return
     for code, (_col, _row, raw) in zip(claim.diagnoses, claim.dx_cells):
         if "." in raw:
             yield ctx.finding(f"{raw} has a decimal point; the electronic format is {electronic(code)}.",

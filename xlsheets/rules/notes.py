@@ -14,12 +14,41 @@ EXCLUDES1_EXCEPTION = (
 )
 
 
-def _pairs(claim, cs):
-    """Each unordered pair of distinct, known codes (notes say nothing about unknown codes)."""
-    dx = [d for d in dict.fromkeys(claim.diagnoses) if cs.title(d) is not None]
-    for i, a in enumerate(dx):
-        for b in dx[i + 1:]:
-            yield a, b
+_PAIR_CACHE: dict[tuple, object] = {}  # (code set, a, b) -> PairNote | None; claims repeat pairs
+_TITLE_CACHE: dict[tuple, bool] = {}
+_CLAIM_CACHE: dict[tuple, tuple] = {}  # (code set, diagnoses) -> relations
+
+
+def _relations(claim, ctx):
+    """(a, b, PairNote) for each pair of distinct known codes with an Excludes note, once per claim."""
+    cs = ctx.codes
+    claim_key = (id(cs), claim.diagnoses)
+    hit = _CLAIM_CACHE.get(claim_key)
+    if hit is not None:
+        return hit
+    known = []
+    for d in dict.fromkeys(claim.diagnoses):  # notes say nothing about unknown codes
+        key = (id(cs), d)
+        ok = _TITLE_CACHE.get(key)
+        if ok is None:
+            ok = _TITLE_CACHE[key] = cs.title(d) is not None
+        if ok:
+            known.append(d)
+    hit = []
+    for i, a in enumerate(known):
+        for b in known[i + 1:]:
+            key = (id(cs), a, b)
+            pair = _PAIR_CACHE.get(key, _PAIR_CACHE)
+            if pair is _PAIR_CACHE:
+                if len(_PAIR_CACHE) > 200_000:
+                    _PAIR_CACHE.clear()
+                pair = _PAIR_CACHE[key] = cs.pair(a, b)
+            if pair is not None:
+                hit.append((a, b, pair))
+    if len(_CLAIM_CACHE) > 100_000:
+        _CLAIM_CACHE.clear()
+    _CLAIM_CACHE[claim_key] = hit = tuple(hit)
+    return hit
 
 
 def _quote(pair) -> str:
@@ -37,10 +66,8 @@ def excludes1(claim, ctx):
     Good: M51.17 alone
     Fix: keep the code the documentation supports; document why if the conditions are unrelated.
     """
-    cs = ctx.codes
-    for a, b in _pairs(claim, cs):
-        pair = cs.pair(a, b)
-        if pair is not None and pair.kind == "excludes1":
+    for a, b, pair in _relations(claim, ctx):
+        if pair.kind == "excludes1":
             yield ctx.finding(
                 f"{a} and {b} form an Excludes1 pair: {_quote(pair)}. {EXCLUDES1_EXCEPTION}",
                 codes=[a, b], suggestion=f"remove {pair.other} or document unrelated conditions",
@@ -57,10 +84,8 @@ def excludes2(claim, ctx):
     Good: G89.29 with M54.17, both documented
     Fix: none needed when both conditions are documented.
     """
-    cs = ctx.codes
-    for a, b in _pairs(claim, cs):
-        pair = cs.pair(a, b)
-        if pair is not None and pair.kind == "excludes2":
+    for a, b, pair in _relations(claim, ctx):
+        if pair.kind == "excludes2":
             yield ctx.finding(
                 f"{a} and {b} form an Excludes2 pair ({_quote(pair)}): both may be coded when both "
                 "conditions are documented.", codes=[a, b], brief=f"{a} and {b}: Excludes2")

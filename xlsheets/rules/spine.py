@@ -137,7 +137,7 @@ def traumatic_radiculopathy(claim, ctx):
             codes=[code], suggestion=fix, brief="traumatic: use S34.21XA")
 
 
-@rule("S305", severity="info", needs=("symptom_weeks",),
+@rule("S305", severity="info", needs=("symptom_weeks",), setting="chronic_pain_suggestion",
       reference="ICD-10-CM Official Guidelines I.C.6.b.4 (chronic pain)")
 def chronic_pain_suggestion(claim, ctx):
     """Long-standing symptoms without G89.29: a suggestion, not a requirement.
@@ -150,8 +150,6 @@ def chronic_pain_suggestion(claim, ctx):
     Good: G89.29 added when the provider documents chronic pain
     Fix: consider G89.29 if the provider documents chronic pain.
     """
-    if not ctx.settings.get("chronic_pain_suggestion", True):
-        return
     weeks = claim.number("symptom_weeks")
     threshold = float(ctx.settings.get("chronic_pain_weeks", 12))
     if weeks is None or weeks < threshold or any(d.startswith("G89.2") for d in claim.diagnoses):
