@@ -452,7 +452,7 @@ class _CalamineBook:
             raise _damaged(path, exc) from None
 
     def sheet_names(self) -> list[str]:
-        return [s.name for s in self.wb.sheets_metadata if s.typ.name.lower().endswith("worksheet")] \
+        return [s.name for s in self.wb.sheets_metadata if str(s.typ).lower().endswith("worksheet")] \
             if hasattr(self.wb, "sheets_metadata") else list(self.wb.sheet_names)
 
     def rows(self, name: str) -> Iterator[list[object]]:
