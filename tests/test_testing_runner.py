@@ -196,7 +196,7 @@ def test_plugin_that_does_not_load_is_reported(tmp_path):
     path = write(tmp_path, "broken.cases.toml", '[[case]]\nrow = { cpt1 = "97014" }\nexpect = ["S301"]\n')
     report = run_cases_file(path, plugin=broken)
     assert not report.ok
-    assert f"plugin {broken} could not be loaded: {broken}, line 2: syntax error" in report.failures[0]
+    assert f"plugin broken.py was not loaded: {broken}, line 2: syntax error" in report.failures[0]
 
 
 def test_defaults_fill_rows_and_rows_override(tmp_path):
@@ -249,3 +249,25 @@ def test_cases_yields_one_pytest_param_per_case(tmp_path):
 
 def test_cases_file_for_plugin():
     assert cases_file_for("plugins/acme.py") == Path("plugins/acme.cases.toml")
+
+
+def test_absent_removes_a_default_column_so_the_rule_cannot_run(tmp_path):
+    path = write(tmp_path, "core.cases.toml", """
+        [defaults]
+        dos = "2026-03-10"
+        dx1 = "M54.17"
+        disc_disorder_confirmed = "Y"
+        [[case]]
+        name = "column absent: unknown"
+        row = { claim_id = "A1" }
+        absent = ["Disc confirmed"]
+        expect_not = ["S301"]
+        [[case]]
+        name = "absent column set by a row"
+        row = { claim_id = "A1", disc_disorder_confirmed = "Y" }
+        absent = ["disc_disorder_confirmed"]
+        expect_not = ["S301"]
+        """)
+    report = run_cases_file(path)
+    assert [r.passed for r in report.results] == [True, False]
+    assert "listed in absent but a row sets it" in report.failures[0]

@@ -179,7 +179,7 @@ def _host(cfg: Config, plugin: Path | None, path: Path) -> PluginHost:
         failed = [f for f in host.failures if Path(f.source).resolve() == plugin.resolve()
                   or f.name == plugin.stem]
         if failed:
-            raise CasesFileError(f"plugin {plugin} could not be loaded: {failed[0].message}")
+            raise CasesFileError(f"plugin {plugin.name} was not loaded: {failed[0].message}")
         if not plugin.is_file():
             raise CasesFileError(f"plugin file {plugin} not found")
     return host
