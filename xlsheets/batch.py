@@ -26,6 +26,7 @@ __all__ = ["main", "BatchResult", "run_batch"]
 
 TEXT_FINDINGS_LIMIT = 200  # lines of findings printed on a terminal; the rest are counted
 PROGRESS_EVERY = 2000
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,9 +117,8 @@ class BatchResult:
     def results(self) -> Iterator:
         """Claim results in sheet order (batch-rule findings included)."""
         self._spool.seek(0)
-        load = pickle.Unpickler(self._spool).load
         for index in range(self.claim_count):
-            result = load()
+            result = pickle.load(self._spool)
             yield self._pending.get(index, result)
 
     def rows(self) -> Iterator[tuple[int, list]]:
@@ -126,10 +126,9 @@ class BatchResult:
         if self._row_spool is None:
             return
         self._row_spool.seek(0)
-        load = pickle.Unpickler(self._row_spool).load
         while True:
             try:
-                chunk = load()
+                chunk = pickle.load(self._row_spool)
             except EOFError:
                 return
             yield from chunk
@@ -233,15 +232,13 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
             header = HeaderMap.from_row(opened.header)
             counter = _RowCounter(opened.rows, opened.first_row, row_spool, progress)
             run = validator.run()
-            dump = pickle.Pickler(spool, protocol=pickle.HIGHEST_PROTOCOL)
             pending = {}
             claims = 0
             for claim in claims_from_rows(header, counter, opened.first_row):
                 result = run.add(claim)
                 if _may_change(run, claim):
                     pending[claims] = result
-                dump.dump(result)
-                dump.clear_memo()
+                pickle.dump(result, spool, _PROTOCOL)
                 claims += 1
             counter.flush()
             run.finish()
@@ -269,7 +266,6 @@ class _RowCounter:
         self.rows, self.next_row, self.spool, self.progress = rows, first_row, spool, progress
         self.count = 0  # non-blank data rows
         self.chunk: list = []
-        self.dump = pickle.Pickler(spool, protocol=pickle.HIGHEST_PROTOCOL) if spool else None
 
     def __iter__(self):
         from .claims import is_blank_row
@@ -278,7 +274,7 @@ class _RowCounter:
                 self.count += 1
                 if self.progress is not None and self.count % PROGRESS_EVERY == 0:
                     self.progress.update(self.count)
-            if self.dump is not None:
+            if self.spool is not None:
                 self.chunk.append((self.next_row, values))
                 if len(self.chunk) >= 1000:
                     self.flush()
@@ -286,9 +282,8 @@ class _RowCounter:
             yield values
 
     def flush(self):
-        if self.dump is not None and self.chunk:
-            self.dump.dump(self.chunk)
-            self.dump.clear_memo()
+        if self.spool is not None and self.chunk:
+            pickle.dump(self.chunk, self.spool, _PROTOCOL)
             self.chunk = []
 
 

@@ -79,8 +79,11 @@ class _Report:
         head_row = r.header_row - 1  # 0-based
         for c, value in enumerate(header):
             ws.write_string(head_row, c, _text(neutralize(value)), self.bold)
-        ws.write_string(head_row, status_col, "Status", self.bold)
-        ws.write_string(head_row, findings_col, "Findings", self.bold)
+        taken = {str(h).strip().lower() for h in header if h is not None}
+        for col, label in ((status_col, "Status"), (findings_col, "Findings")):
+            # the template's own Status formula column must not be confused with ours
+            label = label if label.lower() not in taken else f"xlsheets {label.lower()}"
+            ws.write_string(head_row, col, label, self.bold)
         ws.freeze_panes(head_row + 1, 0)
         for c in range(width):
             ws.set_column(c, c, 12)
