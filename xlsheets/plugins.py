@@ -26,7 +26,7 @@ from typing import Any, Callable
 import pluggy
 
 from . import hookspecs
-from .rule import RULE_ID, Rule
+from .rule import Rule, RuleDefinitionError
 
 __all__ = ["PluginHost", "LoadedPlugin", "PluginFailure", "load_plugins", "BUILTIN_MODULES"]
 
@@ -144,6 +144,9 @@ class PluginHost:
                                                f"{exc.filename}, line {exc.lineno}: syntax error: {exc.msg}. "
                                                "The plugin was skipped."))
             return
+        except RuleDefinitionError as exc:  # already says file:line and what to do
+            self.failures.append(PluginFailure(name, str(path), _sentence(str(exc)) + " The plugin was skipped."))
+            return
         except (Exception, SystemExit, RecursionError) as exc:
             self.failures.append(PluginFailure(name, str(path),
                                                f"{_where_in(exc, path)}could not be loaded: "
@@ -155,21 +158,21 @@ class PluginHost:
         """Validate and register one plugin module; record a failure instead of raising."""
         problem = self._validate_hooks(module, source)
         if problem:
-            self.failures.append(PluginFailure(name, source, problem + " The plugin was skipped."))
+            self.failures.append(PluginFailure(name, source, _sentence(problem) + " The plugin was skipped."))
             return
         try:
             self.pm.register(module, name=name)
         except Exception as exc:  # pluggy validation (1.6 may leave it half-registered)
             if self.pm.get_plugin(name) is not None:
                 self.pm.unregister(name=name)
-            self.failures.append(PluginFailure(name, source, f"{exc}. The plugin was skipped."))
+            self.failures.append(PluginFailure(name, source, _sentence(str(exc)) + " The plugin was skipped."))
             return
         plugin = LoadedPlugin(name, kind, source, module, doc=inspect.getdoc(module) or "")
         plugin.hooks = [h for h in HOOK_NAMES if callable(getattr(module, h, None))]
         error = self._collect(plugin)
         if error:
             self.pm.unregister(name=name)
-            self.failures.append(PluginFailure(name, source, error + " The plugin was skipped."))
+            self.failures.append(PluginFailure(name, source, _sentence(error) + " The plugin was skipped."))
             return
         for r in plugin.rules:
             self._rule_owner[r.id] = name
@@ -281,6 +284,11 @@ class PluginHost:
 
     def plugin_of(self, rule: Rule) -> LoadedPlugin | None:
         return self.plugins.get(rule.plugin)
+
+
+def _sentence(text: str) -> str:
+    text = text.rstrip()
+    return text if text.endswith((".", "?", "!")) else text + "."
 
 
 def _prefix(rule_id: str) -> str:

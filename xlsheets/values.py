@@ -163,12 +163,13 @@ def read_flag(value: object) -> bool | Unreadable:
     err = excel_error(value)
     if err:
         return Unreadable(f"the cell holds the Excel error {err}")
-    text = code_text(value)
+    written = clean_text(value)
+    text = written.upper()
     if text in _YES:
         return True
     if text in _NO or not text:
         return False
-    return Unreadable(f"{_quote(text)} is not Y or N")
+    return Unreadable(f"{_quote(written)} is not Y or N")
 
 
 _NUMBER = re.compile(r"^[~<>=]*\s*(\d+(?:\.\d+)?)\s*[a-z. ]*$", re.IGNORECASE)

@@ -1,0 +1,125 @@
+"""Rows become claims the way a billing person typed them, and nothing a cell holds makes it fail."""
+import datetime as dt
+
+import pytest
+
+from xlsheets.claims import HeaderMap, claims_from_rows, parse_procedures, parse_row
+
+
+def claim_of(header, row):
+    return parse_row(HeaderMap.from_row(header), row, 2)
+
+
+@pytest.mark.parametrize("header, canonical", [
+    ("Date of Service", "dos"), ("DOS", "dos"), ("date_of-service", "dos"), ("Service Date", "dos"),
+    ("Dx 1", "dx1"), ("ICD1", "dx1"), ("Diagnosis 2", "dx2"), ("dx_12", "dx12"),
+    ("CPT", "procedures"), ("CPT 1", "cpt1"), ("Claim #", "claim_id"), ("Claim ID", "claim_id"),
+    ("Payer", "payer"), ("Insurance", "payer"), ("Place of Service", "pos"),
+    ("Nerve Root Level", "nerve_root_level"), ("Conservative-Care Weeks", "conservative_care_weeks"),
+    ("SLR", "slr_positive"), ("Diagnoses", "diagnoses"), ("Dx Pointer", "dx_pointer"),
+])
+def test_header_aliases_map_to_canonical_columns(header, canonical):
+    assert HeaderMap.from_row(["Claim ID", header]).present >= {canonical}
+
+
+def test_unknown_columns_are_ignored_and_listed():
+    hm = HeaderMap.from_row(["Claim ID", "Notes to self", "DOS", "Dx1"])
+    assert hm.unknown == ["Notes to self"]
+    assert hm.present == {"claim_id", "dos", "dx1"}
+
+
+@pytest.mark.parametrize("written", ["M54.17", "M5417", "m54.17 ", "\u00a0M54.17\u00a0", " m5417"])
+def test_diagnosis_forms_all_mean_the_same_code(written):
+    assert list(claim_of(["dos", "dx1"], ["2026-03-10", written]).diagnoses) == ["M54.17"]
+
+
+def test_diagnoses_in_one_list_cell_keep_their_order():
+    claim = claim_of(["dos", "Diagnoses"], ["2026-03-10", "M54.17, G89.29; m51.16"])
+    assert list(claim.diagnoses) == ["M54.17", "G89.29", "M51.16"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    (dt.date(2026, 3, 10), dt.date(2026, 3, 10)),
+    (dt.datetime(2026, 3, 10, 9, 30), dt.date(2026, 3, 10)),
+    (46091, dt.date(2026, 3, 10)),  # Excel serial (xlwings Lite hands over ints)
+    (46091.0, dt.date(2026, 3, 10)),  # classic UDFs hand over floats
+    ("2026-03-10", dt.date(2026, 3, 10)),
+    ("03/10/2026", dt.date(2026, 3, 10)),
+    ("3/10/26", dt.date(2026, 3, 10)),
+    ("10-Mar-2026", dt.date(2026, 3, 10)),
+])
+def test_dates_of_service_in_every_form(value, expected):
+    assert claim_of(["dos", "dx1"], [value, "M54.17"]).dos == expected
+
+
+def test_unreadable_date_is_marked_not_raised():
+    claim = claim_of(["dos", "dx1"], ["13/45/2026", "M54.17"])
+    assert claim.dos is None and claim.dos_unreadable
+
+
+@pytest.mark.parametrize("cell, expected", [
+    ("64483-RT", [("64483", ("RT",), 1.0)]),
+    ("97110x2", [("97110", (), 2.0)]),
+    ("99214-25", [("99214", ("25",), 1.0)]),
+    (72148.0, [("72148", (), 1.0)]),
+    (72148, [("72148", (), 1.0)]),
+    ("64483-RT, 64484-RT", [("64483", ("RT",), 1.0), ("64484", ("RT",), 1.0)]),
+    ("64483 LT 59", [("64483", ("LT", "59"), 1.0)]),
+    ("97140 x3; g0283", [("97140", (), 3.0), ("G0283", (), 1.0)]),
+])
+def test_procedures_with_modifiers_and_units(cell, expected):
+    assert [(p.code, p.modifiers, p.units) for p in parse_procedures(cell)] == expected
+
+
+def test_absent_column_is_unknown_blank_cell_is_not_documented():
+    with_column = claim_of(["dos", "dx1", "trauma"], ["2026-03-10", "M54.17", None])
+    without = claim_of(["dos", "dx1"], ["2026-03-10", "M54.17"])
+    assert with_column.known("trauma") and not with_column.yes("trauma")
+    assert not without.known("trauma")
+
+
+@pytest.mark.parametrize("cell", ["#N/A", "#VALUE!", -2146826246, {"type": "Error", "errorType": "NotAvailable"}])
+def test_excel_error_cells_become_findings_naming_the_column(cell):
+    claim = claim_of(["Claim ID", "DOS", "Dx 1"], ["C1", "2026-03-10", cell])
+    assert [p.rule for p in claim.problems] == ["E101"]
+    assert "'Dx 1'" in claim.problems[0].message and "row 2" in claim.problems[0].message
+    assert list(claim.diagnoses) == []
+
+
+def test_unreadable_flag_quotes_only_that_cell():
+    claim = claim_of(["claim_id", "patient_id", "trauma"], ["C1", "SECRET-PATIENT", "maybe"])
+    message = claim.problems[0].message
+    assert "'maybe'" in message and "SECRET-PATIENT" not in message
+
+
+def test_numbers_typed_with_words():
+    claim = claim_of(["conservative_care_weeks", "symptom_weeks"], ["6 weeks", 12.0])
+    assert claim.number("conservative_care_weeks") == 6.0 and claim.number("symptom_weeks") == 12.0
+
+
+def test_blank_rows_are_skipped_and_rows_keep_sheet_numbers():
+    rows = [["C1", "2026-03-10", "M54.17"], [None, "", "  "], ["C2", "2026-03-11", "M51.17"]]
+    claims = list(claims_from_rows(["claim_id", "dos", "dx1"], rows, first_row=5))
+    assert [(c.claim_id, c.rows) for c in claims] == [("C1", (5,)), ("C2", (7,))]
+
+
+def test_line_level_rows_group_into_claims():
+    header = ["Claim ID", "DOS", "Dx 1", "Dx 2", "CPT", "Modifier 1", "Units", "Dx Pointer"]
+    rows = [
+        ["C1", "2026-03-10", "M54.17", "G89.29", "64483", "RT", 1, "A"],
+        ["C1", "2026-03-10", None, None, "64484", "RT", 1, "A"],
+        ["C2", "2026-03-11", "M51.16", None, "97110", None, 2, "1"],
+    ]
+    claims = list(claims_from_rows(header, rows, first_row=2))
+    assert HeaderMap.from_row(header).line_level
+    assert [c.rows for c in claims] == [(2, 3), (4,)]
+    first = claims[0]
+    assert [(p.code, p.modifiers, p.row, p.pointers) for p in first.procedures] == [
+        ("64483", ("RT",), 2, (0,)), ("64484", ("RT",), 3, (0,))]
+    assert list(first.diagnoses) == ["M54.17", "G89.29"]
+    assert claims[1].procedures[0].units == 2
+
+
+def test_claim_level_sheet_with_repeated_ids_is_not_merged():
+    rows = [["C1", "2026-03-10", "M54.17", "64483-RT"], ["C1", "2026-03-10", "M51.17", "62323"]]
+    assert len(list(claims_from_rows(["claim_id", "dos", "dx1", "cpt1"], rows))) == 2

@@ -1,0 +1,122 @@
+"""The Python API and the engine: findings, status, pair policies, batch rules, skipped rules."""
+import textwrap
+
+import xlsheets
+from xlsheets.config import Config, PayerPolicy
+from xlsheets.engine import Validator
+from xlsheets.findings import Severity, status_of
+from xlsheets.plugins import load_plugins
+
+HEADER = ["Claim ID", "Patient", "DOS", "Payer", "Dx 1", "Dx 2", "CPT"]
+
+
+def test_validate_one_claim_as_a_mapping():
+    findings = xlsheets.validate({"DOS": "2026-03-10", "Dx 1": "M54.17", "Disc Disorder Confirmed": "Y"})
+    s301 = next(f for f in findings if f.rule == "S301")
+    assert s301.severity is Severity.ERROR
+    assert s301.codes == ("M54.17",) and s301.suggestion == "M51.17" and s301.reference
+    assert s301.short() == "ERROR S301: disc disorder confirmed - use M51.17"
+    assert status_of(findings) == "error"
+
+
+def test_clean_claim_is_ok():
+    findings = xlsheets.validate({"DOS": "2026-03-10", "Dx 1": "M51.17", "CPT": "99213"})
+    assert findings == [] and status_of(findings) == "ok"
+
+
+def test_validate_rows_numbers_claims_as_in_the_sheet():
+    rows = [["C1", "P1", "2026-03-10", "Aetna", "M54.17", "M51.17", "99213"],
+            ["C2", "P2", "2026-03-10", "Aetna", "M51.17", None, "99213"]]
+    results = xlsheets.validate_rows(HEADER, rows)
+    assert [(r.claim_id, r.row, r.status) for r in results] == [("C1", 2, "error"), ("C2", 3, "ok")]
+    assert results[0].findings[0].rows == (2,)
+
+
+def test_rules_that_need_an_absent_column_are_listed_once_as_skipped():
+    v = Validator(Config())
+    v.validate_rows(["dos", "dx1"], [["2026-03-10", "M54.17"]] * 3)
+    assert v.skipped["S301"] == ("disc_disorder_confirmed",)
+
+
+def plugin_folder(tmp_path, name, source):
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+    return load_plugins([tmp_path], cache=False)
+
+
+def test_pair_policy_hook_decides_s303_for_the_payers_that_enable_it(tmp_path):
+    host = plugin_folder(tmp_path, "deny_both", '''
+        import xlsheets
+
+        @xlsheets.hookimpl
+        def xlsheets_pair_policy(code_a, code_b, claim, settings):
+            return settings.get("m54_policy")
+
+        @xlsheets.hookimpl
+        def xlsheets_default_settings():
+            return {"m54_policy": "deny"}
+        ''')
+    cfg = Config(payers=[PayerPolicy("strict", match=["strict*"], plugins=["deny_both"]),
+                         PayerPolicy("lenient", match=["lenient"], plugins=["deny_both"],
+                                     settings={"m54_policy": "allow"})])
+    v = Validator(cfg, host=host)
+
+    def s303(payer):
+        findings = v.validate_row(["dos", "payer", "dx1", "dx2"], ["2026-03-10", payer, "M54.16", "M54.17"])
+        return [str(f.severity) for f in findings if f.rule == "S303"]
+
+    assert s303("Strict Health") == ["error"]
+    assert s303("Lenient") == []
+    assert s303("Other") == ["warning"]  # no plugin decides: verify payer policy
+
+
+def test_batch_rule_sees_a_patients_other_rows(tmp_path):
+    host = plugin_folder(tmp_path, "visits", '''
+        import xlsheets
+
+        @xlsheets.rule("VIS101", scope="batch", procedures=["20552"])
+        def third_visit(claims, ctx):
+            """Flags the third trigger point session of a patient."""
+            for patient, visits in ctx.by_patient(claims).items():
+                for claim in visits[2:]:
+                    yield claim, ctx.finding("third session", claim=claim)
+
+        @xlsheets.hookimpl
+        def xlsheets_rules():
+            return [third_visit]
+        ''')
+    v = Validator(Config(plugins=["visits"]), host=host)
+    header = ["claim_id", "patient_id", "dos", "dx1", "cpt1"]
+    rows = [["A1", "P1", "2026-01-05", "M79.18", "20552"], ["B1", "P2", "2026-01-06", "M79.18", "20552"],
+            ["A2", "P1", "2026-02-05", "M79.18", "20552"], ["A3", "P1", "2026-03-05", "M79.18", "20552"]]
+    results = v.validate_rows(header, rows)
+    flagged = {r.claim_id: [f.rule for f in r.findings] for r in results}
+    assert flagged == {"A1": [], "B1": [], "A2": [], "A3": ["VIS101"]}
+    assert results[3].findings[0].rows == (5,)
+
+
+def test_plugin_that_replaces_part_of_the_claim_is_undone_and_named(tmp_path):
+    host = plugin_folder(tmp_path, "meddler", '''
+        import xlsheets
+
+        @xlsheets.rule("MED901", dx=["M54"])
+        def swap(claim, ctx):
+            """Tries to rewrite the diagnoses."""
+            claim.diagnoses = ("M51.17",)
+            return []
+
+        @xlsheets.hookimpl
+        def xlsheets_rules():
+            return [swap]
+        ''')
+    v = Validator(Config(plugins=["meddler"]), host=host)
+    findings = v.validate_row(["dos", "dx1", "disc_disorder_confirmed"], ["2026-03-10", "M54.17", "Y"])
+    failure = next(f for f in findings if f.rule == "E102")
+    assert "tried to change the claim" in failure.message and "meddler" in failure.message
+    assert "S301" in {f.rule for f in findings}  # later rules saw the original M54.17
+
+
+def test_profile_counts_time_per_rule():
+    v = Validator(Config(), profile=True)
+    v.validate_rows(["dos", "dx1"], [["2026-03-10", "M54.17"]] * 5)
+    seconds, calls = v.profile["C101"]
+    assert calls == 5 and seconds >= 0

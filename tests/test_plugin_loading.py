@@ -1,0 +1,166 @@
+"""Real plugin files with the mistakes administrators make: each gets a message naming file and line."""
+import textwrap
+
+import pytest
+
+from xlsheets.config import Config
+from xlsheets.engine import Validator
+from xlsheets.plugins import load_plugins
+
+GOOD = '''
+"""A good plugin next to the broken ones: it must still load and run."""
+import xlsheets
+
+@xlsheets.rule("GOOD101", severity="warning", dx=["M54.17"])
+def flag_m5417(claim, ctx):
+    """Flags M54.17 (a test rule)."""
+    yield ctx.finding("M54.17 seen", codes=["M54.17"])
+
+@xlsheets.hookimpl
+def xlsheets_rules():
+    return [flag_m5417]
+'''
+
+BROKEN = {
+    "misspelled_hook": ('''
+        import xlsheets
+
+        @xlsheets.hookimpl
+        def xlsheets_rule():
+            return []
+        ''', "misspelled_hook.py, line 4: unknown hook 'xlsheets_rule'; did you mean 'xlsheets_rules'?"),
+    "misspelled_argument": ('''
+        import xlsheets
+
+        @xlsheets.hookimpl
+        def xlsheets_pair_policy(code_a, code_b, claim, setting):
+            return None
+        ''', "misspelled_argument.py, line 4: hook 'xlsheets_pair_policy' has argument 'setting', "
+             "which it is not given; did you mean 'settings'?"),
+    "syntax_error": ('''
+        import xlsheets
+
+        def broken(:
+            pass
+        ''', "syntax_error.py, line 4: syntax error: invalid syntax."),
+    "import_error": ('''
+        import xlsheets
+        import a_module_that_is_not_installed
+        ''', "import_error.py, line 3: could not be loaded: ModuleNotFoundError: "
+             "No module named 'a_module_that_is_not_installed'."),
+    "not_decorated": ('''
+        import xlsheets
+
+        def xlsheets_rules():
+            return []
+        ''', "not_decorated.py, line 4: function 'xlsheets_rules' is not decorated with @hookimpl"),
+    "core_prefix": ('''
+        import xlsheets
+
+        @xlsheets.rule("S399")
+        def steal(claim, ctx):
+            """Uses a core prefix."""
+            return []
+
+        @xlsheets.hookimpl
+        def xlsheets_rules():
+            return [steal]
+        ''', "rule ID S399 uses the built-in prefix 'S'; a plugin owns its own prefix"),
+    "no_docstring": ('''
+        import xlsheets
+
+        @xlsheets.rule("NOD101")
+        def undocumented(claim, ctx):
+            return []
+        ''', "no_docstring.py:4: rule NOD101 has no docstring"),
+    "wrong_return": ('''
+        import xlsheets
+
+        @xlsheets.hookimpl
+        def xlsheets_rules():
+            return "NOPE101"
+        ''', "xlsheets_rules must return a list of rules, not str."),
+}
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("plugins")
+    (folder / "good.py").write_text(GOOD)
+    for name, (source, _message) in BROKEN.items():
+        # a blank first line, as many files start with a comment or docstring: lines count from 1
+        (folder / f"{name}.py").write_text("\n" + textwrap.dedent(source).lstrip("\n"))
+    return load_plugins([folder], cache=False)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_broken_plugin_is_skipped_with_a_message_naming_file_and_line(host, name):
+    failures = {f.name: f.message for f in host.failures}
+    assert name in failures, f"{name} should have failed to load"
+    assert BROKEN[name][1] in failures[name]
+    assert failures[name].endswith("The plugin was skipped.")
+    assert name not in host.plugins
+
+
+def test_good_plugin_still_loads_and_runs_beside_broken_ones(host):
+    assert "good" in host.plugins and [r.id for r in host.plugins["good"].rules] == ["GOOD101"]
+    v = Validator(Config(plugins=["good"]), host=host)
+    rules = {f.rule for f in v.validate_row(["dos", "dx1"], ["2026-03-10", "M54.17"])}
+    assert "GOOD101" in rules
+
+
+def test_plugin_rules_run_only_for_payers_that_enable_them(host):
+    from xlsheets.config import PayerPolicy
+    cfg = Config(payers=[PayerPolicy("acme", match=["acme*"], plugins=["good"])])
+    v = Validator(cfg, host=host)
+    fired = lambda payer: {f.rule for f in v.validate_row(["dos", "payer", "dx1"], ["2026-03-10", payer, "M54.17"])}
+    assert "GOOD101" in fired("ACME Health")
+    assert "GOOD101" not in fired("Medicare")
+
+
+def test_duplicate_rule_id_names_both_owners(tmp_path):
+    for name in ("first", "second"):
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent('''
+            import xlsheets
+
+            @xlsheets.rule("DUP101")
+            def r(claim, ctx):
+                """A rule."""
+                return []
+
+            @xlsheets.hookimpl
+            def xlsheets_rules():
+                return [r]
+            '''))
+    host = load_plugins([tmp_path], cache=False)
+    assert [f.name for f in host.failures] == ["second"]
+    assert "rule ID DUP101 is already used by first" in host.failures[0].message
+
+
+def test_plugin_that_raises_while_validating_is_isolated_and_named(tmp_path):
+    (tmp_path / "fragile.py").write_text(textwrap.dedent('''
+        import xlsheets
+
+        @xlsheets.rule("FRA101", dx=["M54.1"])
+        def divide(claim, ctx):
+            """Fails on every radiculopathy claim."""
+            return [1 / 0]
+
+        @xlsheets.hookimpl
+        def xlsheets_rules():
+            return [divide]
+        '''))
+    host = load_plugins([tmp_path], cache=False)
+    v = Validator(Config(plugins=["fragile"]), host=host)
+    findings = v.validate_row(["dos", "dx1", "dx2"], ["2026-03-10", "M54.17", "M51.17"])
+    failure = next(f for f in findings if f.rule == "E102")
+    assert "Rule FRA101 of plugin fragile" in failure.message
+    assert "fragile.py, line 7: ZeroDivisionError: division by zero" in failure.message
+    assert 'add "FRA101" to ignore' in failure.message
+    assert "X201" in {f.rule for f in findings}  # the other rules still ran
+
+
+def test_missing_plugin_folder_is_reported_not_fatal(tmp_path):
+    host = load_plugins([tmp_path / "nope"], cache=False)
+    assert "plugin folder not found" in host.failures[0].message
+    assert host.rules  # built-ins still there
