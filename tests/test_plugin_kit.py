@@ -232,3 +232,42 @@ def test_test_the_shipped_examples(capsys, name, monkeypatch):
     code, out, _ = run(capsys, "test", str(EXAMPLES / f"{name}.py"))
     assert code == 0, out
     assert "FAIL" not in out and "cases passed" in out
+
+
+# --- the guide --------------------------------------------------------------------------
+def _blocks(language: str) -> list[str]:
+    import re
+    text = (Path(__file__).resolve().parent.parent / "docs" / "plugins.md").read_text(encoding="utf-8")
+    return [b for lang, b in re.findall(r"```(\w*)\n(.*?)```", text, re.S) if lang == language]
+
+
+def test_the_guide_step_by_step(home, capsys):
+    """Copy the guide's file, configuration and cases; add its second rule; test; validate."""
+    import xlsheets
+    python, toml = _blocks("python"), _blocks("toml")
+    first, second = python[0], python[1]
+    plugin = home / "plugins" / "acme.py"
+    plugin.write_text(first, encoding="utf-8")
+    (home / "xlsheets.toml").write_text(toml[0], encoding="utf-8")
+    (home / "plugins" / "acme.cases.toml").write_text(toml[1], encoding="utf-8")
+    code, out, _ = run(capsys)
+    assert code == 0 and "enabled for: acme" in out and "ACME101" in out
+    code, out, _ = run(capsys, "test", "plugins/acme.py")
+    assert code == 0 and "2 of 2 cases passed" in out, out
+    # the second rule replaces the file's closing xlsheets_rules, as the guide says
+    plugin.write_text(first[:first.index("@xlsheets.hookimpl")] + second, encoding="utf-8")
+    (home / "xlsheets.toml").write_text(toml[0] + "\n" + toml[2], encoding="utf-8")
+    with (home / "plugins" / "acme.cases.toml").open("a", encoding="utf-8") as fh:
+        fh.write('\n[[case]]\nname = "care blank"\nrow = { claim_id = "A3", cpt1 = "72148", '
+                 'conservative_care_weeks = "" }\nexpect = ["ACME102"]\n')
+    code, out, _ = run(capsys, "test", "plugins/acme.py")
+    assert code == 0 and "3 of 3 cases passed" in out, out
+    header = ["claim_id", "dos", "payer", "dx1", "cpt1", "conservative_care_weeks"]
+    rows = [["A1", "03/10/2026", "Acme Health PPO", "M54.50", "97014", ""],
+            ["A2", "03/10/2026", "Blue Shield", "M54.50", "97014", ""],
+            ["A3", "03/10/2026", "ACME HMO", "M54.50", "72148", "5"],   # 4 weeks for Acme
+            ["A4", "03/10/2026", "ACME HMO", "M54.50", "72148", "3"]]
+    results = xlsheets.validate_rows(header, rows, config=xlsheets.load_config())
+    found = {r.claim_id: {f.rule for f in r.findings} for r in results}
+    assert "ACME101" in found["A1"] and "ACME101" not in found["A2"]
+    assert "ACME102" not in found["A3"] and "ACME102" in found["A4"]
