@@ -29,12 +29,14 @@ DX = ["M54.16", "M54.17", "M51.16", "M51.17", "M54.50", "M48.062", "M47.816", "M
 CPT = ["64483", "64484", "62323", "72148", "97110", "97140", "99214", "20552", "95886", None]
 
 
-def make_workbook(path: Path, rows: int, seed: int = 1) -> None:
-    """A claim sheet of ``rows`` rows x 26 columns, written by xlsxwriter (as Excel would:
-    shared strings, date-formatted serials, numbers, booleans-as-text flags, blanks)."""
+def make_workbook(path: Path, rows: int, seed: int = 1, inline: bool = False) -> None:
+    """A claim sheet of ``rows`` rows x 26 columns, written by xlsxwriter as Excel would
+    (shared strings, date-formatted serials, numbers, Y/N flags, blanks, an #N/A per row or so).
+    ``inline`` writes inline strings in constant memory (as openpyxl write-only does): needed
+    for very large sheets, since the shared-string mode holds the workbook in memory."""
     import xlsxwriter
     rnd = random.Random(seed)
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": inline})
     ws = wb.add_worksheet("Claims")
     date_fmt = wb.add_format({"num_format": "mm/dd/yyyy"})
     ws.write_row(0, 0, HEADER)
@@ -98,6 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--keep", help="write the workbook here and keep it")
+    parser.add_argument("--inline", action="store_true", help="inline strings (constant memory)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -106,8 +109,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.keep or Path(tmp) / "claims.xlsx")
         t = time.perf_counter()
-        make_workbook(path, args.rows)
+        make_workbook(path, args.rows, inline=args.inline)
         print(f"workbook: {args.rows:,} rows x {len(HEADER)} columns, "
+              f"{'inline' if args.inline else 'shared'} strings, "
               f"{path.stat().st_size / 2**20:.1f} MB, generated in {time.perf_counter() - t:.1f} s")
         readers = ["openpyxl", "xlsxstream"]
         try:

@@ -201,7 +201,7 @@ def test_open_sheet_finds_header_below_title_rows_and_skips_other_sheets(tmp_pat
     notes = sheet_xml(simple_rows([["Read me"], ["This workbook holds claims"]]))
     claims = sheet_xml(simple_rows([["March claims export"], [], HEADER, ["C1", "2026-03-10", "M54.17"]]))
     path = make_xlsx(tmp_path / "w.xlsx", {"Notes": notes, "Claims": claims})
-    with open_sheet(path) as sheet:
+    with open_sheet(path, reader="xlsxstream") as sheet:
         assert (sheet.name, sheet.header_row, sheet.reader) == ("Claims", 3, "xlsxstream")
         assert sheet.header == HEADER
         assert [r[:3] for r in sheet.rows] == [["C1", "2026-03-10", "M54.17"]]
@@ -255,3 +255,61 @@ def test_csv_empty_cells_are_none(tmp_path):
     path = _csv(tmp_path, "c.csv", b"Claim ID,Dx1,Dx2\nC1,M54.17,\n")
     with open_sheet(path) as sheet:
         assert next(sheet.rows) == ["C1", "M54.17", None]
+
+
+def test_unusual_but_valid_xml_layouts_match_openpyxl(tmp_path):
+    """Prefixed namespaces, other attribute orders, whitespace, comments and CDATA take the
+    XML-parser path and still give openpyxl's values."""
+    prefixed = (f'<?xml version="1.0" encoding="UTF-8"?>\n<x:worksheet xmlns:x="{MAIN}"><x:sheetData>'
+                '<x:row r="1"><x:c r="A1" t="inlineStr"><x:is><x:t>Dx1</x:t></x:is></x:c></x:row>'
+                '<x:row r="2"><x:c r="A2" t="inlineStr"><x:is><x:t>M54.17</x:t></x:is></x:c>'
+                '<x:c r="B2" s="1"><x:v>46091</x:v></x:c></x:row></x:sheetData></x:worksheet>')
+    odd = sheet_xml([
+        row_xml(1, [cell("A1", "Dx1"), cell("B1", "Notes")]),
+        '<row r="2">\n  <c t="s" r="A2"><v>0</v></c>\n  <c s="1" r="B2"><v>46091</v></c>\n</row>',
+        '<row r="3"><!-- <c r="A3"><v>99</v></c> --><c r="B3" t="inlineStr"><is><t><![CDATA[a<b]]></t></is></c></row>',
+        '<row r="4"><c r="A4" t="str"><v>x &amp; y &#10;z\r\nw</v></c><c r="B4" t="inlineStr" cm="1"><is><t>&lt;ok&gt;</t></is></c></row>',
+        '<row r="5" spans="1:2"/>',
+        '<row r="6"><c r="A6" t="e" vm="1"><v>#REF!</v></c></row>',
+    ])
+    path = make_xlsx(tmp_path / "odd.xlsx", {"P": prefixed, "O": odd}, shared=["M51.16"])
+    for name in ("P", "O"):
+        assert stream_rows(path, name) == openpyxl_rows(path, name)
+    got = stream_rows(path, "O")
+    assert got[2] == [None, "a<b"] and got[3] == ["x & y \nz\nw", "<ok>"] and got[5] == ["#REF!"]
+
+
+def test_calamine_reader_agrees_when_installed(tmp_path):
+    pytest.importorskip("python_calamine")
+    rows = simple_rows([HEADER, ["C1", None, "M54.17", "#N/A", 64483, 2, True], [],
+                        ["C3", None, None, None, 64483.5]])
+    rows[1] = rows[1].replace("</row>", cell("B2", 46091, style=1) + "</row>")
+    path = make_xlsx(tmp_path / "w.xlsx", {"Claims": sheet_xml(rows)})
+    with open_sheet(path, reader="calamine") as sheet:
+        got = [trim(r) for r in sheet.rows]
+    with open_sheet(path, reader="xlsxstream") as sheet:
+        assert got == [trim(r) for r in sheet.rows]
+    assert got[0][1] == dt.datetime(2026, 3, 10) and got[0][4] == 64483 and type(got[0][4]) is int
+
+
+def test_reader_choice_is_streaming_for_large_files(tmp_path, monkeypatch):
+    from xlsheets import io
+    monkeypatch.delenv("XLSHEETS_READER", raising=False)
+    path = make_xlsx(tmp_path / "w.xlsx", {"Claims": sheet_xml(simple_rows([HEADER, ["C1"]]))})
+    monkeypatch.setattr(io, "CALAMINE_MAX_FILE_BYTES", 0)
+    with open_sheet(path) as sheet:
+        assert sheet.reader == "xlsxstream"
+
+
+def test_error_cells_are_never_read_by_calamine(tmp_path, monkeypatch):
+    """calamine turns #N/A into an empty cell; the claim parser must see the error."""
+    pytest.importorskip("python_calamine")
+    monkeypatch.delenv("XLSHEETS_READER", raising=False)
+    rows = simple_rows([HEADER, ["C1"]])
+    rows[1] = rows[1].replace("</row>", cell("C2", "#N/A", kind="e") + "</row>")
+    path = make_xlsx(tmp_path / "w.xlsx", {"Claims": sheet_xml(rows)})
+    with open_sheet(path) as sheet:
+        assert sheet.reader == "xlsxstream" and next(sheet.rows)[2] == "#N/A"
+    clean = make_xlsx(tmp_path / "c.xlsx", {"Claims": sheet_xml(simple_rows([HEADER, ["C1"]]))})
+    with open_sheet(clean) as sheet:
+        assert sheet.reader == "calamine"

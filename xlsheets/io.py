@@ -168,7 +168,7 @@ def _ole_message(path: Path) -> str:
 def _open_workbook(path: Path, sheet: str | None, reader: str | None,
                    stack: contextlib.ExitStack) -> Sheet:
     zf = stack.enter_context(_checked_zip(path))
-    reader = reader or _choose_reader(path)
+    reader = reader or _choose_reader(path, zf)
     if reader == "calamine":
         source = _CalamineBook(path)
     elif reader == "openpyxl":
@@ -218,22 +218,37 @@ def _open_workbook(path: Path, sheet: str | None, reader: str | None,
         "'CPT'; see the claims template (xlsheets template).")
 
 
-def _choose_reader(path: Path) -> str:
-    """calamine when installed and the file is small, else the streaming reader.
+def _choose_reader(path: Path, zf: zipfile.ZipFile) -> str:
+    """calamine when installed, the file is small and no cell holds an error; else streaming.
 
-    calamine reads a whole sheet into memory (about 40x the file size as Python objects), but is
-    some 3-4x faster. Up to 8 MB of workbook (~300,000 cells, ~300 MB at worst) that fits the
-    memory budget; above it streaming keeps memory flat whatever the number of rows.
+    calamine holds a whole sheet in memory as Python objects (roughly 25x the file size), but
+    reads 3-4x faster. Up to 8 MB of workbook (about 80,000 claim rows, some 200 MB in memory)
+    that fits the 300 MB budget of a validate run; above it streaming keeps memory flat.
+    calamine turns error cells (#N/A) into empty ones, which would hide them from the claim
+    parser, so a workbook with any error cell is read by the streaming reader.
     """
     if os.environ.get("XLSHEETS_READER"):
         return os.environ["XLSHEETS_READER"]
+    if path.stat().st_size > CALAMINE_MAX_FILE_BYTES:
+        return "xlsxstream"
     try:
-        if path.stat().st_size <= CALAMINE_MAX_FILE_BYTES:
-            import python_calamine  # noqa: F401
-            return "calamine"
+        import python_calamine  # noqa: F401
     except ImportError:
-        pass
-    return "xlsxstream"
+        return "xlsxstream"
+    for info in zf.infolist():
+        if info.filename.startswith("xl/worksheets/") and _part_contains(zf, info, b't="e"'):
+            return "xlsxstream"
+    return "calamine"
+
+
+def _part_contains(zf: zipfile.ZipFile, info: zipfile.ZipInfo, needle: bytes) -> bool:
+    tail = b""
+    with zf.open(info) as f:
+        while block := f.read(1 << 20):
+            if needle in tail + block:
+                return True
+            tail = block[-len(needle):]
+    return False
 
 
 def _stream_limits() -> dict:
@@ -458,12 +473,16 @@ class _CalamineBook:
     def rows(self, name: str) -> Iterator[list[object]]:
         from .xlsxstream import calamine_value
         sheet = self.wb.get_sheet_by_name(name)
-        start = getattr(sheet, "start", None)
-        first = start[0] if start else 0
-        first_col = start[1] if start else 0
-        for _ in range(first):
+        rows = sheet.iter_rows()
+        end = getattr(sheet, "end", None)
+        if not end:
+            return
+        rows = list(rows)  # whole sheet in memory: calamine is only used for small files
+        first_row = end[0] + 1 - len(rows)
+        first_col = end[1] + 1 - (len(rows[0]) if rows else 0)
+        for _ in range(first_row):
             yield []
-        for row in sheet.iter_rows():
+        for row in rows:
             yield [None] * first_col + [calamine_value(v) for v in row]
 
     def close(self) -> None:

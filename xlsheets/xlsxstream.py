@@ -17,6 +17,7 @@ a DOCTYPE anywhere in a part is refused (no entity can be declared without one).
 """
 from __future__ import annotations
 
+import datetime as _dt
 import posixpath
 import re
 import zipfile
@@ -134,8 +135,8 @@ class XlsxReader:
     def _read_shared_strings(self, part: str) -> list[str]:
         out: list[str] = []
         append = out.append
-        for block in self._blocks(part, b"si", b"sst"):
-            for el in block:
+        for wrap_open, chunk in self._blocks(part, b"si", b"sst"):
+            for el in fromstring(wrap_open + chunk + b"</xlsheets-wrap>"):
                 append(_string_item(el).replace("x005F_", ""))
         return out
 
@@ -173,96 +174,162 @@ class XlsxReader:
         return self._rows(parts[sheet])
 
     def _rows(self, part: str) -> Iterator[list[object]]:
+        """Rows of one sheet part. Each block of rows takes the fast path (regular expressions
+        over the bytes, for the plain layout Excel, xlsxwriter and openpyxl write) when it can;
+        a row the pattern does not fully account for is parsed by the XML parser instead."""
         from openpyxl.utils.datetime import from_excel
         strings = self._strings
         n_strings = len(strings)
         date_styles, td_styles, epoch = self._date_styles, self._timedelta_styles, self._epoch
         max_columns = self.max_columns
-        columns: dict[str, int] = {}
+        columns: dict = {}
 
-        def column_of(ref: str) -> int:
-            letters = ref.rstrip("0123456789")
+        def column_of(letters) -> int:
             index = columns.get(letters)
             if index is None:
                 index = 0
-                for ch in letters.upper():
+                text = letters.decode("ascii", "replace") if isinstance(letters, bytes) else letters
+                for ch in text.upper():
                     if not "A" <= ch <= "Z":
-                        raise ValueError(f"bad cell reference {ref[:20]!r}")
+                        raise ValueError(f"bad cell reference {text[:20]!r}")
                     index = index * 26 + ord(ch) - 64
                 index -= 1
                 if not 0 <= index < max_columns:
-                    raise ValueError(f"cell reference {ref[:20]!r} is beyond Excel's last column")
+                    raise ValueError(f"cell reference {text[:20]!r} is beyond Excel's last column")
                 columns[letters] = index
             return index
 
-        next_row = 1
-        ns = None
-        for block in self._blocks(part, b"row", b"sheetData"):
-            for el in block:
-                if ns is None:
-                    ns = el.tag[:el.tag.index("}") + 1] if el.tag.startswith("{") else ""
-                    c_tag, v_tag, is_tag, t_tag = f"{ns}c", f"{ns}v", f"{ns}is", f"{ns}t"
-                r = el.get("r")
-                number = int(r) if r else next_row
-                if number < next_row:
-                    raise ValueError(f"row {number} comes after row {next_row - 1}")
-                while next_row < number:  # rows absent from the XML are empty
-                    yield []
-                    next_row += 1
-                next_row = number + 1
-                values: list[object] = []
-                col = -1
-                for c in el:
-                    if c.tag != c_tag:
-                        continue
-                    ref = c.get("r")
-                    col = column_of(ref) if ref else col + 1
-                    kind = c.get("t")
-                    if kind is None or kind == "n":
-                        text = c.findtext(v_tag)
-                        if not text:
-                            value = None
-                        else:
-                            value = float(text) if ("." in text or "E" in text or "e" in text) else int(text)
-                            style = c.get("s")
-                            if style and style != "0" and int(style) in date_styles:
-                                try:
-                                    value = from_excel(value, epoch, timedelta=int(style) in td_styles)
-                                except (OverflowError, ValueError):
-                                    value = "#VALUE!"  # as openpyxl: a date outside Excel's range
+        def number(text, style):
+            value = float(text) if (b"." in text or b"E" in text or b"e" in text) else int(text)
+            if style and style in date_styles:
+                try:
+                    return from_excel(value, epoch, timedelta=style in td_styles)
+                except (OverflowError, ValueError):
+                    return "#VALUE!"  # as openpyxl: a date outside Excel's range
+            return value
+
+        date_style_ids = {str(i).encode() for i in date_styles}
+
+        def shared(text):
+            i = int(text)
+            return strings[i] if 0 <= i < n_strings else None
+
+        def fast_row(body: bytes) -> list[object] | None:
+            """Values of a row body, or None when the pattern did not account for every cell."""
+            values: list[object] = []
+            cells = _CELL.findall(body)
+            if len(cells) != body.count(b"<c"):
+                return None
+            for letters, style, kind, v, inline in cells:
+                col = columns.get(letters)
+                if col is None:
+                    col = column_of(letters)
+                if kind == b"s":
+                    try:
+                        value = strings[int(v)] if v else None
+                    except IndexError:
+                        value = None
+                elif not kind or kind == b"n":
+                    if not v:
+                        value = None
+                    elif style in date_style_ids:
+                        value = number(v, int(style))
+                    else:
+                        value = float(v) if (b"." in v or b"E" in v or b"e" in v) else int(v)
+                elif kind == b"inlineStr":
+                    value = _text(inline)
+                elif kind == b"b":
+                    value = bool(int(v)) if v else None
+                elif kind == b"d":
+                    from openpyxl.utils.datetime import from_ISO8601
+                    value = from_ISO8601(_text(v)) if v else None
+                else:  # "str" (formula text result), "e" (error such as #N/A)
+                    value = _text(v) or None
+                n = len(values)
+                if col == n:
+                    values.append(value)
+                elif col > n:
+                    values.extend([None] * (col - n))
+                    values.append(value)
+                else:
+                    values[col] = value
+            return values
+
+        def tree_row(el, ns) -> list[object]:
+            c_tag, v_tag, is_tag, t_tag = f"{ns}c", f"{ns}v", f"{ns}is", f"{ns}t"
+            values: list[object] = []
+            col = -1
+            for c in el:
+                if c.tag != c_tag:
+                    continue
+                ref = c.get("r")
+                col = column_of(ref.rstrip("0123456789")) if ref else col + 1
+                kind = c.get("t", "n")
+                if kind == "inlineStr":
+                    node = c.find(is_tag)
+                    value = _string_item(node) if node is not None else None
+                else:
+                    text = c.findtext(v_tag)
+                    if not text:
+                        value = None
+                    elif kind == "n":
+                        value = number(text.encode(), int(c.get("s") or 0))
                     elif kind == "s":
-                        text = c.findtext(v_tag)
-                        if text:
-                            i = int(text)
-                            value = strings[i] if 0 <= i < n_strings else None
-                        else:
-                            value = None
-                    elif kind == "inlineStr":
-                        node = c.find(is_tag)
-                        if node is None:
-                            value = None
-                        elif len(node) == 1 and node[0].tag == t_tag:
-                            value = node[0].text or ""
-                        else:
-                            value = _string_item(node)
+                        value = shared(text)
                     elif kind == "b":
-                        text = c.findtext(v_tag)
-                        value = bool(int(text)) if text else None
+                        value = bool(int(text))
                     elif kind == "d":
                         from openpyxl.utils.datetime import from_ISO8601
-                        text = c.findtext(v_tag)
-                        value = from_ISO8601(text) if text else None
-                    else:  # "str" (formula text result), "e" (error such as #N/A)
-                        value = c.findtext(v_tag) or None
-                    n = len(values)
-                    if col == n:
-                        values.append(value)
-                    elif col > n:
-                        values.extend([None] * (col - n))
-                        values.append(value)
+                        value = from_ISO8601(text)
                     else:
-                        values[col] = value
-                yield values
+                        value = text
+                n = len(values)
+                if col == n:
+                    values.append(value)
+                elif col > n:
+                    values.extend([None] * (col - n))
+                    values.append(value)
+                else:
+                    values[col] = value
+            return values
+
+        next_row = 1
+        for wrap_open, chunk in self._blocks(part, b"row", b"sheetData"):
+            if wrap_open.startswith(b"<xlsheets-wrap") and b"<row" in chunk[:5] and not (
+                    b"<!--" in chunk or b"<![CDATA[" in chunk or b"<?" in chunk):
+                items = [(m.group(1), m.group(2), m.group(0)) for m in _ROW.finditer(chunk)]
+                if len(items) != chunk.count(b"<row"):
+                    items = None
+            else:
+                items = None
+            if items is None:  # unusual layout: the XML parser reads the whole block
+                root = fromstring(wrap_open + chunk + b"</xlsheets-wrap>")
+                items = [(None, el, None) for el in root]
+            for attrs, body, raw in items:
+                if attrs is None:  # a parsed element
+                    el = body
+                    tag = el.tag
+                    ns = tag[:tag.index("}") + 1] if tag.startswith("{") else ""
+                    if tag != f"{ns}row":
+                        continue
+                    r = el.get("r")
+                    values = None
+                else:
+                    m = _ROW_NUMBER.search(attrs)
+                    r = m.group(1) if m else None
+                    values = fast_row(body) if body else []
+                    if values is None:
+                        el = fromstring(wrap_open + raw + b"</xlsheets-wrap>")[0]
+                        tag = el.tag
+                        ns = tag[:tag.index("}") + 1] if tag.startswith("{") else ""
+                number_ = int(r) if r else next_row
+                if number_ < next_row:
+                    raise ValueError(f"row {number_} comes after row {next_row - 1}")
+                while next_row < number_:  # rows absent from the XML are empty
+                    yield []
+                    next_row += 1
+                next_row = number_ + 1
+                yield values if values is not None else tree_row(el, ns)
 
     def _blocks(self, part: str, item: bytes, container: bytes):
         """The part's ``item`` elements (rows, shared strings), parsed a block at a time.
@@ -319,7 +386,7 @@ class XlsxReader:
                     cut += len(end_tag)
                     chunk, buf = buf[:cut], buf[cut:]
                 if chunk.strip():
-                    yield fromstring(wrap_open + chunk + b"</xlsheets-wrap>")
+                    yield wrap_open, chunk
                 if done or not block:
                     return
 
@@ -395,6 +462,33 @@ def _refuse_doctype(data: bytes, name: str, part: str) -> None:
                          "attack). Re-save the workbook in Excel.")
 
 
+# The plain layout of rows and cells, attributes in the order Excel writes them (r, s, t).
+_ROW = re.compile(rb"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
+_ROW_NUMBER = re.compile(rb"""(?:^|\s)r\s*=\s*["'](\d+)["']""")
+_CELL = re.compile(
+    rb'<c r="([A-Z]{1,3})\d+"(?: s="(\d+)")?(?: t="(\w+)")?(?: (?![rst]=)[\w:]+="[^"]*")*\s*'
+    rb'(?:/>|>(?:<f\b[^>]*?(?:/>|>[^<]*</f>))?(?:<v>([^<]*)</v>|<is><t\b[^>]*>([^<]*)</t></is>)?</c>)')
+_ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);")
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
+
+
+def _text(raw: bytes) -> str:
+    """XML character data as the parser would give it: line ends folded, entities replaced."""
+    text = raw.decode("utf-8")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "&" in text:
+        text = _ENTITY.sub(_entity, text)
+    return text
+
+
+def _entity(m) -> str:
+    name = m.group(1)
+    if name[0] == "#":
+        return chr(int(name[2:], 16) if name[1] in "xX" else int(name[1:]))
+    return _ENTITIES[name]
+
+
 _ROOT_TAG = re.compile(rb"<[A-Za-z_][^\s>/?!]*[^>]*>")  # the first element's start tag
 _NS_DECL = re.compile(rb"""xmlns(?::[\w.-]+)?\s*=\s*(?:"[^"]*"|'[^']*')""")
 
@@ -410,9 +504,14 @@ def _check_encoding(head: bytes, name: str, part: str) -> None:
 
 def calamine_value(value: object) -> object:
     """A python-calamine cell as openpyxl gives it: "" is an empty cell (None), whole floats
-    in integer cells stay floats (calamine cannot tell), dates stay datetimes."""
+    become ints (Excel writes whole numbers without a decimal point, and openpyxl reads them
+    as ints), dates become datetimes."""
     if value == "":
         return None
+    if type(value) is float:
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if type(value) is _dt.date:
+        return _dt.datetime(value.year, value.month, value.day)
     return value
 
 
