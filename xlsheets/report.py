@@ -85,6 +85,7 @@ class _Report:
             label = label if label.lower() not in taken else f"xlsheets {label.lower()}"
             ws.write_string(head_row, col, label, self.bold)
         ws.freeze_panes(head_row + 1, 0)
+        _printable(ws, head_row, fit=False)  # too wide to fit: printed across pages
         for c in range(width):
             ws.set_column(c, c, 12)
         ws.set_column(status_col, status_col, 10)
@@ -126,6 +127,7 @@ class _Report:
         for c, name in enumerate(FINDINGS_COLUMNS):
             ws.write_string(0, c, name, self.bold)
         ws.freeze_panes(1, 0)
+        _printable(ws, 0)
         for c, w in enumerate([7, 14, 16, 7, 9, 90, 18, 28, 40]):
             ws.set_column(c, c, w)
         i = 0
@@ -152,6 +154,7 @@ class _Report:
     def _summary_sheet(self) -> None:
         s = self.result.summary
         ws = self.wb.add_worksheet("Summary")
+        _printable(ws, None)
         ws.set_column(0, 0, 28)
         ws.set_column(1, 4, 11)
         ws.write_string(0, 0, "xlsheets validation report", self.title)
@@ -216,8 +219,20 @@ class _Report:
             chart.set_title({"name": "Findings by rule"})
             chart.set_legend({"none": True})
             chart.set_y_axis({"reverse": True})
+            chart.set_x_axis({"major_unit": max(1, -(-max(s["by_rule"].values()) // 8)), "num_format": "0",
+                              "min": 0})
             chart.set_size({"width": 560, "height": max(260, 22 * (last_rule - first_rule + 1) + 90)})
             ws.insert_chart(4, 7, chart)
+
+
+def _printable(ws, header_row, fit: bool = True) -> None:
+    """Landscape, one page wide, header repeated: a report gets printed."""
+    ws.set_landscape()
+    if fit:
+        ws.fit_to_pages(1, 0)
+    ws.set_paper(9)  # A4; Letter users' Excel rescales
+    if header_row is not None:
+        ws.repeat_rows(header_row)
 
 
 def _row_verdicts(results):

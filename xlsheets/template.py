@@ -176,17 +176,25 @@ def build_template(rows: list[list] | None = None, data_rows: int = DATA_ROWS):
     info = wb.create_sheet("Instructions")
     info.column_dimensions["A"].width = 30
     info.column_dimensions["B"].width = 100
+    wrap = Alignment(wrap_text=True, vertical="top")
     for r, text in enumerate(INSTRUCTIONS, 1):
         cell = info.cell(r, 1, text)
         if r == 1 or text in ("Getting the functions into Excel (pick one)", "What each column means"):
             cell.font = Font(bold=True, size=12 if r > 1 else 14)
+        elif text:
+            # one paragraph across both columns, wrapped, tall enough for its lines
+            info.merge_cells(start_row=r, start_column=1, end_row=r, end_column=2)
+            cell.alignment = wrap
+            info.row_dimensions[r].height = 15 * (len(text) // 115 + 1)
+    info.page_setup.fitToWidth, info.page_setup.fitToHeight = 1, 0
+    info.sheet_properties.pageSetUpPr.fitToPage = True
     r = len(INSTRUCTIONS) + 1
     info.cell(r, 1, "Column").font = head_font
     info.cell(r, 2, "Meaning").font = head_font
     for name, kind, doc in COLUMNS:
         r += 1
         info.cell(r, 1, name)
-        info.cell(r, 2, doc + {"flag": " (Y/N)", "date": "", "number": ""}.get(kind, ""))
+        info.cell(r, 2, doc + {"flag": " (Y/N)", "date": "", "number": ""}.get(kind, "")).alignment = wrap
     wb.properties.creator = "xlsheets"
     wb.properties.created = wb.properties.modified = _dt.datetime(2026, 1, 1)
     return wb
