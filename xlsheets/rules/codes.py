@@ -6,7 +6,7 @@ year's: when no loaded code set covers the date, C108 says so instead of guessin
 from __future__ import annotations
 
 from ..codes import cpt
-from ..codes.icd10cm import electronic
+from ..codes.icd10cm import VALID, electronic
 from ..hookspecs import hookimpl
 from ..rule import rule
 
@@ -41,6 +41,11 @@ def _checks(claim, ctx, dated: bool = False):
     return hit
 
 
+def _problems(claim, ctx, dated: bool = False):
+    """Only the checks that are not VALID: usually none, so most claims stop here."""
+    return [(code, check) for code, check in _checks(claim, ctx, dated) if check.status is not VALID]
+
+
 _CHECKS: dict[tuple, tuple] = {}
 
 
@@ -59,12 +64,14 @@ def unknown_code(claim, ctx):
     Good: M54.17 (or the code the documentation supports)
     Fix: correct the code; xlsheets lists near matches.
     """
-    for code, check in _checks(claim, ctx):
+    out = []
+    for code, check in _problems(claim, ctx):
         if check.status == "UNKNOWN":
             near = list(check.suggestions or ())
-            yield ctx.finding(
+            out.append(ctx.finding(
                 f"{code} is not an ICD-10-CM code." + (f" Did you mean {_listing(near, 4)}?" if near else ""),
-                codes=[code], suggestion=" / ".join(near[:3]) or None, brief=f"unknown code {code}")
+                codes=[code], suggestion=" / ".join(near[:3]) or None, brief=f"unknown code {code}"))
+    return out
 
 
 @rule("C102", severity="error", reference="ICD-10-CM Official Guidelines I.B.7 (level of detail)")
@@ -77,16 +84,18 @@ def header_code(claim, ctx):
     Good: M54.50, M54.51 or M54.59; M54.16 or M54.17
     Fix: choose the billable child the documentation supports.
     """
-    for code, check in _checks(claim, ctx, dated=True):
+    out = []
+    for code, check in _problems(claim, ctx, dated=True):
         # A code that was billable once and is a header now (M54.5 since 2021-10-01) is both
         # a header (C102) and not valid on the date (C103).
         if check.status == "HEADER" or (check.status == "NOT_ON_DATE" and check.children):
             children = list(check.children or ())
-            yield ctx.finding(
+            out.append(ctx.finding(
                 f"{code} is a header, not a billable code; it needs more characters."
                 + (f" Billable codes under it: {_listing(children)}." if children else ""),
                 codes=[code], suggestion=" / ".join(children[:4]) or None,
-                brief=f"{code} not billable")
+                brief=f"{code} not billable"))
+    return out
 
 
 @rule("C103", severity="error", reference="CMS ICD-10-CM code files (effective dates)")
@@ -99,16 +108,18 @@ def not_valid_on_date(claim, ctx):
     Good: M54.50 on 2022-01-10; M54.5 on 2021-06-01; M51.370 on 2025-01-10
     Fix: use the code in force on the date of service.
     """
-    for code, check in _checks(claim, ctx, dated=True):
+    out = []
+    for code, check in _problems(claim, ctx, dated=True):
         if check.status == "NOT_ON_DATE":
             windows = list(check.valid_windows or ())
             span = "; ".join(f"{a} to {b}" for a, b in windows) or "other dates"
             children = list(check.children or ())
-            yield ctx.finding(
+            out.append(ctx.finding(
                 f"{code} is not valid on {claim.dos.isoformat()}: it is valid {span}."
                 + (f" Codes in force on that date: {_listing(children)}." if children else ""),
                 codes=[code], suggestion=" / ".join(children[:4]) or None,
-                brief=f"{code} not valid on {claim.dos.isoformat()}")
+                brief=f"{code} not valid on {claim.dos.isoformat()}"))
+    return out
 
 
 @rule("C104", severity="error", reference="ICD-10-CM Official Guidelines I.B.3 (7th characters)")
@@ -121,14 +132,16 @@ def seventh_character(claim, ctx):
     Good: S34.21XA (initial encounter)
     Fix: add the 7th character the encounter calls for.
     """
-    for code, check in _checks(claim, ctx):
+    out = []
+    for code, check in _problems(claim, ctx):
         if check.status in ("NEEDS_7TH", "BAD_7TH"):
             choices = list(check.seventh_choices or ())
             what = "needs a 7th character" if check.status == "NEEDS_7TH" else "has a 7th character its category does not allow"
-            yield ctx.finding(
+            out.append(ctx.finding(
                 f"{code} {what}." + (f" Valid: {_listing(choices)}." if choices else ""),
                 codes=[code], suggestion=" / ".join(choices[:3]) or None,
-                brief=f"{code} {what}")
+                brief=f"{code} {what}"))
+    return out
 
 
 _WELL_FORMED: dict[str, bool] = {}
@@ -153,12 +166,14 @@ def malformed_procedure(claim, ctx):
     Good: 72148 ; G0283
     Fix: correct the code.
     """
+    out = []
     for proc in claim.procedures:
         if not _well_formed(proc.code):
-            yield ctx.finding(
+            out.append(ctx.finding(
                 f"{proc.code!s} is not a valid CPT/HCPCS code (expected 5 characters like 72148 or G0283).",
                 codes=[proc.code], rows=[proc.row] if proc.row else None,
-                brief=f"malformed code {proc.code}")
+                brief=f"malformed code {proc.code}"))
+    return out
 
 
 @rule("C106", severity="error", reference="AMA CPT annual updates (code deletions)")
@@ -170,6 +185,7 @@ def deleted_procedure(claim, ctx):
     Good: 99202
     Fix: use the replacement code.
     """
+    out = []
     if claim.dos is None:
         return
     for proc in claim.procedures:
@@ -178,11 +194,12 @@ def deleted_procedure(claim, ctx):
         gone = cpt.deleted(proc.code, claim.dos)
         if gone:
             when, replacement = gone
-            yield ctx.finding(
+            out.append(ctx.finding(
                 f"{proc.code} was deleted on {when.isoformat()} and cannot be billed for {claim.dos.isoformat()}."
                 + (f" Use {replacement}." if replacement else ""),
                 codes=[proc.code], suggestion=replacement, rows=[proc.row] if proc.row else None,
-                brief=f"{proc.code} deleted")
+                brief=f"{proc.code} deleted"))
+    return out
 
 
 @rule("C107", severity="warning", reference="CMS-1500 / 837P diagnosis list")
@@ -194,12 +211,14 @@ def duplicate_diagnosis(claim, ctx):
     Good: M54.17, G89.29
     Fix: remove the repeated code.
     """
+    out = []
     seen = set()
     for code in claim.diagnoses:
         if code in seen:
-            yield ctx.finding(f"{code} is listed more than once.", codes=[code],
-                              suggestion="remove the duplicate", brief=f"{code} listed twice")
+            out.append(ctx.finding(f"{code} is listed more than once.", codes=[code],
+                              suggestion="remove the duplicate", brief=f"{code} listed twice"))
         seen.add(code)
+    return out
 
 
 @rule("C108", severity="warning", reference="CMS ICD-10-CM releases")
@@ -244,8 +263,10 @@ def date_of_service(claim, ctx):
         yield ctx.finding("The date of service is blank.", column="dos",
                           suggestion="enter the date of service", brief="date of service missing")
     else:
+        # An absent column means the date is unknown, not missing from the claim (domain §2):
+        # review, not an error.
         yield ctx.finding("The sheet has no date-of-service column, so codes could not be checked by date.",
-                          column="dos", suggestion="add a 'Date of Service' column",
+                          column="dos", severity="warning", suggestion="add a 'Date of Service' column",
                           brief="no date of service")
 
 
