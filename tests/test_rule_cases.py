@@ -1,0 +1,140 @@
+"""The built-in rule catalogue (domain.md §3) against one cases file per rule ID.
+
+tests/cases/<RULE>.toml holds claims a billing expert would write for that rule: the catalogue's
+own examples, the claims where it must stay silent, and the values people actually type. The
+runner (xlsheets.testing) gives one test per case; the checks below make sure no rule is left
+without a file that shows it firing and staying quiet, and that the messages say what the
+catalogue promises (the runner checks rule IDs and severities, not wording).
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from xlsheets.config import Config, config_from_dict
+from xlsheets.findings import Severity
+from xlsheets.engine import Validator
+from xlsheets.plugins import PluginHost
+from xlsheets.testing import cases
+
+CASES = Path(__file__).parent / "cases"
+FILES = sorted(CASES.glob("*.toml"))
+
+
+def _builtin_ids() -> list[str]:
+    host = PluginHost()
+    host.load_builtins()
+    host.finish()
+    return sorted(r.id for r in host.rules)
+
+
+BUILTIN = _builtin_ids()
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(*p.values, id=f"{f.stem}: {p.id}") for f in FILES for p in cases(f)],
+)
+def test_case(case):
+    case.check()
+
+
+@pytest.mark.parametrize("rule_id", BUILTIN)
+def test_every_rule_has_firing_and_silent_cases(rule_id):
+    path = CASES / f"{rule_id}.toml"
+    assert path.is_file(), f"no cases file for {rule_id}: add tests/cases/{rule_id}.toml"
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+
+    def fires(case):
+        return (rule_id in case.get("expect", []) or rule_id in case.get("severity", {})
+                or any(rule_id in ids for ids in case.get("expect_on", {}).values()))
+
+    def silent(case):
+        return (rule_id in case.get("expect_not", [])
+                or any(rule_id in ids for ids in case.get("expect_not_on", {}).values()))
+
+    assert any(fires(c) for c in data["case"]), f"{path.name}: no case where {rule_id} fires"
+    assert any(silent(c) for c in data["case"]), f"{path.name}: no case where {rule_id} must not fire"
+
+
+def test_catalogue_is_complete():
+    """Exactly the catalogue of domain.md §3, one cases file each, and no stray files."""
+    catalogue = ([f"C{n}" for n in range(101, 112)] + [f"X{n}" for n in range(201, 204)]
+                 + [f"S{n}" for n in range(301, 310)] + [f"D{n}" for n in range(401, 407)])
+    assert BUILTIN == sorted(catalogue)
+    assert [f.stem for f in FILES] == sorted(catalogue)
+
+
+# --- what the messages must say --------------------------------------------------------------
+def _findings(row: dict, cfg: Config | None = None, rule_id: str | None = None):
+    header = list(row)
+    results = Validator(cfg or Config()).validate_rows(header, [[row[h] for h in header]])
+    found = [f for r in results for f in r.findings]
+    return [f for f in found if f.rule == rule_id] if rule_id else found
+
+
+def _one(row: dict, rule_id: str, cfg: Config | None = None):
+    hits = _findings(row, cfg, rule_id)
+    assert len(hits) == 1, f"expected one {rule_id}, got {hits or _findings(row, cfg)}"
+    return hits[0]
+
+
+def test_c101_suggests_near_matches():
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.19X"}, "C101")
+    assert "Did you mean M54.1" in f.message and f.suggestion.startswith("M54.1")
+
+
+def test_c102_lists_billable_children():
+    f = _one({"claim_id": "A1", "dos": "2022-01-10", "dx1": "M54.5"}, "C102")
+    assert all(c in f.message for c in ("M54.50", "M54.51", "M54.59"))
+
+
+def test_c104_lists_valid_seventh_characters():
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "S34.21"}, "C104")
+    assert all(c in f.message for c in ("S34.21XA", "S34.21XD", "S34.21XS"))
+
+
+def test_c106_names_the_replacement():
+    f = _one({"claim_id": "A1", "dos": "2022-03-01", "dx1": "M54.17", "cpt1": "99201"}, "C106")
+    assert f.suggestion == "99202"
+
+
+def test_c108_says_what_to_import():
+    f = _one({"claim_id": "A1", "dos": "2027-06-01", "dx1": "M54.17"}, "C108")
+    assert "2027-03-31" in f.message and "xlsheets codes import" in f.message
+
+
+def test_c110_off_by_default_and_on_when_configured():
+    row = {"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.17"}
+    assert not _findings(row, rule_id="C110")
+    f = _one(row, "C110", config_from_dict({"electronic_format": True}))
+    assert f.suggestion == "M5417"
+
+
+def test_x201_quotes_the_note_and_the_exception():
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.17", "dx2": "M51.17"}, "X201")
+    assert "M51.1-" in f.message  # the note M54.17 inherits from M54.1
+    assert "unrelated" in f.message and "I.A.12.a" in f.message
+
+
+def test_x201_downgraded_by_policy():
+    cfg = config_from_dict({"severity": {"X201": "warning"}})
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.17", "dx2": "M51.17"}, "X201", cfg)
+    assert f.severity == Severity.WARNING
+
+
+def test_s303_says_verify_payer_policy():
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.16", "dx2": "M54.17"}, "S303")
+    assert "verify the payer's policy" in f.message
+
+
+def test_s305_cites_the_guideline_without_time_frame():
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.17", "symptom_weeks": 16}, "S305")
+    assert "I.C.6.b.4" in f.message and "no time frame" in f.message
+    assert "pain management" in f.message
+
+
+def test_s304_suggests_injury_code_with_seventh_character():
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.16", "trauma": "Y"}, "S304")
+    assert f.suggestion == "S34.21XA"
