@@ -416,7 +416,8 @@ def _procedure_cell(value: object, row: int | None) -> list[Procedure]:
         hit = tuple((p.code, p.modifiers, p.units) for p in parse_procedures(value))
         if len(_proc_cache) < _CACHE_LIMIT:
             _proc_cache[key] = hit
-    return [Procedure(code, mods, units, row) for code, mods, units in hit]
+    new = tuple.__new__  # Procedure is a NamedTuple: build it without the Python-level __new__
+    return [new(Procedure, (code, mods, units, row, ())) for code, mods, units in hit]
 
 
 def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = None) -> Claim:
@@ -447,7 +448,7 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
                 claim.diagnoses.append(code)
                 claim.dx_cells.append((canon, row, written))
         elif kind == _CPT:
-            err = excel_error(value)
+            err = excel_error(value) if type(value) is not str or value[:1] == "#" else None
             if err:
                 claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
                 continue
@@ -485,7 +486,7 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
             else:
                 facts[canon] = pointers
         else:
-            err = excel_error(value)
+            err = excel_error(value) if type(value) is not str or value[:1] == "#" else None
             if err:
                 claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
                 continue

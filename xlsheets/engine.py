@@ -242,7 +242,9 @@ class Validator:
             if rule.trusted and fast:
                 # Built-in rules: no type or mutation guard; failures are still isolated.
                 try:
-                    findings.extend(rule.check(claim, ctx))
+                    out = rule.check(claim, ctx)  # a list, a generator, or None
+                    if out:
+                        findings.extend(out)
                 except Exception as exc:
                     findings.append(self._failure(rule, exc, claim))
             else:
@@ -254,11 +256,11 @@ class Validator:
         before = claim.identity()
         try:
             produced = rule.check(claim, ctx)
-            out = list(produced) if produced is not None else []
-            bad = next((f for f in out if not isinstance(f, Finding)), None)
-            if bad is not None:
-                raise TypeError(f"it returned {type(bad).__name__} {_short(bad)!r}, not a finding "
-                                "made with ctx.finding(...)")
+            out = [] if produced is None else list(produced)
+            for item in out:
+                if type(item) is not Finding:
+                    raise TypeError(f"it returned {type(item).__name__} {_short(item)!r}, not a "
+                                    "finding made with ctx.finding(...)")
         except Exception as exc:  # includes RecursionError
             out = [self._failure(rule, exc, claim)]
         if claim.identity() != before:
