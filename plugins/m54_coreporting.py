@@ -54,7 +54,8 @@ def setting_unreadable(claim, ctx):
     Good: m54_coreporting = "allow"
     Fix: correct the setting in xlsheets.toml ([settings] or the payer's settings).
     """
-    if PAIR <= set(claim.diagnoses) and answer(ctx.settings) is None:
+    dx = claim.diagnoses
+    if "M54.16" in dx and "M54.17" in dx and answer(ctx.settings) is None:
         value = ctx.settings.get(SETTING)
         yield ctx.finding(
             f"The setting {SETTING} = {value!r} for {claim.payer or 'this payer'} is not allow, deny "

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 
 import xlsheets
 from xlsheets.codes import cpt
@@ -61,17 +62,28 @@ _LEVEL = re.compile(r"\b([CTLS])\s*(\d{1,2})\b", re.I)
 _ITEM_SPLIT = re.compile(r"[,;&+]|\band\b", re.I)
 
 
+@lru_cache(maxsize=4096)
+def level_regions(text: str) -> tuple[str, ...]:
+    """The regions a ``nerve_root_level`` cell names (C/T cervical-thoracic, L/S lumbar-sacral)."""
+    found: list[str] = []
+    for seg, _n in _LEVEL.findall(text):
+        name = "cervical/thoracic" if seg.upper() in "CT" else "lumbar/sacral"
+        if name not in found:
+            found.append(name)
+    return tuple(found)
+
+
 def _regions(claim) -> list[str]:
     """The spinal regions a claim's ESI codes and documented levels point to."""
     codes = {p.code for p in claim.procedures}
-    found = [name for name, members in REGION_NAMES.items() if codes & members]
-    for seg, _n in _LEVEL.findall(claim.text("nerve_root_level")):
-        name = "cervical/thoracic" if seg.upper() in "CT" else "lumbar/sacral"
+    found = [name for name, members in REGION_NAMES.items() if not codes.isdisjoint(members)]
+    for name in level_regions(claim.text("nerve_root_level")):
         if name not in found:
             found.append(name)
     return found
 
 
+@lru_cache(maxsize=4096)
 def documented_levels(text: str) -> int:
     """``"L4-L5"`` -> 1, ``"L4, L5"`` -> 2, ``"L3-L4; L4-L5 and L5-S1"`` -> 3."""
     items = {tuple(_LEVEL.findall(item.upper())) for item in _ITEM_SPLIT.split(text)}

@@ -39,6 +39,8 @@ CMS HCPCS G0283 (unattended electrical stimulation, in place of 97014 for Medica
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import xlsheets
 from xlsheets.codes import cpt
 
@@ -121,8 +123,13 @@ def medicare_97014(claim, ctx):
 
 def progress_weeks(ctx) -> float:
     """The functional-progress interval, kept within 4-6 weeks."""
+    return _within_4_6(ctx.settings.get("pt_functional_progress_weeks", 6))
+
+
+@lru_cache(maxsize=64)
+def _within_4_6(value: object) -> float:
     try:
-        weeks = float(ctx.settings.get("pt_functional_progress_weeks", 6))
+        weeks = float(value)
     except (TypeError, ValueError):
         weeks = 6.0
     return min(max(weeks, 4.0), 6.0)
