@@ -44,6 +44,7 @@ MAX_RATIO = 200
 RATIO_EXEMPT_BYTES = 16 << 20
 PROLOG_SCAN_BYTES = 64 << 10
 CALAMINE_MAX_FILE_BYTES = 8 << 20  # see _choose_reader
+CALAMINE_MAX_CELLS = 2_000_000
 
 OLE_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
@@ -221,8 +222,8 @@ def _open_workbook(path: Path, sheet: str | None, reader: str | None,
 def _choose_reader(path: Path, zf: zipfile.ZipFile) -> str:
     """calamine when installed, the file is small and no cell holds an error; else streaming.
 
-    calamine holds a whole sheet in memory as Python objects (roughly 25x the file size), but
-    reads 3-4x faster. Up to 8 MB of workbook (about 80,000 claim rows, some 200 MB in memory)
+    calamine holds a whole sheet in memory (roughly 20x the file size), but reads 2-4x faster.
+    Up to 8 MB of workbook and 2 million cells (about 77,000 rows of 26 columns, some 150 MB)
     that fits the 300 MB budget of a validate run; above it streaming keeps memory flat.
     calamine turns error cells (#N/A) into empty ones, which would hide them from the claim
     parser, so a workbook with any error cell is read by the streaming reader.
@@ -236,19 +237,33 @@ def _choose_reader(path: Path, zf: zipfile.ZipFile) -> str:
     except ImportError:
         return "xlsxstream"
     for info in zf.infolist():
-        if info.filename.startswith("xl/worksheets/") and _part_contains(zf, info, b't="e"'):
+        if info.filename.startswith("xl/worksheets/") and not _calamine_fits(zf, info):
             return "xlsxstream"
     return "calamine"
 
 
-def _part_contains(zf: zipfile.ZipFile, info: zipfile.ZipInfo, needle: bytes) -> bool:
-    tail = b""
+_LAST_ROW = re.compile(rb"<row\b[^>]*?\sr=\"(\d+)\"")
+
+
+def _calamine_fits(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """False when a sheet has an error cell or a large extent.
+
+    calamine allocates the sheet's whole rectangle, so a tiny file with one cell at row
+    1,048,576 would cost gigabytes: the extent (last row x widest column) is capped at
+    CALAMINE_MAX_CELLS.
+    """
+    if info.file_size > 256 << 20:
+        return False
     with zf.open(info) as f:
-        while block := f.read(1 << 20):
-            if needle in tail + block:
-                return True
-            tail = block[-len(needle):]
-    return False
+        xml = f.read()
+    if b't="e"' in xml or re.search(rb'<c r="[A-Z]{3}', xml):
+        return False
+    tail = xml.rfind(b"<row ")
+    last = _LAST_ROW.match(xml, tail) if tail >= 0 else None
+    if tail >= 0 and last is None:
+        return False  # rows without numbers: let the streaming reader count them
+    width = 702 if re.search(rb'<c r="[A-Z]{2}', xml) else 26
+    return (int(last.group(1)) if last else 0) * width <= CALAMINE_MAX_CELLS
 
 
 def _stream_limits() -> dict:
@@ -473,16 +488,11 @@ class _CalamineBook:
     def rows(self, name: str) -> Iterator[list[object]]:
         from .xlsxstream import calamine_value
         sheet = self.wb.get_sheet_by_name(name)
-        rows = sheet.iter_rows()
-        end = getattr(sheet, "end", None)
-        if not end:
+        start = getattr(sheet, "start", None)
+        if start is None:
             return
-        rows = list(rows)  # whole sheet in memory: calamine is only used for small files
-        first_row = end[0] + 1 - len(rows)
-        first_col = end[1] + 1 - (len(rows[0]) if rows else 0)
-        for _ in range(first_row):
-            yield []
-        for row in rows:
+        first_col = start[1]  # iter_rows starts at row 1 but at the first used column
+        for row in sheet.iter_rows():
             yield [None] * first_col + [calamine_value(v) for v in row]
 
     def close(self) -> None:

@@ -44,6 +44,7 @@ class XlsxReader:
         self.max_ratio = limits.get("max_ratio", 200)
         self.ratio_exempt = limits.get("ratio_exempt_bytes", 16 << 20)
         self.max_columns = limits.get("max_columns", 16_384)
+        self.max_rows = limits.get("max_rows", 1_048_576)
         self._sheets: list[tuple[str, str]] | None = None
         self._strings: list[str] | None = None
         self._date_styles: set[int] = set()
@@ -323,6 +324,11 @@ class XlsxReader:
                         tag = el.tag
                         ns = tag[:tag.index("}") + 1] if tag.startswith("{") else ""
                 number_ = int(r) if r else next_row
+                if number_ > self.max_rows:
+                    from .io import InputError
+                    raise InputError(f"{self.name}: a row numbered {number_:,} is beyond Excel's "
+                                     f"last row ({self.max_rows:,}); the file was not written by "
+                                     "Excel. Split the claims into smaller workbooks.")
                 if number_ < next_row:
                     raise ValueError(f"row {number_} comes after row {next_row - 1}")
                 while next_row < number_:  # rows absent from the XML are empty
