@@ -164,3 +164,29 @@ def test_missing_plugin_folder_is_reported_not_fatal(tmp_path):
     host = load_plugins([tmp_path / "nope"], cache=False)
     assert "plugin folder not found" in host.failures[0].message
     assert host.rules  # built-ins still there
+
+
+def test_packaged_plugin_is_found_through_the_xlsheets_entry_point_group(tmp_path, monkeypatch):
+    """A plugin installed with pip registers under the ``xlsheets`` entry-point group."""
+    (tmp_path / "acme_policy.py").write_text(textwrap.dedent('''
+        import xlsheets
+
+        @xlsheets.rule("ACME101", severity="warning", procedures=["97014"])
+        def no_97014(claim, ctx):
+            """Acme does not cover 97014."""
+            yield ctx.finding("Acme does not cover 97014", codes=["97014"], suggestion="G0283")
+
+        @xlsheets.hookimpl
+        def xlsheets_rules():
+            return [no_97014]
+        '''))
+    dist = tmp_path / "acme_policy-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-policy\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[xlsheets]\nacme = acme_policy\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    host = load_plugins(cache=False)
+    assert host.plugins["acme"].kind == "entrypoint"
+    v = Validator(Config(plugins=["acme"]), host=host)
+    findings = v.validate_row(["dos", "dx1", "cpt1"], ["2026-03-10", "M54.50", "97014"])
+    assert [f.suggestion for f in findings if f.rule == "ACME101"] == ["G0283"]
