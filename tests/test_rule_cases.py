@@ -138,3 +138,15 @@ def test_s305_cites_the_guideline_without_time_frame():
 def test_s304_suggests_injury_code_with_seventh_character():
     f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.16", "trauma": "Y"}, "S304")
     assert f.suggestion == "S34.21XA"
+
+
+def test_c111_reported_on_the_add_on_row_of_a_line_level_sheet():
+    """domain §2: an add-on whose primary is missing from the claim's rows is reported on its row."""
+    header = ["Claim ID", "DOS", "Dx 1", "CPT", "Units"]
+    rows = [["L1", "03/10/2026", "M54.17", "99214", 1],
+            ["L1", "03/10/2026", "", "72148", 1],
+            ["L1", "03/10/2026", "", "64484-RT", 1]]
+    results = Validator(Config()).validate_rows(header, rows)
+    hits = [f for r in results for f in r.findings if f.rule == "C111"]
+    assert len(results) == 1 and len(hits) == 1
+    assert hits[0].rows == (4,) and "64483" in hits[0].message
