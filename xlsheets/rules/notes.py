@@ -51,8 +51,18 @@ def _relations(claim, ctx):
     return hit
 
 
+def _join_note(items) -> str:
+    """Note lines as one sentence: "underlying disease, such as: neoplasm (C00-D49)"."""
+    out = ""
+    for item in items:
+        out += ("" if not out else " " if out.endswith(":") else "; ") + item
+    return out
+
+
 def _quote(pair) -> str:
-    return f"{pair.carrier} says \"{pair.kind.capitalize()}: {pair.note}\""
+    # Chapter-level notes carry the chapter number ("13"): say "chapter 13", not "13".
+    where = f"chapter {pair.carrier}" if pair.carrier.isdigit() else pair.carrier
+    return f"{where} says \"{pair.kind.capitalize()}: {pair.note}\""
 
 
 @rule("X201", severity="error", reference="ICD-10-CM Official Guidelines I.A.12.a (Excludes1)")
@@ -70,7 +80,11 @@ def excludes1(claim, ctx):
         if pair.kind == "excludes1":
             yield ctx.finding(
                 f"{a} and {b} form an Excludes1 pair: {_quote(pair)}. {EXCLUDES1_EXCEPTION}",
-                codes=[a, b], suggestion=f"remove {pair.other} or document unrelated conditions",
+                codes=[a, b],
+                # Notes often exclude each other both ways (M54.1 / M51.1): which code stays is
+                # the documentation's call, not the note's.
+                suggestion=f"keep {a} or {b}, whichever the documentation supports, "
+                           "or document that the conditions are unrelated",
                 brief=f"{a} and {b} are Excludes1")
 
 
@@ -99,7 +113,7 @@ def manifestation_first(claim, ctx):
     describe a manifestation; the underlying condition must be sequenced first, and a claim with
     a manifestation code first-listed is rejected.
     Bad: G55 first (nerve root compression in diseases classified elsewhere)
-    Good: M51.17 first, then G55
+    Good: C79.51 (the underlying neoplasm) first, then G55
     Fix: list the underlying condition first.
     """
     if not claim.diagnoses:
@@ -110,7 +124,7 @@ def manifestation_first(claim, ctx):
         underlying = list(cs.code_first(first) or ())
         yield ctx.finding(
             f"{first} is a manifestation code and cannot be listed first; code the underlying "
-            "condition first." + (f" Its note says: code first {'; '.join(underlying[:2])}." if underlying else ""),
+            "condition first." + (f" Its note says: code first {_join_note(underlying[:2])}." if underlying else ""),
             codes=[first], suggestion="list the underlying condition first",
             brief=f"{first} cannot be first")
 
