@@ -118,6 +118,22 @@ def test_x201_quotes_the_note_and_the_exception():
     assert "unrelated" in f.message and "I.A.12.a" in f.message
 
 
+def test_x201_suggestion_leaves_the_choice_to_the_documentation():
+    """M54.1 and M51.1 exclude each other: the note alone cannot say which code stays."""
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.17", "dx2": "M51.17"}, "X201")
+    assert "M54.17" in f.suggestion and "M51.17" in f.suggestion and "unrelated" in f.suggestion
+
+
+def test_x202_names_a_chapter_note_as_a_chapter():
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.17", "dx2": "S34.21XA"}, "X202")
+    assert 'chapter 13 says "Excludes2' in f.message
+
+
+def test_x203_quotes_the_code_first_note_as_a_sentence():
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "G55", "dx2": "C79.51"}, "X203")
+    assert "code first underlying disease, such as: neoplasm (C00-D49)" in f.message
+
+
 def test_x201_downgraded_by_policy():
     cfg = config_from_dict({"severity": {"X201": "warning"}})
     f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.17", "dx2": "M51.17"}, "X201", cfg)
