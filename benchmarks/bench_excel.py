@@ -1,0 +1,191 @@
+"""Excel-side speed: worksheet functions, the Office.js path, the batch command and its report.
+
+Prints numbers and ratios against baselines measured in the same run:
+
+* CLAIM_STATUS per call, warm (target <= 50 us);
+* CLAIM_STATUS_TABLE on 10,000 rows through xlwings' custom_functions_call, and how much of it
+  is xlwings' own argument/result conversion (target: our part <= 0.2 s);
+* ``import xlsheets.udfs`` + first call, cold, in a fresh process (target <= 1 s);
+* ``xlsheets validate`` on a 100,000-row, 26-column workbook against the fastest available reader
+  merely reading the same file (target <= 3x), and the same with ``-o report.xlsx``;
+* with ``--million``: peak memory of ``xlsheets validate`` on 1,000,000 rows (target <= 300 MB).
+
+Run: python benchmarks/bench_excel.py [--rows 100000] [--million]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HEAD = ["claim_id", "patient_id", "dos", "payer", "pos", "dx1", "dx2", "dx3", "dx4", "cpt1", "cpt2",
+        "laterality", "nerve_root_level", "symptom_weeks", "conservative_care_weeks", "trauma",
+        "disc_disorder_confirmed", "spondylolisthesis_confirmed", "stenosis_claudication",
+        "radiating_pain", "slr_positive", "reflex_changes", "sensory_deficit", "motor_weakness",
+        "telehealth", "pain_management_encounter"]  # 26 columns
+DX = ["M54.17", "M54.16", "M51.16", "M51.17", "M54.50", "M47.816", "G89.29", "M48.062", "M54.1",
+      "M54.40", "M79.18", "M43.16", "S34.21XA", "M51.36"]
+CPT = ["99213", "99214", "72148", "64483-RT", "64484-RT", "97110x2", "62321", "20552", "95886", "97140"]
+PAYERS = ["Medicare", "Aetna", "Cigna", "BCBS", "UnitedHealthcare"]
+
+
+def claim_row(rng: random.Random, n: int, serial_dates: bool = True) -> list:
+    dos = 46000 + rng.randrange(300)
+    yn = lambda: rng.choice(("Y", "N", None))  # noqa: E731
+    return [f"C{n:07d}", f"P{rng.randrange(n // 3 + 1):06d}", dos if serial_dates else
+            dt.datetime(1899, 12, 30) + dt.timedelta(days=dos), rng.choice(PAYERS), "11",
+            rng.choice(DX), rng.choice(DX + [None] * 4), rng.choice(DX + [None] * 10), None,
+            rng.choice(CPT), rng.choice(CPT + [None] * 6), rng.choice("LRB") if rng.random() < .7 else None,
+            rng.choice(["L4-L5", "L5-S1", "S1", None]), rng.randrange(1, 30), rng.randrange(0, 12),
+            yn(), yn(), yn(), yn(), yn(), yn(), yn(), yn(), yn(), yn(), yn()]
+
+
+def timeit(fn, repeat=3):
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def bench_claim_status() -> None:
+    from xlsheets import udfs
+    rng = random.Random(1)
+    rows = [[claim_row(rng, i, serial_dates=False)] for i in range(2000)]
+    header = [HEAD]
+    for r in rows[:50]:
+        udfs.claim_status(header, r)  # warm: code sets, plugins, caches
+    t = timeit(lambda: [udfs.claim_status(header, r) for r in rows])
+    print(f"CLAIM_STATUS warm: {t / len(rows) * 1e6:.1f} us/call over {len(rows)} varied rows "
+          f"(target <= 50 us; classic xlwings adds ~3.8 ms per call itself)")
+
+
+OFFICEJS = r"""
+import asyncio, json, sys, time
+from xlwings.server import custom_functions_call
+import xlsheets.udfs as m
+table = json.load(sys.stdin)
+payload = {"client": "Office.js", "func_name": "claim_status_table", "args": [table],
+           "caller_address": "[B.xlsx]S!AA1", "session_id": "s", "culture_info_name": "en-US",
+           "date_format": "M/d/yyyy", "version": "0.37.8", "runtime": "1.4"}
+m.claim_status_table(table[:50])  # warm
+t = time.perf_counter(); out = asyncio.run(custom_functions_call(payload, m)); total = time.perf_counter() - t
+t = time.perf_counter(); ours = m.claim_status_table(table); own = time.perf_counter() - t
+assert out == ours, "xlwings changed the result"
+print(json.dumps({"total": total, "ours": own}))
+"""
+
+
+def bench_table(n: int = 10_000) -> None:
+    rng = random.Random(2)
+    table = [HEAD] + [claim_row(rng, i) for i in range(n)]
+    env = {**os.environ, "XLWINGS_ON_SERVER": "true", "XLWINGS_LICENSE_KEY": "noncommercial"}
+    out = subprocess.run([sys.executable, "-c", OFFICEJS], input=json.dumps(table), env=env,
+                         capture_output=True, text=True, check=True)
+    r = json.loads(out.stdout)
+    print(f"CLAIM_STATUS_TABLE {n:,} rows via custom_functions_call: {r['total']:.3f} s; ours "
+          f"{r['ours']:.3f} s (target <= 0.2 s), xlwings' conversion {r['total'] - r['ours']:.3f} s")
+
+
+def bench_cold() -> None:
+    code = ("import time; t=time.perf_counter(); import xlsheets.udfs as u; "
+            "u.claim_status([['claim_id','dos','dx1','cpt1']], [['C1', 46091, 'M54.17', '72148']]); "
+            "print(time.perf_counter()-t)")
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        inner = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                     check=True).stdout)
+        times.append((time.perf_counter() - t, inner))
+    wall, inner = min(times)
+    base = timeit(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True))
+    print(f"import xlsheets.udfs + first call, cold: {inner:.3f} s in-process "
+          f"({wall:.3f} s with interpreter start; bare interpreter {base:.3f} s; target <= 1 s)")
+
+
+def make_workbook(path: Path, rows: int) -> None:
+    import xlsxwriter
+    rng = random.Random(3)
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    ws = wb.add_worksheet("Claims")
+    ws.write_row(0, 0, HEAD)
+    for i in range(1, rows + 1):
+        ws.write_row(i, 0, claim_row(rng, i))
+    wb.close()
+
+
+def read_only(path: Path) -> tuple[str, int]:
+    from xlsheets.io import open_sheet
+    readers = ["xlsxstream"]
+    try:
+        import python_calamine  # noqa: F401
+        readers.insert(0, "calamine")
+    except ImportError:
+        pass
+    best = None
+    for reader in readers:
+        def run():
+            with open_sheet(path, reader=reader) as s:
+                return sum(1 for _ in s.rows)
+        t = timeit(run, repeat=1)
+        print(f"  read only, {reader}: {t:.2f} s")
+        if best is None or t < best[1]:
+            best = (reader, t)
+    return best
+
+
+def run_validate(path: Path, *extra: str) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of the CLI in a child process."""
+    code = ("import resource, sys, time; from xlsheets.cli import main; t=time.perf_counter(); "
+            "rc=main(sys.argv[1:]); w=time.perf_counter()-t; "
+            "print(w, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, rc, file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code, "validate", str(path), "--format", "json", *extra],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wall, rss, rc = out.stderr.strip().splitlines()[-1].split()
+    assert rc in ("0", "1"), out.stderr
+    return float(wall), int(rss) / 1024
+
+
+def bench_batch(rows: int, million: bool) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "claims.xlsx"
+        t = time.perf_counter()
+        make_workbook(path, rows)
+        print(f"\nworkbook: {rows:,} rows x {len(HEAD)} columns, {path.stat().st_size / 1e6:.1f} MB "
+              f"(written in {time.perf_counter() - t:.1f} s)")
+        reader, base = read_only(path)
+        wall, rss = run_validate(path)
+        print(f"xlsheets validate --format json: {wall:.2f} s = {wall / base:.2f}x the fastest reader "
+              f"({reader}, {base:.2f} s; target <= 3x); peak {rss:.0f} MB")
+        wall_o, rss_o = run_validate(path, "-o", str(Path(folder) / "report.xlsx"))
+        print(f"  with -o report.xlsx: {wall_o:.2f} s = {wall_o / base:.2f}x; report part {wall_o - wall:.2f} s; "
+              f"peak {rss_o:.0f} MB")
+        if million:
+            big = Path(folder) / "million.xlsx"
+            make_workbook(big, 1_000_000)
+            wall_m, rss_m = run_validate(big)
+            print(f"1,000,000 rows: {wall_m:.1f} s, peak memory {rss_m:.0f} MB (target <= 300 MB)")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--rows", type=int, default=100_000)
+    p.add_argument("--million", action="store_true", help="also measure peak memory on 1,000,000 rows")
+    args = p.parse_args()
+    bench_claim_status()
+    bench_table()
+    bench_cold()
+    bench_batch(args.rows, args.million)
+
+
+if __name__ == "__main__":
+    main()
