@@ -66,6 +66,7 @@ def test_unreadable_date_is_marked_not_raised():
     ("64483-RT, 64484-RT", [("64483", ("RT",), 1.0), ("64484", ("RT",), 1.0)]),
     ("64483 LT 59", [("64483", ("LT", "59"), 1.0)]),
     ("97140 x3; g0283", [("97140", (), 3.0), ("G0283", (), 1.0)]),
+    ("97110 x 2", [("97110", (), 2.0)]),
 ])
 def test_procedures_with_modifiers_and_units(cell, expected):
     assert [(p.code, p.modifiers, p.units) for p in parse_procedures(cell)] == expected

@@ -230,6 +230,7 @@ _DX_SPLIT = re.compile(r"[,;|\n\r\t ]+")
 _PROC_SPLIT = re.compile(r"[,;|\n\r]+")
 _PROC_TOKEN = re.compile(r"[\s\-:]+")
 _UNITS = re.compile(r"^(?:[X*]|UNITS?=?)(\d{1,3}(?:\.\d+)?)$|^\((\d{1,3})\)$")
+_SPACED_UNITS = re.compile(r"\s+([X*])\s+(\d{1,3})$")
 _CODE_LIKE = re.compile(r"^[A-Z0-9]{5}$")
 
 
@@ -246,7 +247,7 @@ def parse_procedures(value: object, row: int | None = None) -> list[Procedure]:
     text = code_text(value)
     out: list[Procedure] = []
     for chunk in _PROC_SPLIT.split(text):
-        chunk = chunk.strip()
+        chunk = _SPACED_UNITS.sub(r" \1\2", chunk.strip())  # "97110 x 2" -> "97110 x2"
         if not chunk:
             continue
         # "97110X2" written without a separator
