@@ -75,11 +75,18 @@ def level_regions(text: str) -> tuple[str, ...]:
 
 def _regions(claim) -> list[str]:
     """The spinal regions a claim's ESI codes and documented levels point to."""
-    codes = {p.code for p in claim.procedures}
-    found = [name for name, members in REGION_NAMES.items() if not codes.isdisjoint(members)]
-    for name in level_regions(claim.text("nerve_root_level")):
-        if name not in found:
+    found: list[str] = []
+    for proc in claim.procedures:
+        code = proc.code
+        name = ("cervical/thoracic" if code in CERVICAL_THORACIC
+                else "lumbar/sacral" if code in LUMBAR_SACRAL else None)
+        if name and name not in found:
             found.append(name)
+    text = claim.text("nerve_root_level")
+    if text:
+        for name in level_regions(text):
+            if name not in found:
+                found.append(name)
     return found
 
 
@@ -108,13 +115,16 @@ def coded_levels(procedures) -> int:
 
 def _levels(claim, procedures) -> tuple[int, str]:
     """The level count and where it came from, for the message."""
-    candidates = [(coded_levels(procedures), "from the codes and units")]
-    if claim.text("nerve_root_level"):
-        candidates.append((documented_levels(claim.text("nerve_root_level")),
-                           f"documented levels {claim.text('nerve_root_level')}"))
-    if claim.number("esi_levels") is not None:
-        candidates.append((int(claim.number("esi_levels")), "from the ESI levels column"))
-    return max(candidates)
+    levels, source = coded_levels(procedures), "from the codes and units"
+    text = claim.text("nerve_root_level")
+    if text:
+        documented = documented_levels(text)
+        if documented > levels:
+            levels, source = documented, f"documented levels {text}"
+    column = claim.number("esi_levels")
+    if column is not None and column > levels:
+        levels, source = int(column), "from the ESI levels column"
+    return levels, source
 
 
 def _rows(procs):
@@ -237,25 +247,34 @@ def sessions_per_year(claims, ctx):
     Fix: check the patient's history; the fifth session in 12 months is not covered.
     """
     limit = int(ctx.settings.get("esi_sessions_per_region", 4))
-    for patient, group in ctx.by_patient(claims).items():
-        for region, members in REGION_NAMES.items():
-            sessions: dict[dt.date, list] = {}
-            for claim in group:
-                if claim.dos is not None and claim.has_procedure(members):
-                    sessions.setdefault(claim.dos, []).append(claim)
-            dates = sorted(sessions)
-            for i, day in enumerate(dates):
-                start = year_before(day)
-                window = [d for d in dates[:i + 1] if d > start]
-                if len(window) > limit:
-                    earlier = ", ".join(d.isoformat() for d in window[:-1])
-                    for claim in sessions[day]:
-                        yield claim, ctx.finding(
-                            f"ESI session {len(window)} in the {region} region for patient {patient} "
-                            f"within 12 months (earlier: {earlier}); Medicare covers at most {limit}.",
-                            codes=[p.code for p in claim.procedures_in(members)], claim=claim,
-                            suggestion="check the patient's injection history",
-                            brief=f"ESI session {len(window)} in 12 months > {limit}")
+    # (patient, region) -> {date: [claims]}, in one pass over the claims
+    sessions: dict[tuple[str, str], dict[dt.date, list]] = {}
+    for claim in claims:
+        if not claim.patient_id or claim.dos is None:
+            continue  # unknown history: not counted
+        for region in _code_regions(claim):
+            sessions.setdefault((claim.patient_id, region), {}).setdefault(claim.dos, []).append(claim)
+    for (patient, region), by_date in sessions.items():
+        if len(by_date) <= limit:
+            continue  # cannot exceed the limit in any window
+        dates = sorted(by_date)
+        for i, day in enumerate(dates):
+            start = year_before(day)
+            window = [d for d in dates[:i + 1] if d > start]
+            if len(window) > limit:
+                earlier = ", ".join(d.isoformat() for d in window[:-1])
+                members = REGION_NAMES[region]
+                for claim in by_date[day]:
+                    yield claim, ctx.finding(
+                        f"ESI session {len(window)} in the {region} region for patient {patient} "
+                        f"within 12 months (earlier: {earlier}); Medicare covers at most {limit}.",
+                        codes=[p.code for p in claim.procedures_in(members)], claim=claim,
+                        suggestion="check the patient's injection history",
+                        brief=f"ESI session {len(window)} in 12 months > {limit}")
+
+
+def _code_regions(claim) -> set[str]:
+    return {name for p in claim.procedures for name, members in REGION_NAMES.items() if p.code in members}
 
 
 @xlsheets.hookimpl
