@@ -246,7 +246,6 @@ def sessions_per_year(claims, ctx):
     Good: sessions 13 months apart
     Fix: check the patient's history; the fifth session in 12 months is not covered.
     """
-    limit = int(ctx.settings.get("esi_sessions_per_region", 4))
     # (patient, region) -> {date: [claims]}, in one pass over the claims
     sessions: dict[tuple[str, str], dict[dt.date, list]] = {}
     for claim in claims:
@@ -254,23 +253,23 @@ def sessions_per_year(claims, ctx):
             continue  # unknown history: not counted
         for region in _code_regions(claim):
             sessions.setdefault((claim.patient_id, region), {}).setdefault(claim.dos, []).append(claim)
-    for (patient, region), by_date in sessions.items():
-        if len(by_date) <= limit:
-            continue  # cannot exceed the limit in any window
+    for (_patient, region), by_date in sessions.items():
         dates = sorted(by_date)
         for i, day in enumerate(dates):
             start = year_before(day)
             window = [d for d in dates[:i + 1] if d > start]
-            if len(window) > limit:
+            for claim in by_date[day]:
+                # each claim's own payer settings: a workbook may mix payers
+                limit = int(ctx.settings_for(claim).get("esi_sessions_per_region", 4))
+                if len(window) <= limit:
+                    continue
                 earlier = ", ".join(d.isoformat() for d in window[:-1])
-                members = REGION_NAMES[region]
-                for claim in by_date[day]:
-                    yield claim, ctx.finding(
-                        f"ESI session {len(window)} in the {region} region for patient {patient} "
-                        f"within 12 months (earlier: {earlier}); Medicare covers at most {limit}.",
-                        codes=[p.code for p in claim.procedures_in(members)], claim=claim,
-                        suggestion="check the patient's injection history",
-                        brief=f"ESI session {len(window)} in 12 months > {limit}")
+                yield claim, ctx.finding(
+                    f"ESI session {len(window)} in the {region} region for this patient within "
+                    f"12 months (earlier: {earlier}); Medicare covers at most {limit}.",
+                    codes=[p.code for p in claim.procedures_in(REGION_NAMES[region])], claim=claim,
+                    suggestion="check the patient's injection history",
+                    brief=f"ESI session {len(window)} in 12 months > {limit}")
 
 
 def _code_regions(claim) -> set[str]:

@@ -59,8 +59,7 @@ def sessions_per_year(claims, ctx):
     Good: sessions spread over more than a year
     Fix: check the patient's history; the fourth session in 12 months is not covered.
     """
-    limit = int(ctx.settings.get("tpi_sessions_per_year", 3))
-    for patient, group in ctx.by_patient(claims).items():
+    for _patient, group in ctx.by_patient(claims).items():
         sessions: dict[dt.date, list] = {}
         for claim in group:
             if claim.dos is not None:
@@ -69,15 +68,18 @@ def sessions_per_year(claims, ctx):
         for i, day in enumerate(dates):
             start = year_before(day)
             window = [d for d in dates[:i + 1] if d > start]
-            if len(window) > limit:
+            for claim in sessions[day]:
+                # each claim's own payer settings: a workbook may mix payers
+                limit = int(ctx.settings_for(claim).get("tpi_sessions_per_year", 3))
+                if len(window) <= limit:
+                    continue
                 earlier = ", ".join(d.isoformat() for d in window[:-1])
-                for claim in sessions[day]:
-                    yield claim, ctx.finding(
-                        f"Trigger point injection session {len(window)} for patient {patient} within "
-                        f"12 months (earlier: {earlier}); at most {limit} are covered.",
-                        codes=[p.code for p in claim.procedures_in(TPI)], claim=claim,
-                        suggestion="check the patient's injection history",
-                        brief=f"TPI session {len(window)} in 12 months > {limit}")
+                yield claim, ctx.finding(
+                    f"Trigger point injection session {len(window)} for this patient within "
+                    f"12 months (earlier: {earlier}); at most {limit} are covered.",
+                    codes=[p.code for p in claim.procedures_in(TPI)], claim=claim,
+                    suggestion="check the patient's injection history",
+                    brief=f"TPI session {len(window)} in 12 months > {limit}")
 
 
 @xlsheets.rule("TPI102", severity="error", procedures=TPI, reference=REFERENCE)

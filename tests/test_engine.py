@@ -120,3 +120,35 @@ def test_profile_counts_time_per_rule():
     v.validate_rows(["dos", "dx1"], [["2026-03-10", "M54.17"]] * 5)
     seconds, calls = v.profile["C101"]
     assert calls == 5 and seconds >= 0
+
+
+def test_batch_rule_uses_each_claims_own_payer_settings():
+    """A workbook mixing payers: each claim's history limit is its own payer's."""
+    from pathlib import Path
+    plugins = Path(__file__).resolve().parent.parent / "plugins"
+    cfg = Config(plugin_dirs=[plugins], payers=[
+        PayerPolicy("medicare", match=["medicare"], plugins=["trigger_point"]),
+        PayerPolicy("advantage", match=["advantage"], plugins=["trigger_point"],
+                    settings={"tpi_sessions_per_year": 4})])
+    v = Validator(cfg, host=load_plugins([plugins]))
+    header = ["claim_id", "patient_id", "payer", "dos", "dx1", "cpt1", "myofascial_pain"]
+    rows = [[f"{p}{i}", p, payer, f"2026-0{i}-10", "M79.18", "20552", "Y"]
+            for p, payer in (("A", "Medicare"), ("B", "Advantage")) for i in range(1, 5)]
+    flagged = {r.claim_id for r in v.validate_rows(header, rows) if any(f.rule == "TPI101" for f in r.findings)}
+    assert flagged == {"A4"}
+
+
+def test_pair_policy_that_raises_is_reported_and_the_default_decides(tmp_path):
+    host = plugin_folder(tmp_path, "shaky_policy", '''
+        import xlsheets
+
+        @xlsheets.hookimpl
+        def xlsheets_pair_policy(code_a, code_b, claim, settings):
+            return {}["missing"]
+        ''')
+    v = Validator(Config(plugins=["shaky_policy"]), host=host)
+    findings = v.validate_row(["dos", "dx1", "dx2"], ["2026-03-10", "M54.16", "M54.17"])
+    failure = next(f for f in findings if f.rule == "E102")
+    assert "pair policy of plugin shaky_policy" in failure.message
+    assert "shaky_policy.py, line 6: KeyError" in failure.message
+    assert [str(f.severity) for f in findings if f.rule == "S303"] == ["warning"]

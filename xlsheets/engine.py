@@ -8,6 +8,7 @@ run and a finding (E102) names the rule, its plugin and the error.
 from __future__ import annotations
 
 import time
+import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
@@ -28,7 +29,7 @@ _PAIR_ANSWERS = ("allow", "deny", "review")
 class Context:
     """What a rule's check gets besides the claim: settings, code sets, findings, payer policy."""
 
-    __slots__ = ("settings", "payer", "rule", "memo", "_plan", "_validator", "_claim")
+    __slots__ = ("settings", "payer", "rule", "memo", "_plan", "_validator", "_claim", "_extra")
 
     def __init__(self, validator: "Validator", plan: "_Plan"):
         self._validator = validator
@@ -38,6 +39,7 @@ class Context:
         self.rule: Rule | None = None
         self._claim: Claim | None = None
         self.memo: dict = {}  # per-claim scratch space rules may share (e.g. code checks)
+        self._extra: list[Finding] = []  # failures of hooks a rule called (pair policies)
 
     @property
     def codes(self):
@@ -53,7 +55,8 @@ class Context:
         ``claim`` names the claim in batch rules; it decides the rows the finding is reported on.
         """
         rule = self.rule
-        sev = self._plan.severity.get(rule.id)
+        plan = self._plan if claim is None else self._validator._plan_for(claim.payer)
+        sev = plan.severity.get(rule.id)
         if sev is None:
             sev = Severity.parse(severity) if severity is not None else rule.severity
         if rows is None:
@@ -65,7 +68,11 @@ class Context:
 
     def pair_policy(self, code_a: str, code_b: str, claim: Claim) -> str | None:
         """Ask the payer's plugins whether two codes may go together: allow / deny / review."""
-        return self._validator._pair_policy(self._plan, code_a, code_b, claim)
+        return self._validator._pair_policy(self, code_a, code_b, claim)
+
+    def settings_for(self, claim: Claim) -> dict[str, Any]:
+        """The settings in force for one claim's payer (batch rules see several payers)."""
+        return self._validator._plan_for(claim.payer).settings
 
     def by_patient(self, claims: Iterable[Claim]) -> dict[str, list[Claim]]:
         """Claims grouped by patient, each list in date-of-service order (batch rules)."""
@@ -93,6 +100,7 @@ class _Plan:
     order: dict[str, int]
     context: "Context | None" = None  # reused claim after claim (reset per claim)
     candidates: dict = field(default_factory=dict)  # (procedure codes, diagnoses) -> rules
+    batch_candidates: dict = field(default_factory=dict)
 
 
 @dataclass(slots=True, eq=False)
@@ -236,6 +244,7 @@ class Validator:
         ctx = plan.context
         ctx._claim = claim
         ctx.memo = {}
+        ctx._extra = []
         fast = self.profile is None
         for rule in self._candidates(plan, claim):
             ctx.rule = rule
@@ -249,7 +258,19 @@ class Validator:
                     findings.append(self._failure(rule, exc, claim))
             else:
                 findings.extend(self._call(rule, ctx, claim))
+        if ctx._extra:
+            findings.extend(ctx._extra)
         return findings
+
+    def batch_rules_for(self, plan: _Plan, claim: Claim) -> list[Rule]:
+        """Batch rules whose triggers this claim matches (cached like the claim rules)."""
+        key = (tuple(p.code for p in claim.procedures), claim.diagnoses)
+        rules = plan.batch_candidates.get(key)
+        if rules is None:
+            if len(plan.batch_candidates) > 50_000:
+                plan.batch_candidates.clear()
+            rules = plan.batch_candidates[key] = [r for r in plan.batch if _triggered(r, claim)]
+        return rules
 
     def _call(self, rule: Rule, ctx: Context, claim: Claim) -> list[Finding]:
         start = time.perf_counter() if self.profile is not None else 0.0
@@ -293,18 +314,33 @@ class Validator:
             brief=f"rule {rule.id} failed",
         )
 
-    def _pair_policy(self, plan: _Plan, code_a: str, code_b: str, claim: Claim) -> str | None:
+    def _pair_policy(self, ctx: Context, code_a: str, code_b: str, claim: Claim) -> str | None:
+        plan = ctx._plan
         for name, func in self.host.implementations("xlsheets_pair_policy", plan.plugins):
             try:
                 answer = func(code_a=code_a, code_b=code_b, claim=claim, settings=plan.settings)
-            except Exception:
-                continue  # the rule asking reports nothing for a broken policy; it falls back
+            except Exception as exc:  # the others still decide; the author learns what broke
+                ctx._extra.append(self._hook_failure(name, func, exc, claim))
+                continue
             if answer is None:
                 continue
             answer = str(answer).strip().lower()
             if answer in _PAIR_ANSWERS:
                 return answer
         return None
+
+    def _hook_failure(self, plugin_name: str, func, exc: BaseException, claim: Claim) -> Finding:
+        plugin = self.host.plugins.get(plugin_name)
+        source = plugin.source if plugin else plugin_name
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == func.__code__.co_filename]
+        where = f"{frames[-1].filename}, line {frames[-1].lineno}: " if frames else ""
+        return Finding(
+            rule=RULE_FAILED, severity=Severity.WARNING,
+            message=(f"The pair policy of plugin {plugin_name} ({source}) failed: {where}"
+                     f"{type(exc).__name__}: {_short(exc)}. Its answer was ignored; the other plugins and "
+                     "the default decided."),
+            suggestion=f"fix plugin {plugin_name}", reference=f"{func.__code__.co_filename}:{func.__code__.co_firstlineno}",
+            rows=claim.rows, brief=f"plugin {plugin_name} failed")
 
     def _run_batch_rule(self, rule: Rule, plan: _Plan, claims: list[Claim]):
         ctx = Context(self, plan)
@@ -324,7 +360,7 @@ class BatchRun:
 
     def __init__(self, validator: Validator):
         self.validator = validator
-        self._pending: dict[tuple[str, str], tuple[Rule, _Plan, list[Claim]]] = {}
+        self._pending: dict[str, tuple[Rule, _Plan, list[Claim]]] = {}
         self._results: dict[int, ClaimResult] = {}
         self.claims = 0
 
@@ -334,23 +370,18 @@ class BatchRun:
         result = ClaimResult(claim.claim_id, claim.rows, claim.payer, claim.patient_id,
                              v._run_claim_rules(plan, claim))
         self.claims += 1
-        for rule in plan.batch:
-            if _triggered(rule, claim):
-                slot = self._pending.setdefault((rule.id, plan.payer), (rule, plan, []))
-                slot[2].append(claim)
+        if plan.batch:
+            for rule in v.batch_rules_for(plan, claim):
+                self._pending.setdefault(rule.id, (rule, plan, []))[2].append(claim)
                 self._results[id(claim)] = result
         return result
 
     def finish(self) -> list[tuple[ClaimResult, Finding]]:
         """Run batch rules; their findings are appended to the results already returned."""
         added = []
-        by_rule: dict[str, list] = defaultdict(list)
-        for (rule_id, _payer), (rule, plan, claims) in self._pending.items():
-            by_rule[rule_id].append((rule, plan, claims))
-        for rule_id, groups in by_rule.items():
-            # A patient's history spans payers the rule is enabled for: run once over all of them.
-            rule, plan = groups[0][0], groups[0][1]
-            claims = [c for g in groups for c in g[2]]
+        # One run per rule over every payer it is enabled for: a patient's history spans them;
+        # ctx.settings_for(claim) gives each claim's own payer settings.
+        for rule, plan, claims in self._pending.values():
             for claim, finding in self.validator._run_batch_rule(rule, plan, claims):
                 result = self._results.get(id(claim))
                 if result is not None:
