@@ -54,6 +54,7 @@ CALLS = [
     ("icd_excludes1", [[["M54.17"]], [["M51.17"]]]),
     ("icd_title", [[[NA]]]),
     ("claim_status", [[["a", "b"]], [[1, 2]]]),
+    ("claim_status", [[HEAD], [["C4", "P1", 46091, "Aetna", "M51.17", NA, 99214, "N", "R"]]]),
 ]
 FUNCTIONS = {"CLAIM_STATUS", "CLAIM_FINDINGS", "CLAIM_STATUS_TABLE", "ICD_TITLE", "ICD_VALID",
              "ICD_BILLABLE", "ICD_ELECTRONIC", "ICD_DOTTED", "ICD_EXCLUDES1"}
@@ -99,6 +100,11 @@ def test_officejs_failure_is_text_not_value_error(officejs):
     assert officejs["results"][13][0][0].startswith("xlsheets: the header row has no diagnosis")
 
 
+def test_officejs_error_cell_in_a_row_is_named(officejs):
+    text = officejs["results"][14][0][0]
+    assert text.startswith("WARNING E101") and "NotAvailable" in text
+
+
 def test_officejs_metadata_lists_every_function_with_help(officejs):
     funcs = {f["name"]: f for f in officejs["meta"]["functions"]}
     assert set(funcs) == FUNCTIONS
@@ -126,7 +132,7 @@ CLASSIC = textwrap.dedent("""
     book = types.SimpleNamespace(Name="Claims.xlsm", FullName="C:\\\\Claims.xlsm")
     classic.generate_vba_wrapper("xlsheets.udfs", module, out, book)
     print(out.getvalue())
-    print("NDIM", module.claim_status_table.__xlfunc__["args"][0]["options"].get("ndim"))
+    print("CONVERT", module.claim_status_table.__xlfunc__["args"][0]["options"].get("convert"))
 """)
 
 
@@ -140,4 +146,4 @@ def test_classic_import_functions_writes_a_vba_wrapper_per_function():
     assert "Function claim_status(headers, row)" in vba
     assert 'XLPy.CallUDF("xlsheets.udfs", "claim_status_table", Array(table)' in vba
     assert "Application.Volatile" not in vba
-    assert "NDIM 2" in vba
+    assert "CONVERT raw" in vba  # ranges reach us unconverted (xlsheets.values reads them)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import sys
 import threading
 
 try:  # decorators: classic on Windows, Office.js when XLWINGS_ON_SERVER=true, no-ops elsewhere
@@ -114,6 +115,18 @@ def _never_raise(table: bool = False):
 
 
 # --- argument shapes --------------------------------------------------------------------------
+# Range arguments are taken "raw": xlwings' own conversion checks every cell (on CPython it tries
+# an import per cell) and costs 1-2 s per 10,000-row table; xlsheets.values reads every cell
+# form itself. What raw hands over: classic, a scalar or tuples of tuples (floats, datetimes,
+# None, COM error ints); Office.js, the 2-D JSON list (ints, serial dates, None, error dicts).
+# Pyodide >= 0.28 turns JS null into a JsNull object rather than None: mapped back here.
+_IN_PYODIDE = sys.platform == "emscripten"
+
+
+def _js_null_to_none(row: list) -> list:
+    return [None if type(v).__name__ == "JsNull" else v for v in row]
+
+
 def _cells(value) -> list:
     """A row or column range (any nesting) as a flat list of cell values."""
     if value is None:
@@ -126,15 +139,17 @@ def _cells(value) -> list:
             out.extend(item)
         else:
             out.append(item)
-    return out
+    return _js_null_to_none(out) if _IN_PYODIDE else out
 
 
 def _table(value) -> list[list]:
     if not isinstance(value, (list, tuple)):
         return [[value]]
     if value and not isinstance(value[0], (list, tuple)):
-        return [list(value)]  # a 1-D list: a single row
-    return [list(r) for r in value]
+        value = [value]  # a 1-D list: a single row
+    if _IN_PYODIDE:
+        return [_js_null_to_none(r) for r in value]
+    return [r if isinstance(r, list) else list(r) for r in value]
 
 
 def _date_arg(dos) -> _dt.date:
@@ -191,8 +206,8 @@ def _row_findings(headers, row):
 
 # --- claim functions --------------------------------------------------------------------------
 @func
-@arg("headers", ndim=2, doc=_HEADERS_DOC)
-@arg("row", ndim=2, doc=_ROW_DOC)
+@arg("headers", "raw", doc=_HEADERS_DOC)
+@arg("row", "raw", doc=_ROW_DOC)
 @_never_raise()
 def claim_status(headers, row):
     """The claim's status: OK, or its worst finding in a few words."""
@@ -205,8 +220,8 @@ def claim_status(headers, row):
 
 
 @func
-@arg("headers", ndim=2, doc=_HEADERS_DOC)
-@arg("row", ndim=2, doc=_ROW_DOC)
+@arg("headers", "raw", doc=_HEADERS_DOC)
+@arg("row", "raw", doc=_ROW_DOC)
 @_never_raise(table=True)
 def claim_findings(headers, row):
     """Every finding of the claim, spilled: rule, severity, message, suggestion."""
@@ -222,7 +237,7 @@ def claim_findings(headers, row):
 
 
 @func
-@arg("table", ndim=2, doc="The whole claims table, header row first (one row per claim or per service line).")
+@arg("table", "raw", doc="The whole claims table, header row first (one row per claim or per service line).")
 @_never_raise(table=True)
 def claim_status_table(table):
     """One status per data row of a claims table (fast: one call for the whole sheet)."""
