@@ -64,8 +64,9 @@ class Finding:
 
     def short(self) -> str:
         """A few words for a cell: ``ERROR S301: disc disorder confirmed - use M51.17``."""
-        text = f"{str(self.severity).upper()} {self.rule}: {self.brief or self.message}"
-        if self.suggestion:
+        what = self.brief or self.message
+        text = f"{str(self.severity).upper()} {self.rule}: {what}"
+        if self.suggestion and self.suggestion not in what:  # "use S34.21XA - use S34.21XA" reads badly
             text += f" - use {self.suggestion}" if _is_code_list(self.suggestion) else f" - {self.suggestion}"
         return text
 

@@ -179,7 +179,7 @@ def trigger_point_diagnosis(claim, ctx):
     yield ctx.finding(f"Trigger point injection {services[0].code} without a myalgia diagnosis (M79.1-) "
                       "or documented myofascial pain.",
                       codes=[p.code for p in services], rows=_rows(services), severity=sev,
-                      suggestion="M79.1- with documented myofascial pain", brief="TPI needs M79.1-")
+                      suggestion="add a myalgia code (M79.1-) and document myofascial pain", brief="trigger point injection without a myalgia code")
 
 
 RULES = [conservative_care, radiculopathy_triad, telehealth_without_exam, injection_laterality,

@@ -134,7 +134,7 @@ def traumatic_radiculopathy(claim, ctx):
         yield ctx.finding(
             f"Trauma is documented, but {code} is for non-traumatic radiculopathy; code the nerve-root "
             f"injury instead ({fix}, with the 7th character A initial, D subsequent or S sequela).",
-            codes=[code], suggestion=fix, brief="traumatic: use S34.21XA")
+            codes=[code], suggestion=fix, brief=f"traumatic: use {fix}")
 
 
 @rule("S305", severity="info", needs=("symptom_weeks",), setting="chronic_pain_suggestion",
