@@ -691,8 +691,8 @@ class CodeSet:
         O/0 and I/1 mix-ups); failing that, billable codes under the longest known prefix.
         Codes billable on ``dos`` (or ever, without a date) only."""
         s = "".join(ch for ch in str(code).upper() if ch.isalnum())
-        if not s:
-            return []
+        if not s or len(s) > 8:  # codes have at most 7 characters; a long cell text would
+            return []             # make millions of candidates (memory exhaustion)
         if dos is None:
             ok = lambda c: c in self._win or any(c in r.billable for r in self._releases)  # noqa: E731
         else:
