@@ -30,6 +30,8 @@ STATUS_COLOURS = {
 }
 STATUS_LABEL = {"error": "Error", "warning": "Warning", "info": "Info", "ok": "OK"}
 _RANK = {"info": 1, "warning": 2, "error": 3}
+EXCEL_MAX_ROWS = 1_048_576
+MAX_LINKS = 65_000  # Excel keeps at most 65,530 hyperlinks per sheet; later rows get plain numbers
 FINDINGS_COLUMNS = ["Row", "Claim ID", "Payer", "Rule", "Severity", "Message", "Codes",
                     "Suggestion", "Reference"]
 
@@ -94,6 +96,8 @@ class _Report:
         verdicts = _row_verdicts(r.results())
         verdict = next(verdicts, None)
         for row, values in r.rows():
+            if row > EXCEL_MAX_ROWS:  # a CSV longer than a sheet: the rest is in the JSON output
+                break
             while verdict is not None and verdict[0] < row:
                 verdict = next(verdicts, None)
             i = row - 1
@@ -131,14 +135,20 @@ class _Report:
         for c, w in enumerate([7, 14, 16, 7, 9, 90, 18, 28, 40]):
             ws.set_column(c, c, w)
         i = 0
+        dropped = 0
         target = self.claims_name.replace("'", "''")
         for result in self.result.results():
             for f in sorted(result.findings, key=lambda f: -f.severity):
+                if i >= EXCEL_MAX_ROWS - 2:
+                    dropped += 1  # the sheet is full; the JSON output has every finding
+                    continue
                 i += 1
                 row = (f.rows or result.rows or (None,))[0]
-                if row:
+                if row and i <= MAX_LINKS:
                     ws.write_url(i, 0, f"internal:'{target}'!A{row}", self.link, string=str(row),
                                  tip="Go to the claim row")
+                elif row:
+                    ws.write_number(i, 0, row)
                 ws.write_string(i, 1, _text(neutralize(result.claim_id)))
                 ws.write_string(i, 2, _text(neutralize(result.payer)))
                 ws.write_string(i, 3, f.rule)
@@ -148,6 +158,9 @@ class _Report:
                 ws.write_string(i, 6, ", ".join(f.codes))
                 ws.write_string(i, 7, _text(neutralize(f.suggestion or "")))
                 ws.write_string(i, 8, f.reference or "")
+        if dropped:
+            ws.write_string(i + 1, 0, f"... {dropped:,} more findings do not fit in a sheet; "
+                                      "use --format json for all of them.")
         ws.autofilter(0, 0, max(i, 1), len(FINDINGS_COLUMNS) - 1)
 
     # --- summary --------------------------------------------------------------------------
