@@ -290,7 +290,7 @@ def _pointer_indexes(value: object) -> tuple[int, ...] | Unreadable:
     for token in re.split(r"[\s,;\-:/]+", text):
         if not token:
             continue
-        if token.isdigit():
+        if token.isascii() and token.isdigit():  # int() refuses some unicode digits (⓼)
             n = int(token)
             if 1 <= n <= MAX_CODES:
                 out.append(n - 1)
