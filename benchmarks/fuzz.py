@@ -171,11 +171,15 @@ def main() -> int:
                     if f.rule == "E102":
                         key = f"rule crash: {f.message.split('. This claim')[0][:160]}"
                         failures[key] += 1
-                        examples.setdefault(key, repr((header, rows))[:400])
+                        if key not in examples:
+                            examples[key] = repr((header, rows))[:400]
+                            print(f"  new failure: {key}", file=sys.stderr)
         except Exception as exc:  # what the fuzz is looking for
             key = where(exc)
             failures[key] += 1
-            examples.setdefault(key, f"{exc!r}"[:200] + "  header=" + repr(header)[:200])
+            if key not in examples:
+                examples[key] = f"{exc!r}"[:200] + "  header=" + repr(header)[:200]
+                print(f"  new failure: {key}: {exc!r}"[:300], file=sys.stderr)
         tried += len(rows)
         now = time.perf_counter()
         if now - last > 10:

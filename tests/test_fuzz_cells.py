@@ -22,7 +22,7 @@ CODE_LIKE = ["M54.17", "m5417", "M54.16 M54.17", "M51.16;G89.29", "S33.5XXA", "M
              "64483-RT", "64484-RT,64484-LT", "97110x2", "99214-25", "72148.0", "62323", "20552",
              "Y", "N", "yes", "X", "6 weeks", "12", "-", "N/A", "A", "AB", "1,2", "13", "RT", "50",
              "03/10/2026", "2026-03-10", "31/02/2026", "46091", "\u00a0M54.17\u200b", "L", "B",
-             "Medicare", "11", "02", "=HYPERLINK(\"x\")", ""]
+             "Medicare", "11", "02", "=HYPERLINK(\"x\")", "", "\u24fc\u2778", "\u0663", "\u00b2"]
 EXCEL_ERROR_TEXT = sorted(EXCEL_ERRORS)
 
 cell_values = st.one_of(
@@ -36,6 +36,7 @@ cell_values = st.one_of(
     st.datetimes(), st.dates(), st.times(),
     st.text(),                                             # any unicode, control chars included
     st.text(alphabet=st.characters(max_codepoint=0x7f), max_size=12),
+    st.text(alphabet=st.characters(categories=["Nd", "No", "Nl"]), min_size=1, max_size=3),
     st.sampled_from(EXCEL_ERROR_TEXT),
     st.sampled_from(CODE_LIKE),
     st.builds(lambda kind: {"type": "Error", "errorType": kind, "message": "x"},
@@ -99,6 +100,13 @@ def test_every_non_blank_row_belongs_to_exactly_one_claim(sheet):
     covered = [r for c in claims for r in c.rows]
     expected = [i + 2 for i, values in enumerate(rows) if not is_blank_row(values)]
     assert sorted(covered) == expected
+
+
+def test_unicode_digits_in_a_pointer_are_a_finding_not_a_crash():
+    """Found by benchmarks/fuzz.py: '\u24fc' passes str.isdigit() but int() refuses it."""
+    claim = parse_row(HeaderMap.from_row(["Claim ID", "CPT", "Dx pointer", "Dx1"]),
+                      ["C1", "64483", "\u24fc\u2778", "M54.17"], 2)
+    assert [f.rule for f in claim.problems] == ["E101"]
 
 
 _VALIDATOR = Validator(Config())
