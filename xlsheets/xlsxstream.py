@@ -238,7 +238,7 @@ class XlsxReader:
                     else:
                         value = float(v) if (b"." in v or b"E" in v or b"e" in v) else int(v)
                 elif kind == b"inlineStr":
-                    value = _text(inline)
+                    value = _text(inline) if b"&" in inline or b"\r" in inline else inline.decode()
                 elif kind == b"b":
                     value = bool(int(v)) if v else None
                 elif kind == b"d":
@@ -298,15 +298,15 @@ class XlsxReader:
         for wrap_open, chunk in self._blocks(part, b"row", b"sheetData"):
             if wrap_open.startswith(b"<xlsheets-wrap") and b"<row" in chunk[:5] and not (
                     b"<!--" in chunk or b"<![CDATA[" in chunk or b"<?" in chunk):
-                items = [(m.group(1), m.group(2), m.group(0)) for m in _ROW.finditer(chunk)]
+                items = _ROW.findall(chunk)  # (attributes, body) per row
                 if len(items) != chunk.count(b"<row"):
                     items = None
             else:
                 items = None
             if items is None:  # unusual layout: the XML parser reads the whole block
                 root = fromstring(wrap_open + chunk + b"</xlsheets-wrap>")
-                items = [(None, el, None) for el in root]
-            for attrs, body, raw in items:
+                items = [(None, el) for el in root]
+            for attrs, body in items:
                 if attrs is None:  # a parsed element
                     el = body
                     tag = el.tag
@@ -320,6 +320,7 @@ class XlsxReader:
                     r = m.group(1) if m else None
                     values = fast_row(body) if body else []
                     if values is None:
+                        raw = b"<row" + attrs + b">" + body + b"</row>"
                         el = fromstring(wrap_open + raw + b"</xlsheets-wrap>")[0]
                         tag = el.tag
                         ns = tag[:tag.index("}") + 1] if tag.startswith("{") else ""
