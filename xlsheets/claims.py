@@ -371,6 +371,13 @@ def _problem(column: str, header: str, row: int | None, reason: str, severity=Se
 # Column kinds, decided once per header so each cell needs one comparison to find its parser.
 _DX, _CPT, _DOS, _FLAG, _NUMBER, _MODIFIER, _POINTER, _TEXT = range(8)
 _CACHE_LIMIT = 50_000  # distinct cell texts remembered per cache (sheets repeat codes a lot)
+_CACHE_TEXT = 256  # longer cells are not codes: never cached, and clipped (caches downstream)
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    """A code token as kept on the claim: junk text of a Dx/CPT cell (a pasted note, 32,000
+    characters) is shortened, so no cache keyed by codes grows by the cell's size."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 _dx_cache: dict[object, tuple[tuple[str, str], ...]] = {}  # cell -> ((normalised, as written), ...)
 _proc_cache: dict[object, tuple[tuple[str, tuple[str, ...], float], ...]] = {}
 _flag_cache: dict[object, bool] = {None: False, "": False, "Y": True, "N": False, "y": True,
@@ -404,8 +411,8 @@ def _diagnosis_cell(value: object, canon: str) -> tuple[tuple[str, str], ...]:
     if hit is None:
         cell = code_text(value)
         parts = [cell] if canon != "diagnoses" else split_diagnoses(cell)
-        hit = tuple((normalize_icd(p) or p, p) for p in parts if p)
-        if len(_dx_cache) < _CACHE_LIMIT:
+        hit = tuple((normalize_icd(p) or _clip(p), _clip(p)) for p in parts if p)
+        if len(_dx_cache) < _CACHE_LIMIT and len(value) <= _CACHE_TEXT:
             _dx_cache[(canon == "diagnoses", value)] = hit
     return hit
 
@@ -414,8 +421,8 @@ def _procedure_cell(value: object, row: int | None) -> list[Procedure]:
     key = value if type(value) is str else code_text(value)
     hit = _proc_cache.get(key)
     if hit is None:
-        hit = tuple((p.code, p.modifiers, p.units) for p in parse_procedures(value))
-        if len(_proc_cache) < _CACHE_LIMIT:
+        hit = tuple((_clip(p.code), p.modifiers, p.units) for p in parse_procedures(value))
+        if len(_proc_cache) < _CACHE_LIMIT and len(key) <= _CACHE_TEXT:
             _proc_cache[key] = hit
     new = tuple.__new__  # Procedure is a NamedTuple: build it without the Python-level __new__
     return [new(Procedure, (code, mods, units, row, ())) for code, mods, units in hit]

@@ -62,7 +62,7 @@ def normalize(raw: Any) -> str | None:
     out = None
     if m and any(c.isdigit() for c in m.group(1)):
         out = m.group(1) + ("." + m.group(2) if m.group(2) else "")
-    if len(_norm_cache) < 100_000:
+    if len(_norm_cache) < 100_000 and len(raw) <= 32:  # long cell text is not a code: do not keep it
         _norm_cache[raw] = out
     return out
 
