@@ -124,3 +124,20 @@ def test_validate_rows_gives_every_non_blank_row_a_status(sheet):
         # a rule that crashed is reported as E102; none of the built-ins may crash
         crashed = [f.message for f in res.findings if f.rule == "E102"]
         assert not crashed, crashed
+
+
+def test_long_junk_in_code_cells_is_clipped_not_cached_whole():
+    """Found by benchmarks/fuzz.py: 32,000-character Dx/CPT cells (a pasted note) made the
+    code caches hold gigabytes; codes on the claim are clipped and long cells are not cached."""
+    import tracemalloc
+    header = ["Claim ID", "DOS", "Dx1", "CPT1"]
+    _VALIDATOR.validate_rows(header, [["C0", "2026-03-10", "M54.17", "64483"]])
+    rows = [[f"C{i}", "2026-03-10", f"note {i}_" + "x" * 20_000, f"{i}" + "z" * 20_000] for i in range(200)]
+    tracemalloc.start()
+    results = _VALIDATOR.validate_rows(header, rows)
+    del rows
+    kept, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert kept < 2_000_000, f"{kept:,} bytes kept for 200 rows"  # 8 MB of cell text went in
+    assert all(len(code) <= 40 for r in results for f in r.findings for code in f.codes)
+    assert any("is not an ICD-10-CM code" in f.message for f in results[0].findings)
