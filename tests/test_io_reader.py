@@ -313,3 +313,10 @@ def test_error_cells_are_never_read_by_calamine(tmp_path, monkeypatch):
     clean = make_xlsx(tmp_path / "c.xlsx", {"Claims": sheet_xml(simple_rows([HEADER, ["C1"]]))})
     with open_sheet(clean) as sheet:
         assert sheet.reader == "calamine"
+
+
+def test_csv_with_a_runaway_quote_is_refused_with_the_line(tmp_path):
+    path = _csv(tmp_path, "c.csv", b'Claim ID,Dx1\nC1,"M54.17\n' + b"x" * (1 << 20) + b"\n")
+    with pytest.raises(InputError, match="line .*stray quote"):
+        with open_sheet(path) as sheet:
+            list(sheet.rows)

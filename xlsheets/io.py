@@ -72,10 +72,6 @@ class Sheet:
         """Sheet row number of the first value row (``claims_from_rows(..., first_row=)``)."""
         return self.header_row + 1
 
-    @property
-    def where(self) -> str:
-        return f"{self.path.name}" + (f", sheet {self.name!r}" if self.name else "")
-
 
 # --- opening ----------------------------------------------------------------------------
 @contextlib.contextmanager
@@ -183,7 +179,7 @@ def _open_workbook(path: Path, sheet: str | None, reader: str | None,
         names = source.sheet_names()
     except InputError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # a damaged workbook part or relationship
         raise _damaged(path, exc) from None
     if not names:
         raise InputError(f"{path.name} has no worksheets. Export the claims again.")
@@ -530,8 +526,6 @@ def _open_csv(path: Path, stack: contextlib.ExitStack) -> Sheet:
 def _csv_rows(path: Path, reader) -> Iterator[list[object]]:
     try:
         for row in reader:
-            if reader.line_num > EXCEL_MAX_ROWS * 4 and len(row) > EXCEL_MAX_COLUMNS:
-                break
             yield [v if v != "" else None for v in row]
     except csv.Error as exc:
         raise InputError(f"{path.name}, line {reader.line_num}: not readable as CSV ({exc}). "
