@@ -5,9 +5,8 @@ everything a billing person needs to act on it without opening the documentation
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 
 class Severity(IntEnum):
@@ -33,9 +32,9 @@ class Severity(IntEnum):
             ) from None
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One problem (or suggestion) about one claim."""
+class Finding(NamedTuple):
+    """One problem (or suggestion) about one claim. Immutable; a NamedTuple because claims
+    produce many and a tuple is the cheapest immutable record Python builds."""
 
     rule: str
     severity: Severity
