@@ -62,6 +62,7 @@ def test_unusable_headers_are_explained():
 def test_never_raises_into_excel(monkeypatch):
     def boom(*_a, **_k):
         raise RuntimeError("disk on fire")
+    udfs.reset()  # nothing cached: the failure happens on this call
     monkeypatch.setattr(udfs._state, "get_validator", boom)
     assert udfs.claim_status([HEADERS], [row()]) == "xlsheets failed: RuntimeError: disk on fire"
     assert udfs.claim_findings([HEADERS], [row()]) == [["xlsheets failed: RuntimeError: disk on fire"]]
@@ -169,3 +170,18 @@ def test_import_is_light():
             "print(c._codeset is None, u._state.validator is None)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "True True", out.stdout + out.stderr
+
+
+def test_recalculation_reuses_unchanged_rows_and_sees_edits():
+    """Excel recalculates the whole table after an edit: unchanged rows come from the cache,
+    the edited row is checked again, and batch rules still see every row."""
+    udfs.reset()
+    table = [HEADERS] + [row(claim=f"C{i}") for i in range(3)]
+    first = udfs.claim_status_table(table)
+    assert len(udfs._state.rows) == 3
+    table[2] = row(claim="C1", disc="Y")
+    second = udfs.claim_status_table(table)
+    assert second[0] == first[0] and second[2] == first[2]
+    assert second[1][0].startswith("ERROR S301") and not first[1][0].startswith("ERROR S301")
+    assert len(udfs._state.rows) == 4
+

@@ -364,11 +364,19 @@ class BatchRun:
         self._results: dict[int, ClaimResult] = {}
         self.claims = 0
 
-    def add(self, claim: Claim) -> ClaimResult:
+    def add(self, claim: Claim, findings: list[Finding] | None = None) -> ClaimResult:
+        """Validate one claim with the claim rules and keep it for the batch rules.
+
+        ``findings``: the claim-rule findings when the caller already has them (a worksheet
+        recalculating rows it validated before); the batch rules still see the claim.
+        """
         v = self.validator
         plan = v._plan_for(claim.payer)
-        result = ClaimResult(claim.claim_id, claim.rows, claim.payer, claim.patient_id,
-                             v._run_claim_rules(plan, claim))
+        if findings is None:
+            findings = v._run_claim_rules(plan, claim)
+        else:
+            claim.freeze()
+        result = ClaimResult(claim.claim_id, claim.rows, claim.payer, claim.patient_id, findings)
         self.claims += 1
         if plan.batch:
             for rule in v.batch_rules_for(plan, claim):

@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 OK = "OK"
+ROW_CACHE_SIZE = 20_000  # rows remembered between recalculations (about 1 KB each)
 FINDINGS_HEADER = ["Rule", "Severity", "Message", "Suggestion"]
 _HEADERS_DOC = "The header row of the claims table (claim_id, dos, dx1, cpt1, ...)."
 _ROW_DOC = "One claim row, in the same column order as the headers."
@@ -56,6 +57,9 @@ class _State:
         self.lock = threading.Lock()
         self.validator = None
         self.headers: dict[tuple, object] = {}
+        # (header map, row values) -> (claim, claim-rule findings): Excel recalculates whole
+        # tables after every edit; rows it saw before are not parsed or checked again.
+        self.rows: dict[tuple, tuple] = {}
 
     def get_validator(self):
         if self.validator is None:
@@ -65,6 +69,25 @@ class _State:
                     from .engine import Validator
                     self.validator = Validator(load_config())  # found as the CLI finds it
         return self.validator
+
+    def validated(self, hmap, values: list, row: int | None):
+        """(claim, claim-rule findings) of one row, from the cache when the row is unchanged."""
+        from .claims import parse_row
+        try:
+            key = (id(hmap), tuple(values))
+            hit = self.rows.get(key)
+        except TypeError:  # an unhashable cell (an error object): validate, don't cache
+            key = hit = None
+        if hit is not None:
+            return hit
+        validator = self.get_validator()
+        claim = parse_row(hmap, values, row)
+        hit = (claim, tuple(validator.validate_claim(claim)))
+        if key is not None:
+            if len(self.rows) >= ROW_CACHE_SIZE:
+                self.rows.clear()  # simple bound; a table recalculation refills it
+            self.rows[key] = hit
+        return hit
 
     def header_map(self, header: list):
         key = tuple(header)
@@ -195,13 +218,12 @@ def _header_map(headers):
 
 def _row_findings(headers, row):
     """Findings of one claim row; None for a blank row."""
-    from .claims import is_blank_row, parse_row
+    from .claims import is_blank_row
     hmap = _header_map(headers)
     values = _cells(row)
     if is_blank_row(values):
         return None
-    claim = parse_row(hmap, values, None)
-    return _state.get_validator().validate_claim(claim)
+    return list(_state.validated(hmap, values, None)[1])
 
 
 # --- claim functions --------------------------------------------------------------------------
@@ -241,7 +263,7 @@ def claim_findings(headers, row):
 @_never_raise(table=True)
 def claim_status_table(table):
     """One status per data row of a claims table (fast: one call for the whole sheet)."""
-    from .claims import claims_from_rows
+    from .claims import claims_from_rows, is_blank_row
     from .findings import worst
     rows = _table(table)
     if len(rows) < 2:
@@ -250,10 +272,22 @@ def claim_status_table(table):
     data = rows[1:]
     validator = _state.get_validator()
     run = validator.run()
+    out = [[""] for _ in data]  # blank rows stay blank
+    if not hmap.line_level:
+        # One claim per row: unchanged rows come from the cache; batch rules always rerun.
+        placed = []
+        for index, values in enumerate(data):
+            if not is_blank_row(values):
+                claim, findings = _state.validated(hmap, values, index + 2)
+                placed.append((index, run.add(claim, list(findings))))
+        run.finish()
+        for index, result in placed:
+            top = worst(result.findings)
+            out[index][0] = OK if top is None else top.short()
+        return out
     # Sheet-relative numbering: the header is row 1, data starts at row 2.
     results = [run.add(claim) for claim in claims_from_rows(hmap, data, 2)]
     run.finish()  # batch rules (a patient's other claims) append to the results
-    out = [[""] for _ in data]  # blank rows stay blank
     for result in results:
         per_row: dict[int, list] = {r: [] for r in result.rows}
         for f in result.findings:
