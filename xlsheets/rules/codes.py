@@ -6,7 +6,7 @@ year's: when no loaded code set covers the date, C108 says so instead of guessin
 from __future__ import annotations
 
 from ..codes import cpt
-from ..codes.icd10cm import VALID, electronic
+from ..codes.icd10cm import electronic
 from ..hookspecs import hookimpl
 from ..rule import rule
 
@@ -19,31 +19,29 @@ def _listing(codes, limit: int = 6) -> str:
     return text + (f" (+{len(codes) - limit} more)" if len(codes) > limit else "")
 
 
-def _checks(claim, ctx, dated: bool = False):
-    """(code, check) for each diagnosis on the claim's date of service.
+def _problems(claim, ctx, dated: bool = False):
+    """(code, check) for each diagnosis that is not billable on the claim's date of service.
 
-    Without a usable date (C108/C109 report that), date-dependent rules (``dated``) check
-    nothing, and the others check on the newest covered date: unknown codes and missing 7th
-    characters do not depend on the date.
+    Usually there are none, and a billable code costs one dict lookup; only the others get the
+    full check (status, children, suggestions). Without a usable date (C108/C109 report that),
+    date-dependent rules (``dated``) check nothing, and the others check on the newest covered
+    date: unknown codes and missing 7th characters do not depend on the date.
     """
     cs = ctx.codes
     key = (id(cs), claim.diagnoses, claim.dos, dated)  # sheets repeat combinations: cache them
     hit = _CHECKS.get(key)
     if hit is None:
         dos = claim.dos if claim.dos is not None and cs.covers(claim.dos) else None
-        if dos is None:
-            hit = () if dated else tuple((code, cs.check(code, _newest_date(cs))) for code in claim.diagnoses)
+        if dos is None and dated:
+            hit = ()
         else:
-            hit = tuple((code, cs.check(code, dos)) for code in claim.diagnoses)
+            dos = dos or _newest_date(cs)
+            hit = tuple((code, cs.check(code, dos)) for code in claim.diagnoses
+                        if not cs.billable(code, dos))
         if len(_CHECKS) > 100_000:
             _CHECKS.clear()
         _CHECKS[key] = hit
     return hit
-
-
-def _problems(claim, ctx, dated: bool = False):
-    """Only the checks that are not VALID: usually none, so most claims stop here."""
-    return [(code, check) for code, check in _checks(claim, ctx, dated) if check.status is not VALID]
 
 
 _CHECKS: dict[tuple, tuple] = {}
