@@ -26,26 +26,30 @@ import tempfile
 import time
 from pathlib import Path
 
-HEAD = ["claim_id", "patient_id", "dos", "payer", "pos", "dx1", "dx2", "dx3", "dx4", "cpt1", "cpt2",
-        "laterality", "nerve_root_level", "symptom_weeks", "conservative_care_weeks", "trauma",
-        "disc_disorder_confirmed", "spondylolisthesis_confirmed", "stenosis_claudication",
-        "radiating_pain", "slr_positive", "reflex_changes", "sensory_deficit", "motor_weakness",
-        "telehealth", "pain_management_encounter"]  # 26 columns
+# The data: by default the realistic mix of bench_core.py (4 diagnoses, 3 procedures, the
+# documentation columns, a quarter of claims with findings); --faulty uses random codes instead,
+# where almost every claim has several findings (a worst case).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_core  # noqa: E402
+
+HEAD = list(bench_core.HEADER)  # 26 columns
 DX = ["M54.17", "M54.16", "M51.16", "M51.17", "M54.50", "M47.816", "G89.29", "M48.062", "M54.1",
       "M54.40", "M79.18", "M43.16", "S34.21XA", "M51.36"]
 CPT = ["99213", "99214", "72148", "64483-RT", "64484-RT", "97110x2", "62321", "20552", "95886", "97140"]
-PAYERS = ["Medicare", "Aetna", "Cigna", "BCBS", "UnitedHealthcare"]
+FAULTY = False
 
 
 def claim_row(rng: random.Random, n: int, serial_dates: bool = True) -> list:
-    dos = 46000 + rng.randrange(300)
-    yn = lambda: rng.choice(("Y", "N", None))  # noqa: E731
-    return [f"C{n:07d}", f"P{rng.randrange(n // 3 + 1):06d}", dos if serial_dates else
-            dt.datetime(1899, 12, 30) + dt.timedelta(days=dos), rng.choice(PAYERS), "11",
-            rng.choice(DX), rng.choice(DX + [None] * 4), rng.choice(DX + [None] * 10), None,
-            rng.choice(CPT), rng.choice(CPT + [None] * 6), rng.choice("LRB") if rng.random() < .7 else None,
-            rng.choice(["L4-L5", "L5-S1", "S1", None]), rng.randrange(1, 30), rng.randrange(0, 12),
-            yn(), yn(), yn(), yn(), yn(), yn(), yn(), yn(), yn(), yn(), yn()]
+    if FAULTY:
+        row = bench_core.make_rows(1, seed=rng.randrange(10**9))[0]
+        row[5:9] = [rng.choice(DX), rng.choice(DX + [None] * 4), rng.choice(DX + [None] * 10), None]
+        row[9:12] = [rng.choice(CPT), rng.choice(CPT + [None] * 6), None]
+    else:
+        row = bench_core.make_rows(1, seed=rng.randrange(10**9))[0]
+    row[0], row[1] = f"C{n:07d}", f"P{rng.randrange(n // 3 + 1):06d}"
+    if not serial_dates:  # classic xlwings hands over datetimes
+        row[2] = dt.datetime(1899, 12, 30) + dt.timedelta(days=row[2])
+    return row
 
 
 def timeit(fn, repeat=3):
@@ -192,7 +196,13 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--rows", type=int, default=100_000)
     p.add_argument("--million", action="store_true", help="also measure peak memory on 1,000,000 rows")
+    p.add_argument("--faulty", action="store_true",
+                   help="random codes: almost every claim has several findings (worst case)")
     args = p.parse_args()
+    global FAULTY
+    FAULTY = args.faulty
+    print("data:", "random codes, several findings per claim" if FAULTY else
+          "realistic mix (bench_core.py): a quarter of claims with findings")
     bench_claim_status()
     bench_table()
     bench_cold()
