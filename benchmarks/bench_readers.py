@@ -3,7 +3,8 @@ xlsheets.xlsxstream (the default), and python-calamine when installed.
 
     python benchmarks/bench_readers.py [--rows 100000] [--keep PATH]
 
-Prints seconds, rows/s, peak memory (the reading process's peak RSS growth) and each reader's speed as a ratio to openpyxl. Each reader runs in its own child
+Prints seconds, rows/s, peak memory (the reading process's peak RSS, and its growth while
+reading) and each reader's speed as a ratio to openpyxl. Each reader runs in its own child
 process so one reader's memory does not count against the next.
 """
 from __future__ import annotations
@@ -54,9 +55,22 @@ def make_workbook(path: Path, rows: int, seed: int = 1, inline: bool = False) ->
     wb.close()
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, since ru_maxrss survives exec (it would report the
+    parent's peak, e.g. the workbook generator's)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _measure(reader: str, path: str) -> dict:
     """Run in a child: read every row with one reader, report time and memory."""
-    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base_rss = _peak_rss_mb()
     start = time.perf_counter()
     rows = cells = 0
     if reader == "openpyxl":
@@ -81,9 +95,9 @@ def _measure(reader: str, path: str) -> dict:
                 rows += 1
                 cells += sum(v is not None for v in row)
     seconds = time.perf_counter() - start
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss = _peak_rss_mb()
     return {"reader": reader, "seconds": seconds, "rows": rows, "cells": cells,
-            "rss_growth_mb": (rss - base_rss) / 1024}
+            "peak_rss_mb": rss, "rss_growth_mb": rss - base_rss}
 
 
 def _run_child(reader: str, path: Path) -> dict | None:
@@ -121,11 +135,12 @@ def main() -> None:
             print("calamine: not installed (pip install python-calamine to include it)")
         results = [r for r in (_run_child(name, path) for name in readers) if r]
         base = next((r for r in results if r["reader"] == "openpyxl"), None)
-        print(f"{'reader':<11} {'seconds':>8} {'rows/s':>10} {'RSS growth MB':>14} {'x openpyxl':>11}")
+        print(f"{'reader':<11} {'seconds':>8} {'rows/s':>10} {'peak RSS MB':>12} "
+              f"{'(growth)':>9} {'x openpyxl':>11}")
         for r in results:
             ratio = base["seconds"] / r["seconds"] if base else float("nan")
             print(f"{r['reader']:<11} {r['seconds']:8.2f} {r['rows'] / r['seconds']:10,.0f} "
-                  f"{r['rss_growth_mb']:14.1f} {ratio:10.1f}x")
+                  f"{r['peak_rss_mb']:12.1f} {r['rss_growth_mb']:9.1f} {ratio:10.1f}x")
         cells = {r["reader"]: r["cells"] for r in results}
         if len(set(cells.values())) > 1:
             print(f"WARNING: readers saw different numbers of non-empty cells: {cells}")
