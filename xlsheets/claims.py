@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from .codes.icd10cm import normalize as normalize_icd
 from .findings import Finding, Severity
-from .values import Unreadable, clean_text, code_text, excel_error, read_date, read_flag, read_number
+from .values import Unreadable, _quote, clean_text, code_text, excel_error, read_date, read_flag, read_number
 
 __all__ = ["Claim", "ClaimIsReadOnly", "Procedure", "HeaderMap", "claims_from_rows", "parse_row", "FLAG_COLUMNS",
            "NUMBER_COLUMNS", "CANONICAL_COLUMNS", "header_key", "UNREADABLE_CELL"]
@@ -299,11 +299,11 @@ def _pointer_indexes(value: object) -> tuple[int, ...] | Unreadable:
             if all(c in "123456789" for c in token):
                 out.extend(int(c) - 1 for c in token)
                 continue
-            return Unreadable(f"diagnosis pointer {text!r} is outside 1-12")
+            return Unreadable(f"diagnosis pointer {_quote(text)} is outside 1-12")
         elif token.isalpha() and all("A" <= c <= "L" for c in token):
             out.extend(ord(c) - 65 for c in token)
         else:
-            return Unreadable(f"diagnosis pointer {text!r} is not A-L or 1-12")
+            return Unreadable(f"diagnosis pointer {_quote(text)} is not A-L or 1-12")
     return tuple(out)
 
 
