@@ -60,3 +60,12 @@ def test_cli_output_does_not_echo_private_columns(tmp_path, capsys, fmt):
     main(["validate", str(book), "--format", fmt])
     out = capsys.readouterr()
     assert "123-45-6789" not in out.out + out.err
+
+
+def test_long_cells_are_quoted_shortened():
+    header = ["Claim ID", "DOS", "Dx1", "CPT1", "Dx pointer", "Trauma", "Symptom weeks", "Units"]
+    long = "Q" * 5000
+    results = Validator(Config()).validate_rows(header, [["C1", long, long, long, long, long, long, long]])
+    messages = [f.message for r in results for f in r.findings]
+    assert len(messages) >= 5
+    assert all(len(m) < 600 for m in messages), max(messages, key=len)[:200]
