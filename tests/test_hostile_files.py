@@ -204,6 +204,14 @@ def test_zip_that_is_not_a_workbook(tmp_path):
     assert "not an Excel workbook" in refused(path)
 
 
+def test_binary_workbook_xlsb_says_so(tmp_path):
+    path = tmp_path / "claims.xlsb"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("xl/workbook.bin", b"\x83\x01\x00")
+    message = refused(path)
+    assert ".xlsb" in message and "Save As" in message
+
+
 # --- not a workbook at all ------------------------------------------------------------------
 def _ole(path: Path, stream_name: str) -> Path:
     sector = bytearray(512 * 4)

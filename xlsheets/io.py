@@ -282,6 +282,9 @@ def _checked_zip(path: Path) -> Iterator[zipfile.ZipFile]:
             raise InputError(f"{path.name} holds {len(infos)} parts, more than any workbook "
                              f"needs ({MAX_ZIP_MEMBERS}); it is refused as unsafe.")
         names = {i.filename for i in infos}
+        if "xl/workbook.bin" in names:
+            raise InputError(f"{path.name} is an Excel Binary Workbook (.xlsb), which is not "
+                             "supported. In Excel use File > Save As > Excel Workbook (.xlsx).")
         if "xl/workbook.xml" not in names and not any(n.endswith("workbook.xml") for n in names):
             raise InputError(f"{path.name} is a zip file but not an Excel workbook (no workbook "
                              "part). Check that you picked the claims workbook.")
