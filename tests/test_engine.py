@@ -1,4 +1,5 @@
 """The Python API and the engine: findings, status, pair policies, batch rules, skipped rules."""
+import re
 import textwrap
 
 import xlsheets
@@ -152,3 +153,28 @@ def test_pair_policy_that_raises_is_reported_and_the_default_decides(tmp_path):
     assert "pair policy of plugin shaky_policy" in failure.message
     assert "shaky_policy.py, line 6: KeyError" in failure.message
     assert [str(f.severity) for f in findings if f.rule == "S303"] == ["warning"]
+
+
+def test_endless_plugin_rule_is_stopped_and_named(tmp_path):
+    """A plugin rule stuck in a loop must not hang a batch run: the watchdog stops it."""
+    host = plugin_folder(tmp_path, "spin", '''
+        import xlsheets
+
+        @xlsheets.rule("SPIN101", dx=["M54.1"])
+        def spin(claim, ctx):
+            """Never returns."""
+            while True:
+                pass
+
+        @xlsheets.hookimpl
+        def xlsheets_rules():
+            return [spin]
+        ''')
+    v = Validator(Config(plugins=["spin"]), host=host)
+    with v.watchdog(0.3):
+        results = v.validate_rows(["claim_id", "dos", "dx1"], [["C1", "2026-03-10", "M54.17"],
+                                                                ["C2", "2026-03-10", "M51.17"]])
+    stopped = [f for f in results[0].findings if f.rule == "E102"]
+    assert len(stopped) == 1 and "ran for more than 0.3 s and was stopped" in stopped[0].message
+    assert re.search(r"spin\.py, line [78]: ", stopped[0].message)  # inside the loop
+    assert results[1].findings == []

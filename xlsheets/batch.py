@@ -230,6 +230,7 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
 
     with tempfile.TemporaryFile() as spool, contextlib.ExitStack() as stack:
         row_spool = stack.enter_context(tempfile.TemporaryFile()) if keep_rows else None
+        stack.enter_context(validator.watchdog())  # an endless plugin loop is stopped, not hung
         with open_sheet(path, sheet) as opened:
             header = HeaderMap.from_row(opened.header)
             counter = _RowCounter(opened.rows, opened.first_row, row_spool, progress)
@@ -240,7 +241,7 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
             batch: list = []
             for claim in claims_from_rows(header, counter, opened.first_row):
                 result = run.add(claim)
-                if _may_change(run, claim):
+                if run.holds(claim):
                     pending[claims] = result
                 else:
                     tally.add(result)
@@ -292,15 +293,6 @@ def _unpack(record: tuple):
     claim_id, rows, payer, patient_id, findings = record
     return ClaimResult(claim_id, rows, payer, patient_id,
                        [Finding(rule, Severity(sev), *rest) for rule, sev, *rest in findings])
-
-
-def _may_change(run, claim) -> bool:
-    """True when a batch rule holds this claim and may append findings in finish().
-
-    Uses the BatchRun's record of such claims; when it cannot tell, keeps the result (safe).
-    """
-    held = getattr(run, "_results", None)
-    return True if held is None else id(claim) in held
 
 
 class _RowCounter:

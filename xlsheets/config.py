@@ -47,6 +47,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "chronic_pain_suggestion": True,  # S305 as info; false turns the suggestion off
     "electronic_format": False,  # C110
     "pair_policy_default": "review",  # S303 when no payer plugin decides
+    "plugin_rule_seconds": 10,  # a plugin rule running longer is stopped (command line)
 }
 
 _TOP_KEYS = {"select", "ignore", "plugin_dirs", "plugins", "electronic_format", "severity",

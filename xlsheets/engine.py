@@ -7,6 +7,9 @@ run and a finding (E102) names the rule, its plugin and the error.
 """
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 import traceback
 from collections import defaultdict
@@ -20,9 +23,13 @@ from .findings import Finding, Severity, status_of
 from .plugins import PluginHost, load_plugins, where_of
 from .rule import Rule
 
-__all__ = ["Validator", "ClaimResult", "BatchRun", "Context", "RULE_FAILED"]
+__all__ = ["Validator", "ClaimResult", "BatchRun", "Context", "RULE_FAILED", "RuleTimeout"]
 
 RULE_FAILED = "E102"
+
+
+class RuleTimeout(Exception):
+    """A plugin rule ran longer than its time limit (an endless loop) and was stopped."""
 _PAIR_ANSWERS = ("allow", "deny", "review")
 
 
@@ -132,6 +139,35 @@ class Validator:
         self._plans: dict[str, _Plan] = {}
         self.profile: dict[str, list[float]] | None = defaultdict(lambda: [0.0, 0]) if profile else None
         self.skipped: dict[str, tuple[str, ...]] = {}  # rule ID -> missing columns
+        self._running: tuple[Rule, float] | None = None  # the plugin rule running, and since when
+
+    @contextlib.contextmanager
+    def watchdog(self, seconds: float | None = None):
+        """Stop a plugin rule that runs longer than ``seconds`` (an endless loop), as a failure.
+
+        A timer signal checks, once a second, how long the running plugin rule has taken. Only
+        where signals can do that: the main thread, on systems with ``setitimer`` (the command
+        line on Linux and macOS); elsewhere this does nothing.
+        """
+        limit = float(seconds if seconds is not None else self.config.settings.get("plugin_rule_seconds", 10))
+        if limit <= 0 or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def check(_signum, _frame):
+            running = self._running
+            if running is not None and time.monotonic() - running[1] > limit:
+                self._running = None
+                raise RuleTimeout(f"it ran for more than {limit:g} s and was stopped")
+
+        tick = min(1.0, limit)
+        previous = signal.signal(signal.SIGALRM, check)
+        signal.setitimer(signal.ITIMER_REAL, tick, tick)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0, 0)
+            signal.signal(signal.SIGALRM, previous)
 
     # --- public API -----------------------------------------------------------------
     def validate_claim(self, claim: Claim) -> list[Finding]:
@@ -276,13 +312,16 @@ class Validator:
         start = time.perf_counter() if self.profile is not None else 0.0
         before = claim.identity()
         try:
+            self._running = (rule, time.monotonic())
             produced = rule.check(claim, ctx)
             out = [] if produced is None else list(produced)
+            self._running = None
             for item in out:
                 if type(item) is not Finding:
                     raise TypeError(f"it returned {type(item).__name__} {_short(item)!r}, not a "
                                     "finding made with ctx.finding(...)")
-        except Exception as exc:  # includes RecursionError
+        except Exception as exc:  # includes RecursionError and RuleTimeout
+            self._running = None
             out = [self._failure(rule, exc, claim)]
         if claim.identity() != before:
             _restore(claim, before)
@@ -297,7 +336,9 @@ class Validator:
         plugin = self.host.plugin_of(rule)
         owner = f"plugin {rule.plugin} ({plugin.source})" if plugin and not plugin.builtin else "xlsheets"
         where = where_of(exc, rule)
-        if isinstance(exc, ClaimIsReadOnly) or _is_mutation(exc):
+        if isinstance(exc, RuleTimeout):
+            what = f"was stopped: {where}{exc}"
+        elif isinstance(exc, ClaimIsReadOnly) or _is_mutation(exc):
             what = f"tried to change the claim it was given ({where}{_short(exc)}); rules may only read it"
         else:
             what = f"failed: {where}{type(exc).__name__}: {_short(exc)}"
@@ -346,12 +387,15 @@ class Validator:
         ctx = Context(self, plan)
         ctx.rule = rule
         try:
+            self._running = None if rule.trusted else (rule, time.monotonic())
             pairs = list(rule.check(claims, ctx) or [])
+            self._running = None
             for pair in pairs:
                 if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[1], Finding)):
                     raise TypeError(f"a batch rule must yield (claim, finding) pairs, not {_short(pair)!r}")
             return pairs
         except Exception as exc:
+            self._running = None
             return [(c, self._failure(rule, exc, c)) for c in claims[:1]]
 
 
@@ -383,6 +427,10 @@ class BatchRun:
                 self._pending.setdefault(rule.id, (rule, plan, []))[2].append(claim)
                 self._results[id(claim)] = result
         return result
+
+    def holds(self, claim: Claim) -> bool:
+        """True when a batch rule may still append findings to this claim's result."""
+        return id(claim) in self._results
 
     def finish(self) -> list[tuple[ClaimResult, Finding]]:
         """Run batch rules; their findings are appended to the results already returned."""
