@@ -164,6 +164,16 @@ class _Report:
         ws.autofilter(0, 0, max(i, 1), len(FINDINGS_COLUMNS) - 1)
 
     # --- summary --------------------------------------------------------------------------
+    def _severity_counts(self, ws, row: int, title: str, unit: str, counts: dict, keys) -> int:
+        """A small coloured table of counts by severity; returns its last row."""
+        ws.write_string(row, 0, title, self.bold)
+        ws.write_string(row, 1, unit, self.bold)
+        for key in keys:
+            row += 1
+            ws.write_string(row, 0, STATUS_LABEL[key], self.status[key])
+            ws.write_number(row, 1, counts[key])
+        return row
+
     def _summary_sheet(self) -> None:
         s = self.result.summary
         ws = self.wb.add_worksheet("Summary")
@@ -173,20 +183,10 @@ class _Report:
         ws.write_string(0, 0, "xlsheets validation report", self.title)
         ws.write_string(1, 0, f"{Path(s['source']).name}" + (f", sheet {s['sheet']}" if s["sheet"] else ""))
         ws.write_string(2, 0, f"{s['claims']:,} claims in {s['rows']:,} rows")
-        row = 4
-        ws.write_string(row, 0, "Claims by status", self.bold)
-        ws.write_string(row, 1, "Claims", self.bold)
-        for status in ("error", "warning", "info", "ok"):
-            row += 1
-            ws.write_string(row, 0, STATUS_LABEL[status], self.status[status])
-            ws.write_number(row, 1, s["by_status"][status])
-        row += 2
-        ws.write_string(row, 0, "Findings by severity", self.bold)
-        ws.write_string(row, 1, "Findings", self.bold)
-        for sev in ("error", "warning", "info"):
-            row += 1
-            ws.write_string(row, 0, STATUS_LABEL[sev], self.status[sev])
-            ws.write_number(row, 1, s["by_severity"][sev])
+        row = self._severity_counts(ws, 4, "Claims by status", "Claims", s["by_status"],
+                                    ("error", "warning", "info", "ok"))
+        row = self._severity_counts(ws, row + 2, "Findings by severity", "Findings", s["by_severity"],
+                                    ("error", "warning", "info"))
         row += 2
         ws.write_string(row, 0, "Findings by rule", self.bold)
         ws.write_string(row, 1, "Findings", self.bold)
