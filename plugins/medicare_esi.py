@@ -48,6 +48,7 @@ from functools import lru_cache
 
 import xlsheets
 from xlsheets.codes import cpt
+from xlsheets.history import rolling_12_months
 
 REFERENCE = "Medicare LCD L39240 / A58993 (and sibling LCDs, e.g. L39242 / A58745)"
 
@@ -227,14 +228,6 @@ def pain_duration(claim, ctx):
             suggestion=f"document at least {need:g} weeks of pain", brief=f"pain {said}, {need:g} weeks needed")
 
 
-def year_before(day: dt.date) -> dt.date:
-    """The same calendar day a year earlier (28 February for 29 February)."""
-    try:
-        return day.replace(year=day.year - 1)
-    except ValueError:
-        return day.replace(year=day.year - 1, day=28)
-
-
 @xlsheets.rule("MED106", severity="error", scope="batch", procedures=ESI, reference=REFERENCE)
 def sessions_per_year(claims, ctx):
     """More than 4 ESI sessions in one spinal region in a rolling 12 months.
@@ -254,10 +247,7 @@ def sessions_per_year(claims, ctx):
         for region in _code_regions(claim):
             sessions.setdefault((claim.patient_id, region), {}).setdefault(claim.dos, []).append(claim)
     for (_patient, region), by_date in sessions.items():
-        dates = sorted(by_date)
-        for i, day in enumerate(dates):
-            start = year_before(day)
-            window = [d for d in dates[:i + 1] if d > start]
+        for day, window in rolling_12_months(by_date):
             for claim in by_date[day]:
                 # each claim's own payer settings: a workbook may mix payers
                 limit = int(ctx.settings_for(claim).get("esi_sessions_per_region", 4))

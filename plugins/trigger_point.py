@@ -31,6 +31,7 @@ import datetime as dt
 
 import xlsheets
 from xlsheets.codes import cpt
+from xlsheets.history import rolling_12_months
 
 REFERENCE = "Medicare LCDs for trigger point injections (effective 2024-04-01)"
 TPI = frozenset(cpt.TRIGGER_POINT)
@@ -39,14 +40,6 @@ MYALGIA = "M79.1"
 
 def _rows(procs):
     return [p.row for p in procs if p.row] or None
-
-
-def year_before(day: dt.date) -> dt.date:
-    """The same calendar day a year earlier (28 February for 29 February)."""
-    try:
-        return day.replace(year=day.year - 1)
-    except ValueError:
-        return day.replace(year=day.year - 1, day=28)
 
 
 @xlsheets.rule("TPI101", severity="error", scope="batch", procedures=TPI, reference=REFERENCE)
@@ -64,10 +57,7 @@ def sessions_per_year(claims, ctx):
         for claim in group:
             if claim.dos is not None:
                 sessions.setdefault(claim.dos, []).append(claim)
-        dates = sorted(sessions)
-        for i, day in enumerate(dates):
-            start = year_before(day)
-            window = [d for d in dates[:i + 1] if d > start]
+        for day, window in rolling_12_months(sessions):
             for claim in sessions[day]:
                 # each claim's own payer settings: a workbook may mix payers
                 limit = int(ctx.settings_for(claim).get("tpi_sessions_per_year", 3))
