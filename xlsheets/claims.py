@@ -159,9 +159,9 @@ class Claim:
     read_only: bool = False
 
     def freeze(self) -> "Claim":
-        """Make the claim's contents read-only before rules see it: a plugin that tries to change
-        them fails (and is reported) instead of corrupting what other rules read. Cheap: no
-        copies. Reassigned attributes are caught by the engine (see ``identity``)."""
+        """Make the claim read-only before rules see it: a plugin that tries to change it fails
+        (and is reported) instead of corrupting what other rules read. Cheap: no copies; lists
+        become tuples, the facts a read-only mapping, and attribute writes raise."""
         if not self.read_only:
             self.diagnoses = tuple(self.diagnoses)
             self.procedures = tuple(self.procedures)
@@ -169,12 +169,9 @@ class Claim:
             self.dx_cells = tuple(self.dx_cells)
             self.problems = tuple(self.problems)
             self.read_only = True
+            object.__setattr__(self, "__class__", FrozenClaim)  # attribute writes now raise
         return self
 
-    def identity(self) -> tuple:
-        """The claim's parts by identity; once frozen, any change shows as a different tuple."""
-        return (self.claim_id, self.patient_id, self.payer, self.dos, self.pos, self.diagnoses,
-                self.procedures, self.facts, self.rows, self.present)
 
     # --- facts -------------------------------------------------------------------------
     def known(self, column: str) -> bool:
@@ -223,6 +220,22 @@ class Claim:
 
     def key(self) -> tuple:
         return (self.claim_id, self.patient_id, self.dos)
+
+
+class FrozenClaim(Claim):
+    """A claim after ``freeze()``: the same object, now refusing attribute writes.
+
+    Switching the class (rather than checking a flag in ``Claim.__setattr__``) keeps parsing,
+    which sets attributes many times per row, at full speed.
+    """
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise ClaimIsReadOnly(f"rules must only read the claim (tried to set {name})")
+
+    def __delattr__(self, name: str) -> None:
+        raise ClaimIsReadOnly(f"rules must only read the claim (tried to delete {name})")
 
 
 # --- parsing of code cells -------------------------------------------------------------

@@ -310,7 +310,6 @@ class Validator:
 
     def _call(self, rule: Rule, ctx: Context, claim: Claim) -> list[Finding]:
         start = time.perf_counter() if self.profile is not None else 0.0
-        before = claim.identity()
         try:
             self._running = (rule, time.monotonic())
             produced = rule.check(claim, ctx)
@@ -323,9 +322,6 @@ class Validator:
         except Exception as exc:  # includes RecursionError and RuleTimeout
             self._running = None
             out = [self._failure(rule, exc, claim)]
-        if claim.identity() != before:
-            _restore(claim, before)
-            out.append(self._failure(rule, ClaimIsReadOnly("it replaced part of the claim"), claim))
         if self.profile is not None:
             slot = self.profile[rule.id]
             slot[0] += time.perf_counter() - start
@@ -460,11 +456,6 @@ def _payer_allowed(patterns: tuple[str, ...], payer: str, policy: PayerPolicy | 
     import fnmatch
     names = {payer} | ({policy.name.lower()} if policy else set())
     return any(fnmatch.fnmatchcase(n, p) for n in names for p in patterns)
-
-
-def _restore(claim: Claim, parts: tuple) -> None:
-    (claim.claim_id, claim.patient_id, claim.payer, claim.dos, claim.pos, claim.diagnoses,
-     claim.procedures, claim.facts, claim.rows, claim.present) = parts
 
 
 def _is_mutation(exc: BaseException) -> bool:
