@@ -226,14 +226,15 @@ def summary_text(s: dict) -> str:
 def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False, progress=None):
     """Validate a file; yields a :class:`BatchResult`. The spool files vanish on exit."""
     from .claims import HeaderMap, claims_from_rows
-    from .io import open_sheet
+    from .io import open_sheet, read_ahead
 
     with tempfile.TemporaryFile() as spool, contextlib.ExitStack() as stack:
         row_spool = stack.enter_context(tempfile.TemporaryFile()) if keep_rows else None
         stack.enter_context(validator.watchdog())  # an endless plugin loop is stopped, not hung
         with open_sheet(path, sheet) as opened:
             header = HeaderMap.from_row(opened.header)
-            counter = _RowCounter(opened.rows, opened.first_row, row_spool, progress)
+            rows = read_ahead(path, opened.rows)  # large files: read on the other core
+            counter = _RowCounter(rows, opened.first_row, row_spool, progress)
             run = validator.run()
             pending = {}
             tally = _Tally()

@@ -18,7 +18,9 @@ import contextlib
 import csv
 import itertools
 import os
+import pickle
 import re
+import signal
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -635,3 +637,92 @@ def neutralize(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
         return "'" + value
     return value
+
+
+# --- read-ahead: the reader on the other core ---------------------------------------------------
+READ_AHEAD_MIN_BYTES = 2_000_000  # below this, starting a process costs more than it saves
+_CHUNK_ROWS = 500  # ~125 KB pickled: several fit in the pipe, so the reader runs ahead
+
+
+def _send(raw, item) -> None:
+    """One pickled chunk, written whole: with a wide pipe the child then runs ahead of the
+    parent instead of taking turns with it."""
+    view = memoryview(pickle.dumps(item, pickle.HIGHEST_PROTOCOL))
+    while view:
+        view = view[raw.write(view):]
+
+
+def _widen_pipe(fd: int) -> None:
+    """Ask Linux for a 1 MB pipe (64 KB by default); harmless where that is not possible."""
+    try:
+        import fcntl
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):
+        pass
+
+
+def read_ahead(path, rows: Iterator[list[object]]) -> Iterator[list[object]]:
+    """The same rows, read by a forked child process while this one validates.
+
+    Reading an xlsx is pure-Python work that takes as long as validating it; on two cores the
+    two overlap. Rows travel pickled in chunks through a pipe; a reading error in the child
+    arrives as the same InputError here. Used for large files on systems with ``fork`` (the
+    command line on Linux and macOS); elsewhere, or for small files, the rows pass through.
+    ``XLSHEETS_READ_AHEAD=0`` turns it off, ``=1`` forces it (tests).
+    """
+    force = os.environ.get("XLSHEETS_READ_AHEAD")
+    big = Path(path).stat().st_size >= READ_AHEAD_MIN_BYTES if force is None else force == "1"
+    if not big or not hasattr(os, "fork"):
+        yield from rows
+        return
+    read_end, write_end = os.pipe()
+    _widen_pipe(write_end)
+    pid = os.fork()
+    if pid == 0:  # the child: read, send, exit without running the parent's cleanup
+        os.close(read_end)
+        code = 0
+        try:
+            with os.fdopen(write_end, "wb", buffering=0) as out:
+                chunk = []
+                try:
+                    for row in rows:
+                        chunk.append(row)
+                        if len(chunk) >= _CHUNK_ROWS:
+                            _send(out, chunk)
+                            chunk = []
+                    if chunk:
+                        _send(out, chunk)
+                    _send(out, None)
+                except InputError as exc:
+                    _send(out, chunk)  # the rows read before the problem still count
+                    _send(out, ("error", str(exc)))
+                except BaseException as exc:  # anything else: the parent reports it
+                    _send(out, chunk)
+                    _send(out, ("error", f"{Path(path).name}: could not be read: "
+                                         f"{type(exc).__name__}: {exc}"))
+        except BaseException:  # the parent went away (broken pipe): nothing to tell
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    finished = False
+    try:
+        with os.fdopen(read_end, "rb", buffering=1 << 20) as inp:
+            while True:
+                try:
+                    chunk = pickle.load(inp)
+                except EOFError:
+                    raise InputError(f"{Path(path).name}: the reading process stopped unexpectedly; "
+                                     "run again with XLSHEETS_READ_AHEAD=0 to read in one process.") from None
+                if chunk is None:
+                    finished = True
+                    return
+                if isinstance(chunk, tuple):
+                    raise InputError(chunk[1])
+                yield from chunk
+    finally:
+        if not finished:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
