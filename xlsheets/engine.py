@@ -36,7 +36,7 @@ _PAIR_ANSWERS = ("allow", "deny", "review")
 class Context:
     """What a rule's check gets besides the claim: settings, code sets, findings, payer policy."""
 
-    __slots__ = ("settings", "payer", "rule", "memo", "_plan", "_validator", "_claim", "_extra")
+    __slots__ = ("settings", "payer", "rule", "_plan", "_validator", "_claim", "_extra")
 
     def __init__(self, validator: "Validator", plan: "_Plan"):
         self._validator = validator
@@ -45,7 +45,6 @@ class Context:
         self.payer = plan.payer
         self.rule: Rule | None = None
         self._claim: Claim | None = None
-        self.memo: dict = {}  # per-claim scratch space rules may share (e.g. code checks)
         self._extra: list[Finding] = []  # failures of hooks a rule called (pair policies)
 
     @property
@@ -279,7 +278,6 @@ class Validator:
         findings: list[Finding] = list(claim.problems)
         ctx = plan.context
         ctx._claim = claim
-        ctx.memo = {}
         ctx._extra = []
         fast = self.profile is None
         for rule in self._candidates(plan, claim):
