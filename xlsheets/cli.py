@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import textwrap
 
@@ -46,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("xlsheets: interrupted; nothing was written.", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # "xlsheets ... | head": the reader stopped; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+        return 141  # as shells report a pipe closed early (128 + SIGPIPE)
     except SystemExit as exc:  # argparse usage errors
         return exc.code if isinstance(exc.code, int) else 2
     except Exception as exc:  # last line of defence: a message, never a traceback
