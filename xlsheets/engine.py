@@ -190,10 +190,11 @@ class Validator:
 
     # --- plans ----------------------------------------------------------------------
     def _plan_for(self, payer: str) -> _Plan:
-        key = payer.strip().lower()
-        plan = self._plans.get(key)
+        plan = self._plans.get(payer)  # the payer cell as written: one lookup per claim
         if plan is None:
-            plan = self._plans[key] = self._make_plan(key)
+            key = payer.strip().lower()
+            plan = self._plans.get(key) or self._make_plan(key)
+            self._plans[key] = self._plans[payer] = plan
         return plan
 
     def _make_plan(self, payer: str) -> _Plan:

@@ -18,6 +18,9 @@ EMG = frozenset(cpt.EMG_NCS)
 TPI = frozenset(cpt.TRIGGER_POINT)
 OBJECTIVE = ("reflex_changes", "sensory_deficit", "motor_weakness")
 SIDE_MODIFIERS = ("RT", "LT", "50")
+TRIAD_SERVICES = ESI | EMG | IMAGING  # services that need the radiculopathy triad (D402)
+EXAM_SERVICES = ESI | IMAGING | TPI  # services questioned after a telehealth-only exam (D403)
+LEVEL_SERVICES = ESI | EMG  # services that need a documented level (D405)
 
 
 def _rows(procs):
@@ -60,7 +63,7 @@ def conservative_care(claim, ctx):
                 brief=f"conservative care {documented:g} < {need:g} weeks")
 
 
-@rule("D402", severity="warning", dx=("M54.1",), procedures=ESI | EMG | IMAGING,
+@rule("D402", severity="warning", dx=("M54.1",), procedures=TRIAD_SERVICES,
       needs=("radiating_pain", "slr_positive"),
       reference="Medicare ESI LCD L39240 (radicular pain with objective findings)")
 def radiculopathy_triad(claim, ctx):
@@ -74,8 +77,10 @@ def radiculopathy_triad(claim, ctx):
     Fix: document the missing findings.
     """
     radic = [d for d in claim.diagnoses if d.startswith("M54.1")]
-    services = claim.procedures_in(ESI | EMG | IMAGING)
-    if not radic or not services:
+    if not radic:
+        return
+    services = claim.procedures_in(TRIAD_SERVICES)
+    if not services:
         return
     if not any(claim.known(c) for c in OBJECTIVE):
         return  # objective findings not recorded in this sheet: unknown
@@ -94,7 +99,7 @@ def radiculopathy_triad(claim, ctx):
             suggestion="document " + "; ".join(missing), brief="radiculopathy triad incomplete")
 
 
-@rule("D403", severity="warning", procedures=ESI | IMAGING | TPI,
+@rule("D403", severity="warning", procedures=EXAM_SERVICES,
       reference="advisory: payer reviewers and telehealth exam limits (no regulation)")
 def telehealth_without_exam(claim, ctx):
     """A telehealth encounter without objective findings on a claim with imaging or injections.
@@ -111,7 +116,7 @@ def telehealth_without_exam(claim, ctx):
         return
     if any(claim.yes(c) for c in (*OBJECTIVE, "slr_positive")):
         return
-    services = claim.procedures_in(ESI | IMAGING | TPI)
+    services = claim.procedures_in(EXAM_SERVICES)
     yield ctx.finding(
         f"Telehealth encounter with {services[0].code} but no objective exam findings documented.",
         codes=[p.code for p in services], rows=_rows(services),
@@ -143,7 +148,7 @@ def injection_laterality(claim, ctx):
                               brief=f"remove {'/'.join(bad)} from {proc.code}")
 
 
-@rule("D405", severity="warning", procedures=ESI | EMG, needs=("nerve_root_level",),
+@rule("D405", severity="warning", procedures=LEVEL_SERVICES, needs=("nerve_root_level",),
       reference="Medicare ESI LCD L39240 (level documented); AANEM EMG/NCS guidance")
 def level_documented(claim, ctx):
     """The nerve-root level is not documented for an ESI or EMG/NCS.
@@ -155,7 +160,7 @@ def level_documented(claim, ctx):
     """
     if claim.text("nerve_root_level"):
         return
-    services = claim.procedures_in(ESI | EMG)
+    services = claim.procedures_in(LEVEL_SERVICES)
     yield ctx.finding(f"{services[0].code}: the nerve-root level is not documented.",
                       codes=[p.code for p in services], rows=_rows(services),
                       suggestion="document the level (e.g. L5-S1)", brief="level not documented")
