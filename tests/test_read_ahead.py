@@ -58,3 +58,11 @@ def test_validate_output_is_the_same_with_and_without_read_ahead(tmp_path, monke
         assert main(["validate", str(path), "--format", "json"]) == 1
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1] and '"S301"' in outputs[0]
+
+
+def test_without_a_process_to_spare_rows_are_read_here(forced, tmp_path, monkeypatch):
+    def no_fork():
+        raise OSError(11, "Resource temporarily unavailable")
+    monkeypatch.setattr(os, "fork", no_fork)
+    (tmp_path / "f.csv").write_text("x")
+    assert list(read_ahead(tmp_path / "f.csv", rows_then(10))) == list(rows_then(10))

@@ -675,9 +675,19 @@ def read_ahead(path, rows: Iterator[list[object]]) -> Iterator[list[object]]:
     if not big or not hasattr(os, "fork"):
         yield from rows
         return
-    read_end, write_end = os.pipe()
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:  # no pipes to spare: read here
+        yield from rows
+        return
     _widen_pipe(write_end)
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no process to spare (limits, sandbox): read here
+        os.close(read_end)
+        os.close(write_end)
+        yield from rows
+        return
     if pid == 0:  # the child: read, send, exit without running the parent's cleanup
         os.close(read_end)
         code = 0
