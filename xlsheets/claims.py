@@ -36,8 +36,6 @@ NUMBER_COLUMNS = (
     "symptom_weeks", "conservative_care_weeks", "functional_progress_weeks",
     "pt_visits_since_progress", "plan_of_care_days", "units", "esi_levels",
 )
-TEXT_COLUMNS = ("claim_id", "patient_id", "payer", "pos", "laterality", "nerve_root_level",
-                "spinal_region", "provider", "notes")
 
 # Canonical name -> aliases (matched after header_key()). dx1..dx12/cpt1..cpt12 are generated.
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -196,10 +194,6 @@ class Claim:
     def row(self) -> int | None:
         return self.rows[0] if self.rows else None
 
-    @property
-    def procedure_codes(self) -> list[str]:
-        return [p.code for p in self.procedures]
-
     def has_procedure(self, codes: Iterable[str] | frozenset[str] | set[str]) -> bool:
         return any(p.code in codes for p in self.procedures)
 
@@ -209,17 +203,11 @@ class Claim:
     def dx_with_prefix(self, *prefixes: str) -> list[str]:
         return [d for d in self.diagnoses if d.startswith(prefixes)]
 
-    def modifiers(self) -> set[str]:
-        return {m for p in self.procedures for m in p.modifiers}
-
     @property
     def is_telehealth(self) -> bool:
         """Telehealth per the column, POS 02/10, or modifier 95/93."""
         return (self.yes("telehealth") or self.pos in ("02", "10", "2")
                 or any(m in ("95", "93", "GT", "FQ") for p in self.procedures for m in p.modifiers))
-
-    def key(self) -> tuple:
-        return (self.claim_id, self.patient_id, self.dos)
 
 
 class FrozenClaim(Claim):
@@ -244,7 +232,6 @@ _PROC_SPLIT = re.compile(r"[,;|\n\r]+")
 _PROC_TOKEN = re.compile(r"[\s\-:]+")
 _UNITS = re.compile(r"^(?:[X*]|UNITS?=?)(\d{1,3}(?:\.\d+)?)$|^\((\d{1,3})\)$")
 _SPACED_UNITS = re.compile(r"\s+([X*])\s+(\d{1,3})$")
-_CODE_LIKE = re.compile(r"^[A-Z0-9]{5}$")
 
 
 def split_diagnoses(text: str) -> list[str]:
@@ -360,11 +347,6 @@ class HeaderMap:
         line_fields = bool(present & {"units", "dx_pointer", "modifiers", *_MODIFIER_COLUMNS})
         return cls(columns, present, unknown, line_level, has_code_columns, plan, line_fields)
 
-    def header_of(self, canonical: str) -> str:
-        for _, canon, text in self.columns:
-            if canon == canonical:
-                return text
-        return canonical
 
 
 def _problem(column: str, header: str, row: int | None, reason: str, severity=Severity.WARNING):

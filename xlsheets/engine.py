@@ -8,6 +8,7 @@ run and a finding (E102) names the rule, its plugin and the error.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import signal
 import threading
 import time
@@ -452,7 +453,6 @@ def _triggered(rule: Rule, claim: Claim) -> bool:
 
 
 def _payer_allowed(patterns: tuple[str, ...], payer: str, policy: PayerPolicy | None) -> bool:
-    import fnmatch
     names = {payer} | ({policy.name.lower()} if policy else set())
     return any(fnmatch.fnmatchcase(n, p) for n in names for p in patterns)
 
