@@ -79,23 +79,42 @@ def bench_claim_status() -> None:
 
 
 OFFICEJS = r"""
-import asyncio, json, sys, time
+import asyncio, json, sys, time, types
+import xlwings as xw
 from xlwings.server import custom_functions_call
 import xlsheets.udfs as m
 table = json.load(sys.stdin)
 payload = {"client": "Office.js", "func_name": "claim_status_table", "args": [table],
            "caller_address": "[B.xlsx]S!AA1", "session_id": "s", "culture_info_name": "en-US",
            "date_format": "M/d/yyyy", "version": "0.37.8", "runtime": "1.4"}
-m.claim_status_table(table[:50])  # warm
-t = time.perf_counter(); out = asyncio.run(custom_functions_call(payload, m)); total = time.perf_counter() - t
-m.reset()  # first call: nothing remembered
-t = time.perf_counter(); ours = m.claim_status_table(table); own = time.perf_counter() - t
-assert out == ours, "xlwings changed the result"
+
+def call(module, name, args):
+    t = time.perf_counter()
+    out = asyncio.run(custom_functions_call({**payload, "func_name": name, "args": args}, module))
+    return out, time.perf_counter() - t
+
+# Cold: a fresh session's first call, loading configuration, plugins and code sets included.
+t = time.perf_counter(); m.claim_status_table(table); cold = time.perf_counter() - t
+m.reset()
+m.claim_status_table(table[:50])  # loaded, as after any other xlsheets cell has been computed
+out, total = call(m, "claim_status_table", [table])  # first call on this table: no row seen
+# xlwings' own part: the same arguments in and the same result out of a function doing nothing
+null = types.ModuleType("null")
+@xw.func
+@xw.arg("table", "raw")
+def same_result(table):
+    return out
+null.same_result = same_result
+_, conversion = min(call(null, "same_result", [table]) for _ in range(3))
+ours = total - conversion
+m._state.rows.clear()  # the same first call, directly: a cross-check of the subtraction
+t = time.perf_counter(); direct = m.claim_status_table(table); own = time.perf_counter() - t
+assert out == direct, "xlwings changed the result"
 table[len(table) // 2] = list(table[1])  # the user edits one row; Excel recalculates the table
-payload["args"] = [table]
-t = time.perf_counter(); asyncio.run(custom_functions_call(payload, m)); recalc = time.perf_counter() - t
+_, recalc = call(m, "claim_status_table", [table])
 t = time.perf_counter(); m.claim_status_table(table); recalc_ours = time.perf_counter() - t
-print(json.dumps({"total": total, "ours": own, "recalc": recalc, "recalc_ours": recalc_ours}))
+print(json.dumps({"total": total, "conversion": conversion, "ours": ours, "direct": own,
+                  "cold": cold, "recalc": recalc, "recalc_ours": recalc_ours}))
 """
 
 
@@ -106,8 +125,10 @@ def bench_table(n: int = 10_000) -> None:
     out = subprocess.run([sys.executable, "-c", OFFICEJS], input=json.dumps(table), env=env,
                          capture_output=True, text=True, check=True)
     r = json.loads(out.stdout)
-    print(f"CLAIM_STATUS_TABLE {n:,} rows via custom_functions_call, first call: {r['total']:.3f} s; "
-          f"ours {r['ours']:.3f} s (target <= 0.2 s), xlwings' conversion {r['total'] - r['ours']:.3f} s")
+    print(f"CLAIM_STATUS_TABLE {n:,} rows via custom_functions_call, first call on the table: "
+          f"{r['total']:.3f} s = xlwings' conversion {r['conversion']:.3f} s + ours {r['ours']:.3f} s "
+          f"(target <= 0.2 s; called directly {r['direct']:.3f} s)")
+    print(f"  first call of a fresh session, loading included (called directly): {r['cold']:.3f} s")
     print(f"  recalculation after editing one row: {r['recalc']:.3f} s; ours {r['recalc_ours']:.3f} s "
           f"({r['ours'] / max(r['recalc_ours'], 1e-9):.0f}x faster than the first call)")
 

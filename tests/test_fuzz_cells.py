@@ -87,9 +87,12 @@ def test_icd10_normalize_never_raises_and_is_idempotent(value):
 @FAST
 @given(headers, st.lists(cell_values, max_size=16), st.integers(min_value=1, max_value=1_048_576))
 def test_parse_row_never_raises(header_row, values, row):
-    claim = parse_row(HeaderMap.from_row(header_row), values, row)
+    header = HeaderMap.from_row(header_row)
+    claim = parse_row(header, values, row)
     assert all(isinstance(d, str) for d in claim.diagnoses)
-    assert all(p.row == row for p in claim.procedures)
+    # A service line's procedures carry its row; on one-claim-per-row sheets the claim's row is theirs.
+    assert all(p.row == (row if header.line_level else None) for p in claim.procedures)
+    assert claim.rows == (row,)
 
 
 @FAST

@@ -125,7 +125,7 @@ class Procedure(NamedTuple):
     code: str
     modifiers: tuple[str, ...] = ()
     units: float = 1
-    row: int | None = None
+    row: int | None = None  # its sheet row on line-level sheets; None where the claim's row is its row
     pointers: tuple[int, ...] = ()  # 0-based indexes into the claim's diagnoses
 
     def __str__(self) -> str:
@@ -317,8 +317,17 @@ class HeaderMap:
     unknown: list[str]  # headers that matched nothing (ignored)
     line_level: bool
     recognisable: bool  # has at least one diagnosis or procedure column
-    plan: list[tuple[int, str, str, int]] = field(default_factory=list)  # columns with their kind
     line_fields: bool = False  # modifier, units or pointer columns present
+    # The columns of each kind, (index, canonical, header text), so each parser runs in one loop.
+    dx_columns: tuple = ()
+    cpt_columns: tuple = ()
+    date_columns: tuple = ()
+    flag_columns: tuple = ()
+    number_columns: tuple = ()
+    modifier_columns: tuple = ()
+    pointer_columns: tuple = ()
+    text_columns: tuple = ()
+    width: int = 0  # shorter rows are padded with blanks to this length
 
     @classmethod
     def from_row(cls, header_row: Sequence[object]) -> "HeaderMap":
@@ -343,9 +352,10 @@ class HeaderMap:
             and not present & set(_CPT_COLUMNS)
             and bool(present & {"units", "dx_pointer", "modifiers", *_MODIFIER_COLUMNS})
         )
-        plan = [(i, canon, text, _kind(canon)) for i, canon, text in columns]
         line_fields = bool(present & {"units", "dx_pointer", "modifiers", *_MODIFIER_COLUMNS})
-        return cls(columns, present, unknown, line_level, has_code_columns, plan, line_fields)
+        kinds = [tuple(c for c in columns if _kind(c[1]) == kind) for kind in range(_KINDS)]
+        width = max((i for i, _, _ in columns), default=-1) + 1
+        return cls(columns, present, unknown, line_level, has_code_columns, line_fields, *kinds, width)
 
 
 
@@ -364,7 +374,8 @@ def _problem(column: str, header: str, row: int | None, reason: str, severity=Se
 
 
 # Column kinds, decided once per header so each cell needs one comparison to find its parser.
-_DX, _CPT, _DOS, _FLAG, _NUMBER, _MODIFIER, _POINTER, _TEXT = range(8)
+_DX, _CPT, _DOS, _FLAG, _NUMBER, _MODIFIER, _POINTER, _TEXT = range(8)  # HeaderMap's field order
+_KINDS = 8
 _CACHE_LIMIT = 50_000  # distinct cell texts remembered per cache (sheets repeat codes a lot)
 _CACHE_TEXT = 256  # longer cells are not codes: never cached, and clipped (caches downstream)
 
@@ -374,7 +385,7 @@ def _clip(text: str, limit: int = 40) -> str:
     characters) is shortened, so no cache keyed by codes grows by the cell's size."""
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 _dx_cache: dict[object, tuple[tuple[str, str], ...]] = {}  # cell -> ((normalised, as written), ...)
-_proc_cache: dict[object, tuple[tuple[str, tuple[str, ...], float], ...]] = {}
+_proc_cache: dict[tuple[str, int | None], tuple[Procedure, ...]] = {}  # (cell, line row) -> procedures
 _flag_cache: dict[object, bool] = {None: False, "": False, "Y": True, "N": False, "y": True,
                                    "n": False, "Yes": True, "No": False, "YES": True, "NO": False,
                                    True: True, False: False}
@@ -412,98 +423,120 @@ def _diagnosis_cell(value: object, canon: str) -> tuple[tuple[str, str], ...]:
     return hit
 
 
-def _procedure_cell(value: object, row: int | None) -> list[Procedure]:
-    key = value if type(value) is str else code_text(value)
+def _procedure_cell(value: object, row: int | None) -> tuple[Procedure, ...]:
+    """Procedures of a cell; ``row`` only on line-level sheets (elsewhere the claim's row is
+    the procedure's row), so one-claim-per-row sheets share the cached tuples."""
+    key = (value if type(value) is str else code_text(value), row)
     hit = _proc_cache.get(key)
     if hit is None:
-        hit = tuple((_clip(p.code), p.modifiers, p.units) for p in parse_procedures(value))
-        if len(_proc_cache) < _CACHE_LIMIT and len(key) <= _CACHE_TEXT:
+        hit = tuple(p._replace(code=_clip(p.code)) for p in parse_procedures(value, row))
+        if len(_proc_cache) < _CACHE_LIMIT and len(key[0]) <= _CACHE_TEXT:
             _proc_cache[key] = hit
-    new = tuple.__new__  # Procedure is a NamedTuple: build it without the Python-level __new__
-    return [new(Procedure, (code, mods, units, row, ())) for code, mods, units in hit]
+    return hit
 
 
 def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = None) -> Claim:
-    """One worksheet row -> one claim (a service line when the sheet is line-level)."""
+    """One worksheet row -> one claim (a service line when the sheet is line-level).
+
+    Column by column, each kind of column with its own parser; repeated cell texts (codes,
+    Y/N, dates) come from caches.
+    """
     claim = Claim(present=header.present, rows=(row,) if row else ())
     facts = claim.facts
-    n = len(values)
-    for index, canon, text, kind in header.plan:
-        value = values[index] if index < n else None
-        if kind == _FLAG:
-            flag = _flag_cache.get(value) if type(value) is str or value is None else None
-            if flag is None:
-                flag = read_flag(value)
-                if isinstance(flag, Unreadable):
-                    claim.problems.append(_problem(canon, text, row, flag.reason))
-                    flag = False
-            facts[canon] = flag
-            continue
-        if value is None or value == "":
-            continue
-        if kind == _DX:
-            if isinstance(value, str) and value.startswith("#") or not isinstance(value, str):
-                err = excel_error(value)
-                if err:
-                    claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
-                    continue
-            for code, written in _diagnosis_cell(value, canon):
-                claim.diagnoses.append(code)
-                claim.dx_cells.append((canon, row, written))
-        elif kind == _CPT:
-            err = excel_error(value) if type(value) is not str or value[:1] == "#" else None
-            if err:
-                claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
-                continue
-            claim.procedures.extend(_procedure_cell(value, row))
-        elif kind == _NUMBER:
-            if type(value) is float and value >= 0:
-                facts[canon] = value
-                continue
+    if len(values) < header.width:
+        values = [*values, *([None] * (header.width - len(values)))]
+    for index, canon, text in header.flag_columns:
+        value = values[index]
+        flag = _flag_cache.get(value) if type(value) is str or value is None else None
+        if flag is None:
+            flag = read_flag(value)
+            if isinstance(flag, Unreadable):
+                claim.problems.append(_problem(canon, text, row, flag.reason))
+                flag = False
+        facts[canon] = flag
+    for index, canon, text in header.number_columns:
+        value = values[index]
+        if type(value) is float and value >= 0:
+            facts[canon] = value
+        elif value is not None and value != "":
             number = read_number(value)
             if isinstance(number, Unreadable):
                 claim.problems.append(_problem(canon, text, row, number.reason))
             elif number is not None:
                 facts[canon] = number
-        elif kind == _DOS:
-            dos = _date_cache.get(value) if type(value) in (str, int) else None
-            if dos is None:
-                dos = read_date(value)
-                if isinstance(dos, Unreadable):
-                    claim.dos_unreadable = True
-                    facts["dos_text"] = dos.reason
-                    continue
-                if dos is not None and len(_date_cache) < _CACHE_LIMIT and type(value) in (int, str):
-                    _date_cache[value] = dos
-            claim.dos = dos
-        elif kind == _MODIFIER:
+    for index, canon, text in header.dx_columns:
+        value = values[index]
+        if value is None or value == "":
+            continue
+        if type(value) is not str or value[:1] == "#":
             err = excel_error(value)
             if err:
                 claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
                 continue
-            facts[canon] = _modifier_tokens(value)
-        elif kind == _POINTER:
-            pointers = _pointer_indexes(value)
-            if isinstance(pointers, Unreadable):
-                claim.problems.append(_problem(canon, text, row, pointers.reason))
-            else:
-                facts[canon] = pointers
+        for code, written in _diagnosis_cell(value, canon):
+            claim.diagnoses.append(code)
+            claim.dx_cells.append((canon, row, written))
+    line_row = row if header.line_level else None
+    for index, canon, text in header.cpt_columns:
+        value = values[index]
+        if value is None or value == "":
+            continue
+        err = excel_error(value) if type(value) is not str or value[:1] == "#" else None
+        if err:
+            claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
+            continue
+        claim.procedures.extend(_procedure_cell(value, line_row))
+    for index, canon, text in header.text_columns:
+        value = values[index]
+        if value is None or value == "":
+            continue
+        err = excel_error(value) if type(value) is not str or value[:1] == "#" else None
+        if err:
+            claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
+            continue
+        cell = value.strip() if type(value) is str and value.isascii() else clean_text(value)
+        if canon == "claim_id":
+            claim.claim_id = cell
+        elif canon == "patient_id":
+            claim.patient_id = cell
+        elif canon == "payer":
+            claim.payer = cell
+        elif canon == "pos":
+            claim.pos = cell.zfill(2) if cell.isdigit() and len(cell) == 1 else cell
         else:
-            err = excel_error(value) if type(value) is not str or value[:1] == "#" else None
-            if err:
-                claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
+            facts[canon] = cell if canon != "laterality" else _laterality(cell)
+    for index, canon, text in header.date_columns:
+        value = values[index]
+        if value is None or value == "":
+            continue
+        dos = _date_cache.get(value) if type(value) in (str, int) else None
+        if dos is None:
+            dos = read_date(value)
+            if isinstance(dos, Unreadable):
+                claim.dos_unreadable = True
+                facts["dos_text"] = dos.reason
                 continue
-            cell = value.strip() if type(value) is str and value.isascii() else clean_text(value)
-            if canon == "claim_id":
-                claim.claim_id = cell
-            elif canon == "patient_id":
-                claim.patient_id = cell
-            elif canon == "payer":
-                claim.payer = cell
-            elif canon == "pos":
-                claim.pos = cell.zfill(2) if cell.isdigit() and len(cell) == 1 else cell
-            else:
-                facts[canon] = cell if canon != "laterality" else _laterality(cell)
+            if dos is not None and len(_date_cache) < _CACHE_LIMIT and type(value) in (int, str):
+                _date_cache[value] = dos
+        claim.dos = dos
+    for index, canon, text in header.modifier_columns:
+        value = values[index]
+        if value is None or value == "":
+            continue
+        err = excel_error(value)
+        if err:
+            claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
+            continue
+        facts[canon] = _modifier_tokens(value)
+    for index, canon, text in header.pointer_columns:
+        value = values[index]
+        if value is None or value == "":
+            continue
+        pointers = _pointer_indexes(value)
+        if isinstance(pointers, Unreadable):
+            claim.problems.append(_problem(canon, text, row, pointers.reason))
+        else:
+            facts[canon] = pointers
     if header.line_fields:
         _apply_line_fields(claim)
     return claim

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import operator
 import signal
 import threading
 import time
@@ -37,7 +38,7 @@ _PAIR_ANSWERS = ("allow", "deny", "review")
 class Context:
     """What a rule's check gets besides the claim: settings, code sets, findings, payer policy."""
 
-    __slots__ = ("settings", "payer", "rule", "_plan", "_validator", "_claim", "_extra")
+    __slots__ = ("settings", "payer", "rule", "_plan", "_validator", "_claim", "_extra", "_asked")
 
     def __init__(self, validator: "Validator", plan: "_Plan"):
         self._validator = validator
@@ -47,6 +48,7 @@ class Context:
         self.rule: Rule | None = None
         self._claim: Claim | None = None
         self._extra: list[Finding] = []  # failures of hooks a rule called (pair policies)
+        self._asked = False  # a plugin's pair policy answered: the findings depend on the plugin
 
     @property
     def codes(self):
@@ -106,8 +108,24 @@ class _Plan:
     batch: list[Rule]
     order: dict[str, int]
     context: "Context | None" = None  # reused claim after claim (reset per claim)
-    candidates: dict = field(default_factory=dict)  # (procedure codes, diagnoses) -> rules
+    candidates: dict = field(default_factory=dict)  # (procedure codes, diagnoses) -> (memo, rules)
+    memos: dict = field(default_factory=dict)  # rules with ``reads`` -> their _Memo
     batch_candidates: dict = field(default_factory=dict)
+
+
+class _Memo:
+    """Rules that declared the claim fields they read (``reads``), with the findings they gave
+    for each combination of those fields: claims with the same codes and date get them again
+    without running the rules (the findings move to the claim's own row)."""
+
+    __slots__ = ("rules", "key", "results")
+    LIMIT = 50_000  # combinations remembered per payer
+
+    def __init__(self, rules: list[Rule]):
+        self.rules = rules
+        fields = sorted({f for r in rules for f in r.reads})
+        self.key = operator.attrgetter(*fields)
+        self.results: dict[object, tuple[Finding, ...]] = {}
 
 
 @dataclass(slots=True, eq=False)
@@ -239,11 +257,12 @@ class Validator:
         plan.context = Context(self, plan)
         return plan
 
-    def _candidates(self, plan: _Plan, claim: Claim) -> list[Rule]:
-        """Rules that can fire on this claim; cached by its codes (sheets repeat combinations)."""
+    def _candidates(self, plan: _Plan, claim: Claim) -> tuple["_Memo | None", list[Rule]]:
+        """Rules that can fire on this claim, those with ``reads`` apart; cached by the claim's
+        codes (sheets repeat combinations)."""
         key = (tuple(p.code for p in claim.procedures), claim.diagnoses, claim.present)
-        rules = plan.candidates.get(key)
-        if rules is None:
+        hit = plan.candidates.get(key)
+        if hit is None:
             if len(plan.candidates) > 50_000:
                 plan.candidates.clear()
             rules = []
@@ -254,8 +273,15 @@ class Validator:
                     self.skipped.setdefault(rule.id, tuple(c for c in rule.needs if c not in present))
                 else:
                     rules.append(rule)
-            plan.candidates[key] = rules
-        return rules
+            memo = None
+            if self.profile is None:  # a profile times every rule on every claim
+                reusable = [r for r in rules if r.reads]
+                if reusable:
+                    ids = tuple(r.id for r in reusable)
+                    memo = plan.memos.get(ids) or plan.memos.setdefault(ids, _Memo(reusable))
+                    rules = [r for r in rules if not r.reads]
+            hit = plan.candidates[key] = (memo, rules)
+        return hit
 
     def _match_triggers(self, plan: _Plan, claim: Claim) -> list[Rule]:
         extra: dict[str, Rule] = {}
@@ -281,8 +307,20 @@ class Validator:
         ctx = plan.context
         ctx._claim = claim
         ctx._extra = []
+        memo, rules = self._candidates(plan, claim)
+        reused = self._run_memo(memo, ctx, claim) if memo is not None else ()
+        findings.extend(reused)
+        before = len(findings)
+        self._run_rules(rules, ctx, claim, findings)
+        if ctx._extra:
+            findings.extend(ctx._extra)
+        if reused and len(findings) > before:  # back to catalogue order, as if all had run in turn
+            findings.sort(key=lambda f: plan.order.get(f.rule, -1))
+        return findings
+
+    def _run_rules(self, rules: list[Rule], ctx: Context, claim: Claim, findings: list[Finding]) -> None:
         fast = self.profile is None
-        for rule in self._candidates(plan, claim):
+        for rule in rules:
             ctx.rule = rule
             if rule.trusted and fast:
                 # Built-in rules: no type or mutation guard; failures are still isolated.
@@ -294,9 +332,31 @@ class Validator:
                     findings.append(self._failure(rule, exc, claim))
             else:
                 findings.extend(self._call(rule, ctx, claim))
-        if ctx._extra:
-            findings.extend(ctx._extra)
-        return findings
+
+    def _run_memo(self, memo: _Memo, ctx: Context, claim: Claim) -> list[Finding] | tuple[Finding, ...]:
+        """The findings of the rules with ``reads``: reused when a claim with the same fields
+        was seen (moved to this claim's rows), else run and remembered."""
+        rows = claim.rows
+        if len(rows) > 1:  # findings of a multi-row claim may point at single rows: run
+            found: list[Finding] = []
+            self._run_rules(memo.rules, ctx, claim, found)
+            return found
+        key = memo.key(claim)
+        hit = memo.results.get(key)
+        if hit is not None:
+            if hit and hit[0].rows != rows:
+                return [f._replace(rows=rows) for f in hit]
+            return hit
+        found = []
+        ctx._asked = False
+        self._run_rules(memo.rules, ctx, claim, found)
+        # Not reusable: a plugin's pair policy decided (it may read anything), or a finding
+        # points at other rows than the claim's.
+        if not ctx._asked and all(f.rows == rows for f in found):
+            if len(memo.results) >= memo.LIMIT:
+                memo.results.clear()
+            memo.results[key] = tuple(found)
+        return found
 
     def batch_rules_for(self, plan: _Plan, claim: Claim) -> list[Rule]:
         """Batch rules whose triggers this claim matches (cached like the claim rules)."""
@@ -354,6 +414,7 @@ class Validator:
     def _pair_policy(self, ctx: Context, code_a: str, code_b: str, claim: Claim) -> str | None:
         plan = ctx._plan
         for name, func in self.host.implementations("xlsheets_pair_policy", plan.plugins):
+            ctx._asked = True
             try:
                 answer = func(code_a=code_a, code_b=code_b, claim=claim, settings=plan.settings)
             except Exception as exc:  # the others still decide; the author learns what broke
@@ -402,27 +463,33 @@ class BatchRun:
         self.validator = validator
         self._pending: dict[str, tuple[Rule, _Plan, list[Claim]]] = {}
         self._results: dict[int, ClaimResult] = {}
-        self.claims = 0
 
-    def add(self, claim: Claim, findings: list[Finding] | None = None) -> ClaimResult:
-        """Validate one claim with the claim rules and keep it for the batch rules.
-
-        ``findings``: the claim-rule findings when the caller already has them (a worksheet
-        recalculating rows it validated before); the batch rules still see the claim.
-        """
+    def add(self, claim: Claim) -> ClaimResult:
+        """Validate one claim with the claim rules and keep it for the batch rules."""
         v = self.validator
         plan = v._plan_for(claim.payer)
-        if findings is None:
-            findings = v._run_claim_rules(plan, claim)
-        else:
-            claim.freeze()
-        result = ClaimResult(claim.claim_id, claim.rows, claim.payer, claim.patient_id, findings)
-        self.claims += 1
+        result = ClaimResult(claim.claim_id, claim.rows, claim.payer, claim.patient_id,
+                             v._run_claim_rules(plan, claim))
         if plan.batch:
-            for rule in v.batch_rules_for(plan, claim):
-                self._pending.setdefault(rule.id, (rule, plan, []))[2].append(claim)
-                self._results[id(claim)] = result
+            self._keep(plan, claim, result, v.batch_rules_for(plan, claim))
         return result
+
+    def add_checked(self, claim: Claim, findings: Iterable[Finding]) -> ClaimResult | None:
+        """A claim whose claim rules already ran (a worksheet recalculating rows it saw before):
+        only the batch rules still need it. Returns its result when a batch rule may add to it,
+        else None (the caller's findings are complete)."""
+        plan = self.validator._plan_for(claim.payer)
+        rules = self.validator.batch_rules_for(plan, claim.freeze()) if plan.batch else ()
+        if not rules:
+            return None
+        result = ClaimResult(claim.claim_id, claim.rows, claim.payer, claim.patient_id, list(findings))
+        self._keep(plan, claim, result, rules)
+        return result
+
+    def _keep(self, plan: _Plan, claim: Claim, result: ClaimResult, rules: list[Rule]) -> None:
+        for rule in rules:
+            self._pending.setdefault(rule.id, (rule, plan, []))[2].append(claim)
+            self._results[id(claim)] = result
 
     def holds(self, claim: Claim) -> bool:
         """True when a batch rule may still append findings to this claim's result."""

@@ -27,6 +27,8 @@ __all__ = ["Rule", "rule", "RuleDefinitionError", "RULE_ID"]
 
 RULE_ID = re.compile(r"^[A-Z]{1,4}[0-9]{3}$")
 SCOPES = ("claim", "batch")
+# Claim fields a rule may declare in ``reads``: hashable, and the same for equal claims.
+READABLE_FIELDS = ("diagnoses", "dos", "dos_unreadable", "pos", "payer", "present")
 
 
 class RuleDefinitionError(ValueError):
@@ -48,6 +50,7 @@ class Rule:
     payers: tuple[str, ...] = ()
     scope: str = "claim"
     setting: str = ""  # a setting that must be true for the rule to run (e.g. electronic_format)
+    reads: tuple[str, ...] = ()  # the only claim fields the check reads: findings can be reused
     source: str = ""  # file:line of the check function
     plugin: str = ""  # filled in when registered
     trusted: bool = False  # built-in: run without the guards plugins get
@@ -73,6 +76,7 @@ class Rule:
             "reference": self.reference,
             "triggers": {"diagnoses": list(self.dx_prefixes), "procedures": sorted(self.procedures)},
             "needs": list(self.needs),
+            "reads": list(self.reads),
             "source": self.source,
         }
 
@@ -89,6 +93,7 @@ def rule(
     payers: Iterable[str] = (),
     scope: str = "claim",
     setting: str = "",
+    reads: Iterable[str] = (),
 ) -> Callable[[Callable], Rule]:
     """Turn a check function into a :class:`Rule`.
 
@@ -99,6 +104,13 @@ def rule(
     that have one of them. ``needs`` lists columns it reads: when the sheet lacks one, the rule
     does not run (the fact is unknown) and the report says so once. ``setting`` names a setting
     that switches the rule on (the rule is skipped while it is false).
+
+    ``reads`` (optional, a promise) names the only claim fields the check looks at, from
+    ``READABLE_FIELDS``, e.g. ``("diagnoses", "dos")``. The check must then depend on nothing
+    else of the claim (settings and code sets are fine) and must not mention its rows. The
+    engine runs such a rule once per distinct combination of those fields and payer, and gives
+    every other claim with the same values the same findings on its own row: sheets repeat code
+    combinations, so this is where code-set rules get their speed.
     """
 
     def wrap(func: Callable) -> Rule:
@@ -112,6 +124,13 @@ def rule(
             sev = Severity.parse(severity)
         except ValueError as exc:
             raise RuleDefinitionError(f"{source}: rule {id}: {exc}") from None
+        unknown = [f for f in reads if f not in READABLE_FIELDS]
+        if scope == "batch" and reads:
+            raise RuleDefinitionError(f"{source}: rule {id}: reads is for claim rules, not batch rules")
+        if unknown or isinstance(reads, str):
+            raise RuleDefinitionError(
+                f"{source}: rule {id}: reads must list claim fields from {', '.join(READABLE_FIELDS)}, "
+                f"not {reads!r}")
         doc = inspect.getdoc(func) or ""
         if not doc.strip():
             raise RuleDefinitionError(
@@ -130,6 +149,7 @@ def rule(
             payers=tuple(p.lower() for p in payers),
             scope=scope,
             setting=setting,
+            reads=tuple(reads),
             source=source,
         )
 

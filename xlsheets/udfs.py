@@ -18,8 +18,10 @@ range in, text or a 2-D list out. Three promises hold for every function:
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import functools
+import gc
 import sys
 import threading
 
@@ -34,6 +36,9 @@ except ImportError:  # pragma: no cover - exercised by test_udfs_without_xlwings
 
     def ret(*_args, **_kwargs):
         return lambda g: g
+
+from .claims import claims_from_rows, is_blank_row, parse_row
+from .findings import worst
 
 __all__ = [
     "claim_status", "claim_findings", "claim_status_table", "icd_title", "icd_valid",
@@ -70,19 +75,26 @@ class _State:
                     self.validator = Validator(load_config())  # found as the CLI finds it
         return self.validator
 
-    def validated(self, hmap, values: list, row: int | None):
-        """(claim, claim-rule findings) of one row, from the cache when the row is unchanged."""
-        from .claims import parse_row
+    def validated(self, hmap, values: list, row: int | None) -> tuple:
+        """(claim, claim-rule findings, status text) of one row; from the cache when the row is
+        unchanged. A blank row is (None, (), "")."""
         try:
-            key = (id(hmap), tuple(values))
+            key = (id(hmap), *values)
             hit = self.rows.get(key)
         except TypeError:  # an unhashable cell (an error object): validate, don't cache
             key = hit = None
-        if hit is not None:
-            return hit
-        validator = self.get_validator()
-        claim = parse_row(hmap, values, row)
-        hit = (claim, tuple(validator.validate_claim(claim)))
+        if hit is None:
+            hit = self._validate(hmap, values, row, key)
+        return hit
+
+    def _validate(self, hmap, values: list, row: int | None, key) -> tuple:
+        if is_blank_row(values):
+            hit = (None, (), "")
+        else:
+            claim = parse_row(hmap, values, row)
+            findings = tuple(self.get_validator().validate_claim(claim))
+            top = worst(findings)
+            hit = (claim, findings, OK if top is None else top.short())
         if key is not None:
             if len(self.rows) >= ROW_CACHE_SIZE:
                 self.rows.clear()  # simple bound; a table recalculation refills it
@@ -218,12 +230,8 @@ def _header_map(headers):
 
 def _row_findings(headers, row):
     """Findings of one claim row; None for a blank row."""
-    from .claims import is_blank_row
-    hmap = _header_map(headers)
-    values = _cells(row)
-    if is_blank_row(values):
-        return None
-    return list(_state.validated(hmap, values, None)[1])
+    claim, findings, _status = _state.validated(_header_map(headers), _cells(row), None)
+    return None if claim is None else list(findings)
 
 
 # --- claim functions --------------------------------------------------------------------------
@@ -233,12 +241,7 @@ def _row_findings(headers, row):
 @_never_raise()
 def claim_status(headers, row):
     """The claim's status: OK, or its worst finding in a few words."""
-    from .findings import worst
-    findings = _row_findings(headers, row)
-    if findings is None:
-        return ""
-    top = worst(findings)
-    return OK if top is None else top.short()
+    return _state.validated(_header_map(headers), _cells(row), None)[2]
 
 
 @func
@@ -263,28 +266,70 @@ def claim_findings(headers, row):
 @_never_raise(table=True)
 def claim_status_table(table):
     """One status per data row of a claims table (fast: one call for the whole sheet)."""
-    from .claims import claims_from_rows, is_blank_row
-    from .findings import worst
+    with _gc_paused():
+        return _status_table(table)
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause the cycle collector while a table is checked.
+
+    A 10,000-row table makes a few hundred thousand small objects that form no cycles; the
+    collector would walk them (and the table) again and again, a quarter of the call's time.
+    Anything collectable is collected after the call, as usual.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _status_table(table):
     rows = _table(table)
     if len(rows) < 2:
         raise _Problem("give the table with its header row and at least one data row")
     hmap = _header_map(rows[0])
-    data = rows[1:]
-    validator = _state.get_validator()
-    run = validator.run()
-    out = [[""] for _ in data]  # blank rows stay blank
-    if not hmap.line_level:
-        # One claim per row: unchanged rows come from the cache; batch rules always rerun.
-        placed = []
-        for index, values in enumerate(data):
-            if not is_blank_row(values):
-                claim, findings = _state.validated(hmap, values, index + 2)
-                placed.append((index, run.add(claim, list(findings))))
-        run.finish()
-        for index, result in placed:
+    if hmap.line_level:
+        return _line_statuses(hmap, rows[1:])
+    return _row_statuses(hmap, rows[1:])
+
+
+def _row_statuses(hmap, data: list) -> list[list[str]]:
+    """One claim per row. Unchanged rows come from the cache; batch rules always rerun."""
+    cache, validate = _state.rows, _state._validate
+    run = _state.get_validator().run()
+    hid = id(hmap)
+    out = []
+    held = []  # (output row, result) of claims a batch rule may add findings to
+    for index, values in enumerate(data):
+        try:
+            key = (hid, *values)
+            hit = cache.get(key)
+        except TypeError:  # an unhashable cell (an error object): validate, don't cache
+            key = hit = None
+        if hit is None:
+            hit = validate(hmap, values, index + 2, key)
+        out.append([hit[2]])
+        if hit[0] is not None:
+            result = run.add_checked(hit[0], hit[1])
+            if result is not None:
+                held.append((out[-1], result))
+    if held:
+        run.finish()  # batch rules (a patient's other claims) append to the results
+        for cell, result in held:
             top = worst(result.findings)
-            out[index][0] = OK if top is None else top.short()
-        return out
+            cell[0] = OK if top is None else top.short()
+    return out
+
+
+def _line_statuses(hmap, data: list) -> list[list[str]]:
+    """Service lines grouped into claims; each row shows the worst finding on that row."""
+    out = [[""] for _ in data]  # blank rows stay blank
+    run = _state.get_validator().run()
     # Sheet-relative numbering: the header is row 1, data starts at row 2.
     results = [run.add(claim) for claim in claims_from_rows(hmap, data, 2)]
     run.finish()  # batch rules (a patient's other claims) append to the results

@@ -52,7 +52,7 @@ def _newest_date(cs):
     return max(date.fromisoformat(c["to"]) for c in cs.coverage() if c.get("to"))
 
 
-@rule("C101", severity="error", reference=ICD_GUIDE)
+@rule("C101", severity="error", reads=("diagnoses", "dos"), reference=ICD_GUIDE)
 def unknown_code(claim, ctx):
     """An ICD-10-CM code that does not exist in any code set.
 
@@ -72,7 +72,7 @@ def unknown_code(claim, ctx):
     return out
 
 
-@rule("C102", severity="error", reference="ICD-10-CM Official Guidelines I.B.7 (level of detail)")
+@rule("C102", severity="error", reads=("diagnoses", "dos"), reference="ICD-10-CM Official Guidelines I.B.7 (level of detail)")
 def header_code(claim, ctx):
     """A code that exists but is not billable: a header that needs more characters.
 
@@ -96,7 +96,7 @@ def header_code(claim, ctx):
     return out
 
 
-@rule("C103", severity="error", reference="CMS ICD-10-CM code files (effective dates)")
+@rule("C103", severity="error", reads=("diagnoses", "dos"), reference="CMS ICD-10-CM code files (effective dates)")
 def not_valid_on_date(claim, ctx):
     """A code that is not valid on the date of service: deleted, or not yet in effect.
 
@@ -120,7 +120,7 @@ def not_valid_on_date(claim, ctx):
     return out
 
 
-@rule("C104", severity="error", reference="ICD-10-CM Official Guidelines I.B.3 (7th characters)")
+@rule("C104", severity="error", reads=("diagnoses", "dos"), reference="ICD-10-CM Official Guidelines I.B.3 (7th characters)")
 def seventh_character(claim, ctx):
     """A 7th character missing or invalid for its category.
 
@@ -200,7 +200,7 @@ def deleted_procedure(claim, ctx):
     return out
 
 
-@rule("C107", severity="warning", reference="CMS-1500 / 837P diagnosis list")
+@rule("C107", severity="warning", reads=("diagnoses", "dos"), reference="CMS-1500 / 837P diagnosis list")
 def duplicate_diagnosis(claim, ctx):
     """The same diagnosis listed twice on one claim.
 
@@ -219,7 +219,7 @@ def duplicate_diagnosis(claim, ctx):
     return out
 
 
-@rule("C108", severity="warning", reference="CMS ICD-10-CM releases")
+@rule("C108", severity="warning", reads=("diagnoses", "dos"), reference="CMS ICD-10-CM releases")
 def no_code_set(claim, ctx):
     """No loaded ICD-10-CM code set covers the date of service.
 
