@@ -152,7 +152,7 @@ class Claim:
     present: frozenset[str] = frozenset()
     rows: tuple[int, ...] = ()
     problems: list[Finding] = field(default_factory=list)
-    dx_cells: list[tuple[str, int | None, str]] = field(default_factory=list)  # (column, row, as written)
+    dx_cells: list[tuple[str, str]] = field(default_factory=list)  # (column, as written) per diagnosis
     dos_unreadable: bool = False
     read_only: bool = False
 
@@ -384,7 +384,7 @@ def _clip(text: str, limit: int = 40) -> str:
     """A code token as kept on the claim: junk text of a Dx/CPT cell (a pasted note, 32,000
     characters) is shortened, so no cache keyed by codes grows by the cell's size."""
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-_dx_cache: dict[object, tuple[tuple[str, str], ...]] = {}  # cell -> ((normalised, as written), ...)
+_dx_cache: dict[tuple[str, str], tuple] = {}  # (column, cell) -> ((normalised, (column, as written)), ...)
 _proc_cache: dict[tuple[str, int | None], tuple[Procedure, ...]] = {}  # (cell, line row) -> procedures
 _flag_cache: dict[object, bool] = {None: False, "": False, "Y": True, "N": False, "y": True,
                                    "n": False, "Yes": True, "No": False, "YES": True, "NO": False,
@@ -410,16 +410,18 @@ def _kind(canon: str) -> int:
     return _TEXT
 
 
-def _diagnosis_cell(value: object, canon: str) -> tuple[tuple[str, str], ...]:
+def _diagnosis_cell(value: object, canon: str) -> tuple[tuple[str, tuple[str, str]], ...]:
+    """(normalised code, (column, as written)) for each code of a cell; cached, so a row
+    allocates nothing for codes the sheet used before."""
     if type(value) is not str:
         value = code_text(value)  # numbers, dates, odd objects: cache by their text
-    hit = _dx_cache.get((canon == "diagnoses", value))
+    hit = _dx_cache.get((canon, value))
     if hit is None:
         cell = code_text(value)
         parts = [cell] if canon != "diagnoses" else split_diagnoses(cell)
-        hit = tuple((normalize_icd(p) or _clip(p), _clip(p)) for p in parts if p)
+        hit = tuple((normalize_icd(p) or _clip(p), (canon, _clip(p))) for p in parts if p)
         if len(_dx_cache) < _CACHE_LIMIT and len(value) <= _CACHE_TEXT:
-            _dx_cache[(canon == "diagnoses", value)] = hit
+            _dx_cache[(canon, value)] = hit
     return hit
 
 
@@ -464,6 +466,7 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
                 claim.problems.append(_problem(canon, text, row, number.reason))
             elif number is not None:
                 facts[canon] = number
+    diagnoses, dx_cells = claim.diagnoses, claim.dx_cells
     for index, canon, text in header.dx_columns:
         value = values[index]
         if value is None or value == "":
@@ -473,9 +476,9 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
             if err:
                 claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
                 continue
-        for code, written in _diagnosis_cell(value, canon):
-            claim.diagnoses.append(code)
-            claim.dx_cells.append((canon, row, written))
+        for code, cell in _diagnosis_cell(value, canon):
+            diagnoses.append(code)
+            dx_cells.append(cell)
     line_row = row if header.line_level else None
     for index, canon, text in header.cpt_columns:
         value = values[index]
@@ -544,8 +547,10 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
 
 def _laterality(text: str) -> str:
     t = text.strip().upper()
-    return {"LEFT": "L", "RIGHT": "R", "BILATERAL": "B", "BOTH": "B", "LT": "L", "RT": "R",
-            "BIL": "B", "50": "B"}.get(t, t)
+    return _SIDES.get(t, t)
+
+
+_SIDES = {"LEFT": "L", "RIGHT": "R", "BILATERAL": "B", "BOTH": "B", "LT": "L", "RT": "R", "BIL": "B", "50": "B"}
 
 
 def _apply_line_fields(claim: Claim) -> None:

@@ -108,22 +108,21 @@ class _Plan:
     batch: list[Rule]
     order: dict[str, int]
     context: "Context | None" = None  # reused claim after claim (reset per claim)
-    candidates: dict = field(default_factory=dict)  # (procedure codes, diagnoses) -> (memo, rules)
-    memos: dict = field(default_factory=dict)  # rules with ``reads`` -> their _Memo
+    candidates: dict = field(default_factory=dict)  # (procedure codes, diagnoses) -> (memos, rules)
+    memos: dict = field(default_factory=dict)  # rule IDs with the same ``reads`` -> their _Memo
     batch_candidates: dict = field(default_factory=dict)
 
 
 class _Memo:
-    """Rules that declared the claim fields they read (``reads``), with the findings they gave
-    for each combination of those fields: claims with the same codes and date get them again
+    """Rules that declared the same claim fields (``reads``), with the findings they gave for
+    each combination of those fields: claims with the same codes (and date) get them again
     without running the rules (the findings move to the claim's own row)."""
 
     __slots__ = ("rules", "key", "results")
     LIMIT = 50_000  # combinations remembered per payer
 
-    def __init__(self, rules: list[Rule]):
+    def __init__(self, fields: tuple[str, ...], rules: list[Rule]):
         self.rules = rules
-        fields = sorted({f for r in rules for f in r.reads})
         self.key = operator.attrgetter(*fields)
         self.results: dict[object, tuple[Finding, ...]] = {}
 
@@ -257,7 +256,7 @@ class Validator:
         plan.context = Context(self, plan)
         return plan
 
-    def _candidates(self, plan: _Plan, claim: Claim) -> tuple["_Memo | None", list[Rule]]:
+    def _candidates(self, plan: _Plan, claim: Claim) -> tuple[list[_Memo], list[Rule]]:
         """Rules that can fire on this claim, those with ``reads`` apart; cached by the claim's
         codes (sheets repeat combinations)."""
         key = (tuple(p.code for p in claim.procedures), claim.diagnoses, claim.present)
@@ -273,14 +272,17 @@ class Validator:
                     self.skipped.setdefault(rule.id, tuple(c for c in rule.needs if c not in present))
                 else:
                     rules.append(rule)
-            memo = None
+            memos = []
             if self.profile is None:  # a profile times every rule on every claim
-                reusable = [r for r in rules if r.reads]
-                if reusable:
-                    ids = tuple(r.id for r in reusable)
-                    memo = plan.memos.get(ids) or plan.memos.setdefault(ids, _Memo(reusable))
-                    rules = [r for r in rules if not r.reads]
-            hit = plan.candidates[key] = (memo, rules)
+                groups: dict[tuple[str, ...], list[Rule]] = {}
+                for rule in rules:
+                    if rule.reads:
+                        groups.setdefault(tuple(sorted(set(rule.reads))), []).append(rule)
+                for fields, group in groups.items():
+                    ids = tuple(r.id for r in group)
+                    memos.append(plan.memos.get(ids) or plan.memos.setdefault(ids, _Memo(fields, group)))
+                rules = [r for r in rules if not r.reads]
+            hit = plan.candidates[key] = (memos, rules)
         return hit
 
     def _match_triggers(self, plan: _Plan, claim: Claim) -> list[Rule]:
@@ -307,15 +309,18 @@ class Validator:
         ctx = plan.context
         ctx._claim = claim
         ctx._extra = []
-        memo, rules = self._candidates(plan, claim)
-        reused = self._run_memo(memo, ctx, claim) if memo is not None else ()
-        findings.extend(reused)
-        before = len(findings)
+        memos, rules = self._candidates(plan, claim)
+        reused = False
+        for memo in memos:
+            found = self._run_memo(memo, ctx, claim)
+            if found:
+                findings.extend(found)
+                reused = True
         self._run_rules(rules, ctx, claim, findings)
         if ctx._extra:
             findings.extend(ctx._extra)
-        if reused and len(findings) > before:  # back to catalogue order, as if all had run in turn
-            findings.sort(key=lambda f: plan.order.get(f.rule, -1))
+        if reused and len(findings) > len(claim.problems) + 1:
+            findings.sort(key=lambda f: plan.order.get(f.rule, -1))  # catalogue order, as if run in turn
         return findings
 
     def _run_rules(self, rules: list[Rule], ctx: Context, claim: Claim, findings: list[Finding]) -> None:

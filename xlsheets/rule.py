@@ -28,7 +28,7 @@ __all__ = ["Rule", "rule", "RuleDefinitionError", "RULE_ID"]
 RULE_ID = re.compile(r"^[A-Z]{1,4}[0-9]{3}$")
 SCOPES = ("claim", "batch")
 # Claim fields a rule may declare in ``reads``: hashable, and the same for equal claims.
-READABLE_FIELDS = ("diagnoses", "dos", "dos_unreadable", "pos", "payer", "present")
+READABLE_FIELDS = ("diagnoses", "procedures", "dos", "dos_unreadable", "pos", "payer", "present")
 
 
 class RuleDefinitionError(ValueError):

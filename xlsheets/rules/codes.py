@@ -154,7 +154,7 @@ def _well_formed(code: str) -> bool:
     return ok
 
 
-@rule("C105", severity="error", reference="CPT/HCPCS Level II code format")
+@rule("C105", severity="error", reads=("procedures",), reference="CPT/HCPCS Level II code format")
 def malformed_procedure(claim, ctx):
     """A CPT or HCPCS code that is not well formed.
 
@@ -200,7 +200,7 @@ def deleted_procedure(claim, ctx):
     return out
 
 
-@rule("C107", severity="warning", reads=("diagnoses", "dos"), reference="CMS-1500 / 837P diagnosis list")
+@rule("C107", severity="warning", reads=("diagnoses",), reference="CMS-1500 / 837P diagnosis list")
 def duplicate_diagnosis(claim, ctx):
     """The same diagnosis listed twice on one claim.
 
@@ -278,13 +278,13 @@ def electronic_format(claim, ctx):
     Good: M5417
     Fix: write the code without the decimal point.
     """
-    for code, (_col, _row, raw) in zip(claim.diagnoses, claim.dx_cells):
+    for code, (_column, raw) in zip(claim.diagnoses, claim.dx_cells):
         if "." in raw:
             yield ctx.finding(f"{raw} has a decimal point; the electronic format is {electronic(code)}.",
                               codes=[code], suggestion=electronic(code), brief=f"write {electronic(code)}")
 
 
-@rule("C111", severity="error", procedures=tuple(cpt.ADDON_PRIMARIES),
+@rule("C111", severity="error", procedures=tuple(cpt.ADDON_PRIMARIES), reads=("procedures",),
       reference="CPT add-on code conventions; NCCI Policy Manual ch. I")
 def addon_without_primary(claim, ctx):
     """An add-on code billed without its primary procedure on the claim.

@@ -17,7 +17,7 @@ IMAGING = frozenset(cpt.LUMBAR_ADVANCED_IMAGING)
 EMG = frozenset(cpt.EMG_NCS)
 TPI = frozenset(cpt.TRIGGER_POINT)
 OBJECTIVE = ("reflex_changes", "sensory_deficit", "motor_weakness")
-SIDE_MODIFIERS = ("RT", "LT", "50")
+SIDE_MODIFIERS = frozenset(("RT", "LT", "50"))
 TRIAD_SERVICES = ESI | EMG | IMAGING  # services that need the radiculopathy triad (D402)
 EXAM_SERVICES = ESI | IMAGING | TPI  # services questioned after a telehealth-only exam (D403)
 LEVEL_SERVICES = ESI | EMG  # services that need a documented level (D405)
@@ -63,8 +63,7 @@ def conservative_care(claim, ctx):
                 brief=f"conservative care {documented:g} < {need:g} weeks")
 
 
-@rule("D402", severity="warning", dx=("M54.1",), procedures=TRIAD_SERVICES,
-      needs=("radiating_pain", "slr_positive"),
+@rule("D402", severity="warning", dx=("M54.1",), needs=("radiating_pain", "slr_positive"),
       reference="Medicare ESI LCD L39240 (radicular pain with objective findings)")
 def radiculopathy_triad(claim, ctx):
     """Radiculopathy coded for an ESI, EMG/NCS or MRI without the documented triad.
@@ -136,13 +135,15 @@ def injection_laterality(claim, ctx):
     """
     side = claim.text("laterality")
     for proc in claim.procedures:
+        if proc.code not in ESI:
+            continue
         mods = set(proc.modifiers)
-        if proc.code in TRANSFORAMINAL and not mods & set(SIDE_MODIFIERS) and side not in ("L", "R", "B"):
+        if proc.code in TRANSFORAMINAL and not mods & SIDE_MODIFIERS and side not in ("L", "R", "B"):
             yield ctx.finding(f"Transforaminal injection {proc.code} has no side: add RT, LT or 50.",
                               codes=[proc.code], rows=_rows([proc]), suggestion=f"{proc.code}-RT / {proc.code}-LT / {proc.code}-50",
                               brief=f"{proc.code} needs RT/LT/50")
-        elif proc.code in INTERLAMINAR and mods & set(SIDE_MODIFIERS):
-            bad = sorted(mods & set(SIDE_MODIFIERS))
+        elif proc.code in INTERLAMINAR and mods & SIDE_MODIFIERS:
+            bad = sorted(mods & SIDE_MODIFIERS)
             yield ctx.finding(f"Interlaminar injection {proc.code} takes no side modifier; remove {', '.join(bad)}.",
                               codes=[proc.code], rows=_rows([proc]), suggestion=proc.code,
                               brief=f"remove {'/'.join(bad)} from {proc.code}")

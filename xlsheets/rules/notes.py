@@ -65,7 +65,7 @@ def _quote(pair) -> str:
     return f"{where} says \"{pair.kind.capitalize()}: {pair.note}\""
 
 
-@rule("X201", severity="error", reads=("diagnoses", "dos"), reference="ICD-10-CM Official Guidelines I.A.12.a (Excludes1)")
+@rule("X201", severity="error", reads=("diagnoses",), reference="ICD-10-CM Official Guidelines I.A.12.a (Excludes1)")
 def excludes1(claim, ctx):
     """Two codes on the claim form an Excludes1 pair.
 
@@ -88,7 +88,7 @@ def excludes1(claim, ctx):
                 brief=f"{a} and {b} are Excludes1")
 
 
-@rule("X202", severity="info", reads=("diagnoses", "dos"), reference="ICD-10-CM Official Guidelines I.A.12.b (Excludes2)")
+@rule("X202", severity="info", reads=("diagnoses",), reference="ICD-10-CM Official Guidelines I.A.12.b (Excludes2)")
 def excludes2(claim, ctx):
     """Two codes on the claim form an Excludes2 pair (allowed together).
 
@@ -105,7 +105,7 @@ def excludes2(claim, ctx):
                 "conditions are documented.", codes=[a, b], brief=f"{a} and {b}: Excludes2")
 
 
-@rule("X203", severity="error", reads=("diagnoses", "dos"), reference="ICD-10-CM Official Guidelines I.A.13 (etiology/manifestation)")
+@rule("X203", severity="error", reads=("diagnoses",), reference="ICD-10-CM Official Guidelines I.A.13 (etiology/manifestation)")
 def manifestation_first(claim, ctx):
     """A manifestation code is listed first.
 

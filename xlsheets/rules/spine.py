@@ -58,6 +58,18 @@ _LEVEL = re.compile(r"([CTLS])\s*(\d{1,2})", re.I)
 def level_region(text: str) -> str | None:
     """``"lumbar"`` for levels within L1-L4 (L4-L5 included), ``"lumbosacral"`` for S levels
     (L5-S1, S1) without a higher lumbar level, None when ambiguous (L5 alone) or mixed."""
+    region = _REGIONS.get(text, _REGIONS)
+    if region is _REGIONS:
+        region = _level_region(text)
+        if len(_REGIONS) < 10_000:
+            _REGIONS[text] = region
+    return region
+
+
+_REGIONS: dict[str, str | None] = {}  # level text -> region: sheets repeat a few level texts
+
+
+def _level_region(text: str) -> str | None:
     levels = {(m[1].upper(), int(m[2])) for m in _LEVEL.finditer(text)}
     lumbar = any(seg == "L" and 1 <= n <= 4 for seg, n in levels)
     sacral = any(seg == "S" for seg, n in levels)
