@@ -206,6 +206,11 @@ class Validator:
     def run(self) -> "BatchRun":
         return BatchRun(self)
 
+    def in_batch(self, claim: Claim) -> bool:
+        """True when a batch rule (a check across claims, like history) would see this claim."""
+        plan = self._plan_for(claim.payer)
+        return bool(plan.batch) and bool(self.batch_rules_for(plan, claim))
+
     # --- plans ----------------------------------------------------------------------
     def _plan_for(self, payer: str) -> _Plan:
         plan = self._plans.get(payer)  # the payer cell as written: one lookup per claim

@@ -62,8 +62,9 @@ class _State:
         self.lock = threading.Lock()
         self.validator = None
         self.headers: dict[tuple, object] = {}
-        # (header map, row values) -> (claim, claim-rule findings): Excel recalculates whole
-        # tables after every edit; rows it saw before are not parsed or checked again.
+        # (header map, *row values) -> (claim or None, claim-rule findings, status): Excel
+        # recalculates whole tables after every edit; rows it saw before are not parsed or
+        # checked again. The claim is kept only when a batch rule (history) needs it again.
         self.rows: dict[tuple, tuple] = {}
 
     def get_validator(self):
@@ -77,7 +78,7 @@ class _State:
 
     def validated(self, hmap, values: list, row: int | None) -> tuple:
         """(claim, claim-rule findings, status text) of one row; from the cache when the row is
-        unchanged. A blank row is (None, (), "")."""
+        unchanged. The claim is None unless a batch rule needs it; a blank row is (None, None, "")."""
         try:
             key = (id(hmap), *values)
             hit = self.rows.get(key)
@@ -89,12 +90,15 @@ class _State:
 
     def _validate(self, hmap, values: list, row: int | None, key) -> tuple:
         if is_blank_row(values):
-            hit = (None, (), "")
+            hit = _BLANK
         else:
+            validator = self.get_validator()
             claim = parse_row(hmap, values, row)
-            findings = tuple(self.get_validator().validate_claim(claim))
+            findings = tuple(validator.validate_claim(claim))
             top = worst(findings)
-            hit = (claim, findings, OK if top is None else top.short())
+            # Few objects kept per row: the collector walks whatever a 10,000-row table leaves.
+            hit = (claim if validator.in_batch(claim) else None, findings,
+                   OK if top is None else top.short())
         if key is not None:
             if len(self.rows) >= ROW_CACHE_SIZE:
                 self.rows.clear()  # simple bound; a table recalculation refills it
@@ -114,6 +118,7 @@ class _State:
 
 
 _state = _State()
+_BLANK = (None, None, "")
 
 
 def reset() -> None:
@@ -230,8 +235,8 @@ def _header_map(headers):
 
 def _row_findings(headers, row):
     """Findings of one claim row; None for a blank row."""
-    claim, findings, _status = _state.validated(_header_map(headers), _cells(row), None)
-    return None if claim is None else list(findings)
+    _claim, findings, _status = _state.validated(_header_map(headers), _cells(row), None)
+    return None if findings is None else list(findings)
 
 
 # --- claim functions --------------------------------------------------------------------------
