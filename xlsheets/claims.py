@@ -205,9 +205,17 @@ class Claim:
 
     @property
     def is_telehealth(self) -> bool:
-        """Telehealth per the column, POS 02/10, or modifier 95/93."""
-        return (self.yes("telehealth") or self.pos in ("02", "10", "2")
-                or any(m in ("95", "93", "GT", "FQ") for p in self.procedures for m in p.modifiers))
+        """Telehealth per the column, POS 02/10, or modifier 95/93 (GT, FQ)."""
+        if self.facts.get("telehealth") is True or self.pos in _TELEHEALTH_POS:
+            return True
+        for p in self.procedures:
+            if p.modifiers and not _TELEHEALTH_MODIFIERS.isdisjoint(p.modifiers):
+                return True
+        return False
+
+
+_TELEHEALTH_POS = frozenset(("02", "10", "2"))
+_TELEHEALTH_MODIFIERS = frozenset(("95", "93", "GT", "FQ"))
 
 
 class FrozenClaim(Claim):

@@ -28,6 +28,7 @@ from .rule import Rule
 __all__ = ["Validator", "ClaimResult", "BatchRun", "Context", "RULE_FAILED", "RuleTimeout"]
 
 RULE_FAILED = "E102"
+_CODE = operator.itemgetter(0)  # Procedure.code
 
 
 class RuleTimeout(Exception):
@@ -109,7 +110,9 @@ class _Plan:
     order: dict[str, int]
     context: "Context | None" = None  # reused claim after claim (reset per claim)
     candidates: dict = field(default_factory=dict)  # (procedure codes, diagnoses) -> (memos, rules)
-    memos: dict = field(default_factory=dict)  # rule IDs with the same ``reads`` -> their _Memo
+    # What a rule with ``reads`` may depend on besides those fields: payers that agree on it
+    # share remembered findings.
+    signature: str = ""
     batch_candidates: dict = field(default_factory=dict)
 
 
@@ -154,6 +157,7 @@ class Validator:
         self.config = config or Config()
         self.host = host or load_plugins(self.config.plugin_dirs)
         self._plans: dict[str, _Plan] = {}
+        self._memos: dict[tuple[str, tuple[str, ...]], _Memo] = {}  # (plan signature, rule IDs) -> memo
         self.profile: dict[str, list[float]] | None = defaultdict(lambda: [0.0, 0]) if profile else None
         self.skipped: dict[str, tuple[str, ...]] = {}  # rule ID -> missing columns
         self._running: tuple[Rule, float] | None = None  # the plugin rule running, and since when
@@ -259,12 +263,13 @@ class Validator:
         plan = _Plan(payer, policy, settings, severity, frozenset(enabled), always, dict(by_code),
                      dict(by_prefix), lengths, batch, order)
         plan.context = Context(self, plan)
+        plan.signature = repr((sorted(settings.items()), sorted(severity.items())))
         return plan
 
     def _candidates(self, plan: _Plan, claim: Claim) -> tuple[list[_Memo], list[Rule]]:
         """Rules that can fire on this claim, those with ``reads`` apart; cached by the claim's
         codes (sheets repeat combinations)."""
-        key = (tuple(p.code for p in claim.procedures), claim.diagnoses, claim.present)
+        key = (tuple(map(_CODE, claim.procedures)), claim.diagnoses, claim.present)
         hit = plan.candidates.get(key)
         if hit is None:
             if len(plan.candidates) > 50_000:
@@ -285,7 +290,8 @@ class Validator:
                         groups.setdefault(tuple(sorted(set(rule.reads))), []).append(rule)
                 for fields, group in groups.items():
                     ids = tuple(r.id for r in group)
-                    memos.append(plan.memos.get(ids) or plan.memos.setdefault(ids, _Memo(fields, group)))
+                    memos.append(self._memos.get((plan.signature, ids))
+                                 or self._memos.setdefault((plan.signature, ids), _Memo(fields, group)))
                 rules = [r for r in rules if not r.reads]
             hit = plan.candidates[key] = (memos, rules)
         return hit
@@ -316,8 +322,13 @@ class Validator:
         ctx._extra = []
         memos, rules = self._candidates(plan, claim)
         reused = False
+        rows = claim.rows
         for memo in memos:
-            found = self._run_memo(memo, ctx, claim)
+            found = memo.results.get(memo.key(claim)) if len(rows) <= 1 else None
+            if found is None:
+                found = self._run_memo(memo, ctx, claim)
+            elif found and found[0].rows != rows:
+                found = [f._replace(rows=rows) for f in found]  # another claim's findings, moved here
             if found:
                 findings.extend(found)
                 reused = True
@@ -343,21 +354,14 @@ class Validator:
             else:
                 findings.extend(self._call(rule, ctx, claim))
 
-    def _run_memo(self, memo: _Memo, ctx: Context, claim: Claim) -> list[Finding] | tuple[Finding, ...]:
-        """The findings of the rules with ``reads``: reused when a claim with the same fields
-        was seen (moved to this claim's rows), else run and remembered."""
+    def _run_memo(self, memo: _Memo, ctx: Context, claim: Claim) -> list[Finding]:
+        """Run the rules of a memo and remember their findings for claims with the same fields
+        (the reuse itself is in _run_claim_rules)."""
         rows = claim.rows
-        if len(rows) > 1:  # findings of a multi-row claim may point at single rows: run
-            found: list[Finding] = []
+        found: list[Finding] = []
+        if len(rows) > 1:  # findings of a multi-row claim may point at single rows: not reusable
             self._run_rules(memo.rules, ctx, claim, found)
             return found
-        key = memo.key(claim)
-        hit = memo.results.get(key)
-        if hit is not None:
-            if hit and hit[0].rows != rows:
-                return [f._replace(rows=rows) for f in hit]
-            return hit
-        found = []
         ctx._asked = False
         self._run_rules(memo.rules, ctx, claim, found)
         # Not reusable: a plugin's pair policy decided (it may read anything), or a finding
@@ -365,12 +369,12 @@ class Validator:
         if not ctx._asked and all(f.rows == rows for f in found):
             if len(memo.results) >= memo.LIMIT:
                 memo.results.clear()
-            memo.results[key] = tuple(found)
+            memo.results[memo.key(claim)] = tuple(found)
         return found
 
     def batch_rules_for(self, plan: _Plan, claim: Claim) -> list[Rule]:
         """Batch rules whose triggers this claim matches (cached like the claim rules)."""
-        key = (tuple(p.code for p in claim.procedures), claim.diagnoses)
+        key = (tuple(map(_CODE, claim.procedures)), claim.diagnoses)
         rules = plan.batch_candidates.get(key)
         if rules is None:
             if len(plan.batch_candidates) > 50_000:

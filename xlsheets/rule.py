@@ -107,10 +107,11 @@ def rule(
 
     ``reads`` (optional, a promise) names the only claim fields the check looks at, from
     ``READABLE_FIELDS``, e.g. ``("diagnoses", "dos")``. The check must then depend on nothing
-    else of the claim (settings and code sets are fine) and must not mention its rows. The
-    engine runs such a rule once per distinct combination of those fields and payer, and gives
-    every other claim with the same values the same findings on its own row: sheets repeat code
-    combinations, so this is where code-set rules get their speed.
+    else of the claim or payer (``ctx.settings`` and ``ctx.codes`` are fine; asking a plugin's
+    pair policy is detected) and must not mention the claim's rows. The engine runs such a rule
+    once per distinct combination of those fields and settings, and gives every other claim with
+    the same values the same findings on its own row: sheets repeat code combinations, so this
+    is where code-set rules get their speed.
     """
 
     def wrap(func: Callable) -> Rule:

@@ -174,7 +174,7 @@ def malformed_procedure(claim, ctx):
     return out
 
 
-@rule("C106", severity="error", reference="AMA CPT annual updates (code deletions)")
+@rule("C106", severity="error", procedures=tuple(cpt.DELETED), reference="AMA CPT annual updates (code deletions)")
 def deleted_procedure(claim, ctx):
     """A CPT code that was deleted before the date of service.
 
@@ -251,21 +251,20 @@ def date_of_service(claim, ctx):
     Fix: enter the date of service.
     """
     if claim.dos is not None:
-        return
+        return None  # the common case, checked on every claim: no generator for it
     if claim.dos_unreadable:
         reason = claim.facts.get("dos_text", "unreadable")
-        yield ctx.finding(f"The date of service cannot be read: {reason}.", column="dos",
-                          suggestion="enter the date as 2026-03-10 or 03/10/2026",
-                          brief="date of service unreadable")
-    elif claim.known("dos"):
-        yield ctx.finding("The date of service is blank.", column="dos",
-                          suggestion="enter the date of service", brief="date of service missing")
-    else:
-        # An absent column means the date is unknown, not missing from the claim (domain §2):
-        # review, not an error.
-        yield ctx.finding("The sheet has no date-of-service column, so codes could not be checked by date.",
-                          column="dos", severity="warning", suggestion="add a 'Date of Service' column",
-                          brief="no date of service")
+        return [ctx.finding(f"The date of service cannot be read: {reason}.", column="dos",
+                            suggestion="enter the date as 2026-03-10 or 03/10/2026",
+                            brief="date of service unreadable")]
+    if claim.known("dos"):
+        return [ctx.finding("The date of service is blank.", column="dos",
+                            suggestion="enter the date of service", brief="date of service missing")]
+    # An absent column means the date is unknown, not missing from the claim (domain §2):
+    # review, not an error.
+    return [ctx.finding("The sheet has no date-of-service column, so codes could not be checked by date.",
+                        column="dos", severity="warning", suggestion="add a 'Date of Service' column",
+                        brief="no date of service")]
 
 
 @rule("C110", severity="warning", setting="electronic_format", reference="ASC X12 837P: ICD-10-CM codes without the decimal point")

@@ -75,13 +75,11 @@ def radiculopathy_triad(claim, ctx):
     Good: radiating pain + diminished ankle reflex + positive SLR
     Fix: document the missing findings.
     """
-    radic = [d for d in claim.diagnoses if d.startswith("M54.1")]
-    if not radic:
-        return
     services = claim.procedures_in(TRIAD_SERVICES)
     if not services:
         return
-    if not any(claim.known(c) for c in OBJECTIVE):
+    radic = claim.dx_with_prefix("M54.1")
+    if not claim.present.intersection(OBJECTIVE):
         return  # objective findings not recorded in this sheet: unknown
     missing = []
     if not claim.yes("radiating_pain"):
@@ -109,17 +107,17 @@ def telehealth_without_exam(claim, ctx):
     Good: an in-person exam documenting the findings
     Fix: document objective findings from an in-person exam.
     """
-    if not claim.is_telehealth:
-        return
+    if not claim.is_telehealth:  # the common case: no generator, nothing else looked at
+        return None
     if not any(claim.known(c) for c in (*OBJECTIVE, "slr_positive")):
-        return
+        return None
     if any(claim.yes(c) for c in (*OBJECTIVE, "slr_positive")):
-        return
+        return None
     services = claim.procedures_in(EXAM_SERVICES)
-    yield ctx.finding(
+    return [ctx.finding(
         f"Telehealth encounter with {services[0].code} but no objective exam findings documented.",
         codes=[p.code for p in services], rows=_rows(services),
-        suggestion="document an in-person exam", brief="telehealth without exam findings")
+        suggestion="document an in-person exam", brief="telehealth without exam findings")]
 
 
 @rule("D404", severity="error", procedures=ESI,

@@ -163,14 +163,16 @@ def chronic_pain_suggestion(claim, ctx):
     Fix: consider G89.29 if the provider documents chronic pain.
     """
     weeks = claim.number("symptom_weeks")
+    if weeks is None:
+        return None
     threshold = float(ctx.settings.get("chronic_pain_weeks", 12))
-    if weeks is None or weeks < threshold or any(d.startswith("G89.2") for d in claim.diagnoses):
-        return
-    yield ctx.finding(
+    if weeks < threshold or claim.dx_with_prefix("G89.2"):
+        return None
+    return [ctx.finding(
         f"Symptoms for {weeks:g} weeks (threshold {threshold:g}, a practice setting): consider G89.29 "
         "if the provider documents chronic pain. The official guideline (I.C.6.b.4) sets no time "
         "frame for chronic pain; G89 codes are used when the encounter is for pain management.",
-        suggestion="G89.29", brief="consider G89.29")
+        suggestion="G89.29", brief="consider G89.29")]
 
 
 @rule("S306", severity="warning", dx=("G89",), needs=("pain_management_encounter",),
@@ -232,14 +234,16 @@ def structural_cause_not_coded(claim, ctx):
     Good: M43.17 (spondylolisthesis, lumbosacral) ; M48.062 for stenosis with claudication
     Fix: add the specific code.
     """
+    out = []
     if claim.yes("spondylolisthesis_confirmed") and not claim.dx_with_prefix("M43.1"):
         region = level_region(claim.text("nerve_root_level"))
         fix = "M43.16" if region == "lumbar" else "M43.17"
-        yield ctx.finding(f"Spondylolisthesis is confirmed but not coded; add {fix} (or the code of the documented region).",
-                          suggestion=fix, brief=f"add {fix}")
+        out.append(ctx.finding(f"Spondylolisthesis is confirmed but not coded; add {fix} (or the code of the documented region).",
+                               suggestion=fix, brief=f"add {fix}"))
     if claim.yes("stenosis_claudication") and "M48.062" not in claim.diagnoses:
-        yield ctx.finding("Lumbar stenosis with neurogenic claudication is documented but not coded; add M48.062.",
-                          suggestion="M48.062", brief="add M48.062")
+        out.append(ctx.finding("Lumbar stenosis with neurogenic claudication is documented but not coded; add M48.062.",
+                               suggestion="M48.062", brief="add M48.062"))
+    return out
 
 
 @rule("S309", severity="warning", dx=tuple(UNSPECIFIED_SIDE), needs=("laterality",),
