@@ -479,12 +479,15 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
         value = values[index]
         if value is None or value == "":
             continue
-        if type(value) is not str or value[:1] == "#":
+        if type(value) is str and value[:1] != "#":
+            codes = _dx_cache.get((canon, value)) or _diagnosis_cell(value, canon)
+        else:
             err = excel_error(value)
             if err:
                 claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
                 continue
-        for code, cell in _diagnosis_cell(value, canon):
+            codes = _diagnosis_cell(value, canon)
+        for code, cell in codes:
             diagnoses.append(code)
             dx_cells.append(cell)
     line_row = row if header.line_level else None

@@ -48,7 +48,7 @@ class Context:
         self.payer = plan.payer
         self.rule: Rule | None = None
         self._claim: Claim | None = None
-        self._extra: list[Finding] = []  # failures of hooks a rule called (pair policies)
+        self._extra: tuple[Finding, ...] = ()  # failures of hooks a rule called (pair policies)
         self._asked = False  # a plugin's pair policy answered: the findings depend on the plugin
 
     @property
@@ -319,7 +319,7 @@ class Validator:
         findings: list[Finding] = list(claim.problems)
         ctx = plan.context
         ctx._claim = claim
-        ctx._extra = []
+        ctx._extra = ()
         memos, rules = self._candidates(plan, claim)
         reused = False
         rows = claim.rows
@@ -432,7 +432,7 @@ class Validator:
             try:
                 answer = func(code_a=code_a, code_b=code_b, claim=claim, settings=plan.settings)
             except Exception as exc:  # the others still decide; the author learns what broke
-                ctx._extra.append(self._hook_failure(name, func, exc, claim))
+                ctx._extra += (self._hook_failure(name, func, exc, claim),)
                 continue
             if answer is None:
                 continue
