@@ -160,28 +160,35 @@ class Validator:
         self._memos: dict[tuple[str, tuple[str, ...]], _Memo] = {}  # (plan signature, rule IDs) -> memo
         self.profile: dict[str, list[float]] | None = defaultdict(lambda: [0.0, 0]) if profile else None
         self.skipped: dict[str, tuple[str, ...]] = {}  # rule ID -> missing columns
-        self._running: tuple[Rule, float] | None = None  # the plugin rule running, and since when
+        # The plugin rule running (None between plugin rules) and a count of plugin rule calls:
+        # the watchdog sees a call outlive its ticks without a clock read per call.
+        self._running: Rule | None = None
+        self._calls = 0
 
     @contextlib.contextmanager
     def watchdog(self, seconds: float | None = None):
         """Stop a plugin rule that runs longer than ``seconds`` (an endless loop), as a failure.
 
-        A timer signal checks, once a second, how long the running plugin rule has taken. Only
-        where signals can do that: the main thread, on systems with ``setitimer`` (the command
-        line on Linux and macOS); elsewhere this does nothing.
+        A timer signal checks, a few times per limit (at least once a second), whether the same
+        plugin rule call is still running, and since when. Only where signals can do that: the
+        main thread, on systems with ``setitimer`` (the command line on Linux and macOS);
+        elsewhere this does nothing.
         """
         limit = float(seconds if seconds is not None else self.config.settings.get("plugin_rule_seconds", 10))
         if limit <= 0 or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
             yield
             return
 
+        seen = [-1, 0.0]  # the call seen running at the last tick, and when it was first seen
+
         def check(_signum, _frame):
-            running = self._running
-            if running is not None and time.monotonic() - running[1] > limit:
+            if self._running is None or self._calls != seen[0]:
+                seen[0], seen[1] = self._calls, time.monotonic()  # a new call: its clock starts
+            elif time.monotonic() - seen[1] > limit:
                 self._running = None
                 raise RuleTimeout(f"it ran for more than {limit:g} s and was stopped")
 
-        tick = min(1.0, limit)
+        tick = min(1.0, limit / 4)
         previous = signal.signal(signal.SIGALRM, check)
         signal.setitimer(signal.ITIMER_REAL, tick, tick)
         try:
@@ -340,10 +347,14 @@ class Validator:
         return findings
 
     def _run_rules(self, rules: list[Rule], ctx: Context, claim: Claim, findings: list[Finding]) -> None:
-        fast = self.profile is None
+        if self.profile is not None:
+            for rule in rules:
+                ctx.rule = rule
+                findings.extend(self._call(rule, ctx, claim))
+            return
         for rule in rules:
             ctx.rule = rule
-            if rule.trusted and fast:
+            if rule.trusted:
                 # Built-in rules: no type or mutation guard; failures are still isolated.
                 try:
                     out = rule.check(claim, ctx)  # a list, a generator, or None
@@ -351,8 +362,21 @@ class Validator:
                         findings.extend(out)
                 except Exception as exc:
                     findings.append(self._failure(rule, exc, claim))
-            else:
-                findings.extend(self._call(rule, ctx, claim))
+                continue
+            # Plugin rules: the same as _call, inline (this runs for every claim).
+            self._calls += 1
+            self._running = rule
+            try:
+                out = rule.check(claim, ctx)
+                if out is not None:
+                    out = list(out)
+                    for item in out:
+                        if type(item) is not Finding:
+                            raise _not_a_finding(item)
+                    findings.extend(out)
+            except Exception as exc:  # includes RecursionError and RuleTimeout
+                findings.append(self._failure(rule, exc, claim))
+            self._running = None
 
     def _run_memo(self, memo: _Memo, ctx: Context, claim: Claim) -> list[Finding]:
         """Run the rules of a memo and remember their findings for claims with the same fields
@@ -385,14 +409,14 @@ class Validator:
     def _call(self, rule: Rule, ctx: Context, claim: Claim) -> list[Finding]:
         start = time.perf_counter() if self.profile is not None else 0.0
         try:
-            self._running = (rule, time.monotonic())
+            self._calls += 1
+            self._running = rule
             produced = rule.check(claim, ctx)
             out = [] if produced is None else list(produced)
             self._running = None
             for item in out:
                 if type(item) is not Finding:
-                    raise TypeError(f"it returned {type(item).__name__} {_short(item)!r}, not a "
-                                    "finding made with ctx.finding(...)")
+                    raise _not_a_finding(item)
         except Exception as exc:  # includes RecursionError and RuleTimeout
             self._running = None
             out = [self._failure(rule, exc, claim)]
@@ -458,7 +482,8 @@ class Validator:
         ctx = Context(self, plan)
         ctx.rule = rule
         try:
-            self._running = None if rule.trusted else (rule, time.monotonic())
+            self._calls += 1
+            self._running = None if rule.trusted else rule
             pairs = list(rule.check(claims, ctx) or [])
             self._running = None
             for pair in pairs:
@@ -523,6 +548,11 @@ class BatchRun:
         self._pending.clear()
         self._results.clear()
         return added
+
+
+def _not_a_finding(item: object) -> TypeError:
+    return TypeError(f"it returned {type(item).__name__} {_short(item)!r}, not a finding made "
+                     "with ctx.finding(...)")
 
 
 def _triggered(rule: Rule, claim: Claim) -> bool:
