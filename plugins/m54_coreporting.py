@@ -45,7 +45,10 @@ def xlsheets_pair_policy(code_a, code_b, claim, settings):
     return answer(settings)
 
 
-@xlsheets.rule("MCR101", severity="warning", dx=tuple(PAIR), reference="xlsheets configuration")
+# reads: the rule looks only at the codes and the payer's name, so its answer is reused for
+# every claim with the same ones (it runs once per combination, not once per claim).
+@xlsheets.rule("MCR101", severity="warning", dx=tuple(PAIR), reads=("diagnoses", "payer"),
+               reference="xlsheets configuration")
 def setting_unreadable(claim, ctx):
     """The m54_coreporting setting is not allow, deny or review.
 

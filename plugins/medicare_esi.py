@@ -55,6 +55,7 @@ REFERENCE = "Medicare LCD L39240 / A58993 (and sibling LCDs, e.g. L39242 / A5874
 CERVICAL_THORACIC = frozenset({"62320", "62321", "64479", "64480"})
 LUMBAR_SACRAL = frozenset({"62322", "62323", "64483", "64484"})
 REGION_NAMES = {"cervical/thoracic": CERVICAL_THORACIC, "lumbar/sacral": LUMBAR_SACRAL}
+REGION_OF = {code: name for name, members in REGION_NAMES.items() for code in members}
 TRANSFORAMINAL = frozenset(cpt.ESI_TRANSFORAMINAL)
 INTERLAMINAR = frozenset(cpt.ESI_INTERLAMINAR)
 ESI = TRANSFORAMINAL | INTERLAMINAR
@@ -74,21 +75,18 @@ def level_regions(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _regions(claim) -> list[str]:
+def _regions(claim) -> tuple[str, ...]:
     """The spinal regions a claim's ESI codes and documented levels point to."""
-    found: list[str] = []
-    for proc in claim.procedures:
-        code = proc.code
-        name = ("cervical/thoracic" if code in CERVICAL_THORACIC
-                else "lumbar/sacral" if code in LUMBAR_SACRAL else None)
-        if name and name not in found:
-            found.append(name)
-    text = claim.text("nerve_root_level")
-    if text:
-        for name in level_regions(text):
-            if name not in found:
-                found.append(name)
-    return found
+    return _regions_of(tuple(p.code for p in claim.procedures), claim.text("nerve_root_level"))
+
+
+# Claims repeat code combinations and level texts: plugins that compute something from them can
+# cache it by those values (never by the claim object, which is new for every row).
+@lru_cache(maxsize=4096)
+def _regions_of(codes: tuple[str, ...], level_text: str) -> tuple[str, ...]:
+    found = [REGION_OF[code] for code in codes if code in REGION_OF]
+    found += level_regions(level_text) if level_text else ()
+    return tuple(dict.fromkeys(found))
 
 
 @lru_cache(maxsize=4096)
@@ -98,7 +96,8 @@ def documented_levels(text: str) -> int:
     return len({i for i in items if i})
 
 
-def coded_levels(procedures) -> int:
+@lru_cache(maxsize=4096)
+def coded_levels(procedures: tuple) -> int:
     """Levels injected per side from units, counting an add-on's units as extra levels."""
     per_side = {"RT": 0.0, "LT": 0.0}
     unsided = 0.0
@@ -116,7 +115,7 @@ def coded_levels(procedures) -> int:
 
 def _levels(claim, procedures) -> tuple[int, str]:
     """The level count and where it came from, for the message."""
-    levels, source = coded_levels(procedures), "from the codes and units"
+    levels, source = coded_levels(tuple(procedures)), "from the codes and units"
     text = claim.text("nerve_root_level")
     if text:
         documented = documented_levels(text)
@@ -200,7 +199,7 @@ def interlaminar_levels(claim, ctx):
     limit = int(ctx.settings.get("esi_interlaminar_max_levels", 1))
     procs = claim.procedures_in(INTERLAMINAR)
     levels, source = _levels(claim, procs) if not claim.has_procedure(TRANSFORAMINAL) else (
-        coded_levels(procs), "from the codes and units")
+        coded_levels(tuple(procs)), "from the codes and units")
     if levels > limit:
         yield ctx.finding(
             f"Interlaminar ESI at {levels} levels ({source}); Medicare covers {limit} level per session.",
@@ -263,7 +262,7 @@ def sessions_per_year(claims, ctx):
 
 
 def _code_regions(claim) -> set[str]:
-    return {name for p in claim.procedures for name, members in REGION_NAMES.items() if p.code in members}
+    return {REGION_OF[p.code] for p in claim.procedures if p.code in REGION_OF}
 
 
 @xlsheets.hookimpl

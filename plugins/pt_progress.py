@@ -50,10 +50,15 @@ MEDICARE_REF = "Medicare Benefit Policy Manual ch.15 §220.3 (progress reports),
 
 def is_medicare(claim, ctx) -> bool:
     """Medicare rules apply: by setting, or by the payer's name when the setting is "auto"."""
-    kind = str(ctx.settings.get("pt_payer_type", "auto")).strip().lower()
+    return _is_medicare(str(ctx.settings.get("pt_payer_type", "auto")), claim.payer or ctx.payer or "")
+
+
+@lru_cache(maxsize=1024)  # asked for every therapy claim; a workbook has a few payer names
+def _is_medicare(kind: str, payer: str) -> bool:
+    kind = kind.strip().lower()
     if kind in ("medicare", "commercial"):
         return kind == "medicare"
-    return (claim.payer or ctx.payer or "").strip().lower().startswith("medicare")
+    return payer.strip().lower().startswith("medicare")
 
 
 def _pt(claim):
