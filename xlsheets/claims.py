@@ -481,11 +481,9 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
             continue
         if type(value) is str and value[:1] != "#":
             codes = _dx_cache.get((canon, value)) or _diagnosis_cell(value, canon)
+        elif _error_cell(claim, value, canon, text, row):
+            continue
         else:
-            err = excel_error(value)
-            if err:
-                claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
-                continue
             codes = _diagnosis_cell(value, canon)
         for code, cell in codes:
             diagnoses.append(code)
@@ -495,18 +493,14 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
         value = values[index]
         if value is None or value == "":
             continue
-        err = excel_error(value) if type(value) is not str or value[:1] == "#" else None
-        if err:
-            claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
+        if (type(value) is not str or value[:1] == "#") and _error_cell(claim, value, canon, text, row):
             continue
         claim.procedures.extend(_procedure_cell(value, line_row))
     for index, canon, text in header.text_columns:
         value = values[index]
         if value is None or value == "":
             continue
-        err = excel_error(value) if type(value) is not str or value[:1] == "#" else None
-        if err:
-            claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
+        if (type(value) is not str or value[:1] == "#") and _error_cell(claim, value, canon, text, row):
             continue
         cell = value.strip() if type(value) is str and value.isascii() else clean_text(value)
         if canon == "claim_id":
@@ -537,9 +531,7 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
         value = values[index]
         if value is None or value == "":
             continue
-        err = excel_error(value)
-        if err:
-            claim.problems.append(_problem(canon, text, row, f"the cell holds the Excel error {err}"))
+        if _error_cell(claim, value, canon, text, row):
             continue
         facts[canon] = _modifier_tokens(value)
     for index, canon, text in header.pointer_columns:
@@ -554,6 +546,14 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
     if header.line_fields:
         _apply_line_fields(claim)
     return claim
+
+
+def _error_cell(claim: Claim, value: object, canon: str, header: str, row: int | None) -> bool:
+    """True (and a problem on the claim) when the cell holds an Excel error such as #N/A."""
+    err = excel_error(value)
+    if err:
+        claim.problems.append(_problem(canon, header, row, f"the cell holds the Excel error {err}"))
+    return bool(err)
 
 
 def _laterality(text: str) -> str:
