@@ -109,7 +109,12 @@ class _Plan:
     batch: list[Rule]
     order: dict[str, int]
     context: "Context | None" = None  # reused claim after claim (reset per claim)
-    candidates: dict = field(default_factory=dict)  # (procedure codes, diagnoses) -> (memos, rules)
+    candidates: dict = field(default_factory=dict)  # (procedure codes, diagnoses, columns) -> (memos, rules)
+    rule_sets: dict = field(default_factory=dict)  # (triggered rule IDs, columns) -> (memos, rules)
+    by_id: dict = field(default_factory=dict)  # rule ID -> rule, of the triggered rules
+
+    def rule(self, rule_id: str) -> Rule:
+        return self.by_id[rule_id]
     # What a rule with ``reads`` may depend on besides those fields: payers that agree on it
     # share remembered findings.
     signature: str = ""
@@ -269,56 +274,62 @@ class Validator:
         lengths = tuple(sorted({len(p) for p in by_prefix}))
         plan = _Plan(payer, policy, settings, severity, frozenset(enabled), always, dict(by_code),
                      dict(by_prefix), lengths, batch, order)
+        plan.by_id = {r.id: r for group in (*by_code.values(), *by_prefix.values()) for r in group}
         plan.context = Context(self, plan)
         plan.signature = repr((sorted(settings.items()), sorted(severity.items())))
         return plan
 
     def _candidates(self, plan: _Plan, claim: Claim) -> tuple[list[_Memo], list[Rule]]:
         """Rules that can fire on this claim, those with ``reads`` apart; cached by the claim's
-        codes (sheets repeat combinations)."""
+        codes (sheets repeat combinations), and prepared once per set of triggered rules."""
         key = (tuple(map(_CODE, claim.procedures)), claim.diagnoses, claim.present)
         hit = plan.candidates.get(key)
         if hit is None:
             if len(plan.candidates) > 50_000:
                 plan.candidates.clear()
-            rules = []
-            present = claim.present
-            for rule in self._match_triggers(plan, claim):
-                if rule.needs and not present.issuperset(rule.needs):
-                    # The sheet lacks a column the rule reads: the fact is unknown, stay silent.
-                    self.skipped.setdefault(rule.id, tuple(c for c in rule.needs if c not in present))
-                else:
-                    rules.append(rule)
-            memos = []
-            if self.profile is None:  # a profile times every rule on every claim
-                groups: dict[tuple[str, ...], list[Rule]] = {}
-                for rule in rules:
-                    if rule.reads:
-                        groups.setdefault(tuple(sorted(set(rule.reads))), []).append(rule)
-                for fields, group in groups.items():
-                    ids = tuple(r.id for r in group)
-                    memos.append(self._memos.get((plan.signature, ids))
-                                 or self._memos.setdefault((plan.signature, ids), _Memo(fields, group)))
-                rules = [r for r in rules if not r.reads]
-            hit = plan.candidates[key] = (memos, rules)
+            triggered = self._triggered_ids(plan, claim)
+            hit = plan.rule_sets.get((triggered, claim.present))
+            if hit is None:
+                hit = plan.rule_sets[(triggered, claim.present)] = self._prepare(plan, triggered, claim.present)
+            plan.candidates[key] = hit
         return hit
 
-    def _match_triggers(self, plan: _Plan, claim: Claim) -> list[Rule]:
-        extra: dict[str, Rule] = {}
+    def _triggered_ids(self, plan: _Plan, claim: Claim) -> tuple[str, ...]:
+        """IDs of the triggered rules (besides those that always run), in a fixed order."""
+        extra: set[str] = set()
         if plan.by_code:
             for proc in claim.procedures:
                 for rule in plan.by_code.get(proc.code, ()):
-                    extra[rule.id] = rule
+                    extra.add(rule.id)
         if plan.by_prefix:
             for dx in claim.diagnoses:
                 for n in plan.prefix_lengths:
                     for rule in plan.by_prefix.get(dx[:n], ()):
-                        extra[rule.id] = rule
-        if not extra:
-            return plan.always
-        rules = plan.always + list(extra.values())
-        rules.sort(key=lambda r: plan.order[r.id])
-        return rules
+                        extra.add(rule.id)
+        return tuple(sorted(extra))
+
+    def _prepare(self, plan: _Plan, triggered: tuple[str, ...], present: frozenset[str]):
+        """(memos, rules) for a set of triggered rules: in catalogue order, without the rules
+        whose columns the sheet lacks, and the rules with ``reads`` grouped into memos."""
+        rules = []
+        for rule in sorted(plan.always + [plan.rule(i) for i in triggered], key=lambda r: plan.order[r.id]):
+            if rule.needs and not present.issuperset(rule.needs):
+                # The sheet lacks a column the rule reads: the fact is unknown, stay silent.
+                self.skipped.setdefault(rule.id, tuple(c for c in rule.needs if c not in present))
+            else:
+                rules.append(rule)
+        memos = []
+        if self.profile is None:  # a profile times every rule on every claim
+            groups: dict[tuple[str, ...], list[Rule]] = {}
+            for rule in rules:
+                if rule.reads:
+                    groups.setdefault(rule.reads, []).append(rule)
+            for fields, group in groups.items():
+                ids = tuple(r.id for r in group)
+                memos.append(self._memos.get((plan.signature, ids))
+                             or self._memos.setdefault((plan.signature, ids), _Memo(fields, group)))
+            rules = [r for r in rules if not r.reads]
+        return memos, rules
 
     # --- running --------------------------------------------------------------------
     def _run_claim_rules(self, plan: _Plan, claim: Claim) -> list[Finding]:

@@ -150,7 +150,7 @@ def rule(
             payers=tuple(p.lower() for p in payers),
             scope=scope,
             setting=setting,
-            reads=tuple(reads),
+            reads=tuple(sorted(set(reads))),  # one spelling per set: rules group by it
             source=source,
         )
 
