@@ -120,19 +120,25 @@ print(json.dumps({"total": total, "conversion": conversion, "ours": ours, "direc
 """
 
 
-def bench_table(n: int = 10_000) -> None:
+def bench_table(n: int = 10_000, runs: int = 5) -> None:
+    """Each run is a fresh process (a first call happens once per table); the median is reported."""
     rng = random.Random(2)
     table = [HEAD] + [claim_row(rng, i) for i in range(n)]
     env = {**os.environ, "XLWINGS_ON_SERVER": "true", "XLWINGS_LICENSE_KEY": "noncommercial"}
-    out = subprocess.run([sys.executable, "-c", OFFICEJS], input=json.dumps(table), env=env,
-                         capture_output=True, text=True, check=True)
-    r = json.loads(out.stdout)
+    results = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", OFFICEJS], input=json.dumps(table), env=env,
+                             capture_output=True, text=True, check=True)
+        results.append(json.loads(out.stdout))
+    results.sort(key=lambda r: r["ours"])
+    r = results[len(results) // 2]
     cold = subprocess.run([sys.executable, "-c", OFFICEJS, "cold"], input=json.dumps(table), env=env,
                           capture_output=True, text=True, check=True)
     r["cold"] = float(cold.stdout)
-    print(f"CLAIM_STATUS_TABLE {n:,} rows via custom_functions_call, first call on the table: "
+    spread = f"{results[0]['ours']:.3f}-{results[-1]['ours']:.3f} s over {runs} runs"
+    print(f"CLAIM_STATUS_TABLE {n:,} rows via custom_functions_call, first call on the table (median): "
           f"{r['total']:.3f} s = xlwings' conversion {r['conversion']:.3f} s + ours {r['ours']:.3f} s "
-          f"(target <= 0.2 s; called directly {r['direct']:.3f} s)")
+          f"(target <= 0.2 s; ours {spread}; called directly {r['direct']:.3f} s)")
     print(f"  first call of a fresh session, loading included (called directly): {r['cold']:.3f} s")
     print(f"  recalculation after editing one row: {r['recalc']:.3f} s; ours {r['recalc_ours']:.3f} s "
           f"({r['ours'] / max(r['recalc_ours'], 1e-9):.0f}x faster than the first call)")

@@ -101,7 +101,8 @@ def level_contradicts_region(claim, ctx):
                           codes=["M54.16"], suggestion="M54.17", brief=f"level {level} is lumbosacral")
 
 
-@rule("S303", severity="warning", dx=("M54.16", "M54.17"), reference="payer policy")
+@rule("S303", severity="warning", dx=("M54.16", "M54.17"), reads=("diagnoses", "payer"),
+      reference="payer policy")
 def lumbar_and_lumbosacral(claim, ctx):
     """M54.16 and M54.17 on the same claim: payers differ; verify the payer's policy.
 
@@ -202,7 +203,7 @@ def pain_code_first(claim, ctx):
         brief=f"{first} should not be first")
 
 
-@rule("S307", severity="error", dx=("M47.81",),
+@rule("S307", severity="error", dx=("M47.81",), reads=("diagnoses",),
       reference="ICD-10-CM M47.81- (without myelopathy or radiculopathy)")
 def spondylosis_without_radiculopathy(claim, ctx):
     """Spondylosis *without* radiculopathy (M47.81x) on the same claim as a radiculopathy code.
