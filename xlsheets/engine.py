@@ -23,7 +23,7 @@ from .codes.icd10cm import get_codeset
 from .config import Config, PayerPolicy, rule_selected
 from .findings import Finding, Severity, status_of
 from .plugins import PluginHost, load_plugins, where_of
-from .rule import Rule
+from .rule import READABLE_FIELDS, Rule
 
 __all__ = ["Validator", "ClaimResult", "BatchRun", "Context", "RULE_FAILED", "RuleTimeout"]
 
@@ -131,7 +131,7 @@ class _Memo:
 
     def __init__(self, fields: tuple[str, ...], rules: list[Rule]):
         self.rules = rules
-        self.key = operator.attrgetter(*fields)
+        self.key = _key_of(fields)
         self.results: dict[object, tuple[Finding, ...]] = {}
 
 
@@ -559,6 +559,16 @@ class BatchRun:
         self._pending.clear()
         self._results.clear()
         return added
+
+
+def _key_of(fields: tuple[str, ...]):
+    """A function: claim -> the values of ``fields`` (claim attributes, then facts), hashable."""
+    attributes = tuple(f for f in fields if f in READABLE_FIELDS)
+    facts = tuple(f for f in fields if f not in READABLE_FIELDS)
+    if not facts:
+        return operator.attrgetter(*attributes)
+    get = operator.attrgetter(*attributes) if attributes else (lambda claim: None)
+    return lambda claim: (get(claim), *map(claim.facts.get, facts))
 
 
 def _not_a_finding(item: object) -> TypeError:

@@ -21,14 +21,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+from .claims import FLAG_COLUMNS, NUMBER_COLUMNS
 from .findings import Severity
 
 __all__ = ["Rule", "rule", "RuleDefinitionError", "RULE_ID"]
 
 RULE_ID = re.compile(r"^[A-Z]{1,4}[0-9]{3}$")
 SCOPES = ("claim", "batch")
-# Claim fields a rule may declare in ``reads``: hashable, and the same for equal claims.
+# What a rule may declare in ``reads``: claim fields, and the documentation columns (the facts
+# ``claim.yes/number/text`` look up). All hashable, and the same for equal claims.
 READABLE_FIELDS = ("diagnoses", "procedures", "dos", "dos_unreadable", "pos", "payer", "present")
+READABLE_FACTS = FLAG_COLUMNS + NUMBER_COLUMNS + ("laterality", "nerve_root_level", "spinal_region")
 
 
 class RuleDefinitionError(ValueError):
@@ -105,8 +108,10 @@ def rule(
     does not run (the fact is unknown) and the report says so once. ``setting`` names a setting
     that switches the rule on (the rule is skipped while it is false).
 
-    ``reads`` (optional, a promise) names the only claim fields the check looks at, from
-    ``READABLE_FIELDS``, e.g. ``("diagnoses", "dos")``. The check must then depend on nothing
+    ``reads`` (optional, a promise) names the only claim fields and documentation columns the
+    check looks at, from ``READABLE_FIELDS`` and ``READABLE_FACTS``, e.g. ``("diagnoses", "dos")``
+    or ``("procedures", "laterality")``. A check that asks ``claim.known(...)`` also reads
+    ``present``. The check must then depend on nothing
     else of the claim or payer (``ctx.settings`` and ``ctx.codes`` are fine; asking a plugin's
     pair policy is detected) and must not mention the claim's rows. The engine runs such a rule
     once per distinct combination of those fields and settings, and gives every other claim with
@@ -125,13 +130,13 @@ def rule(
             sev = Severity.parse(severity)
         except ValueError as exc:
             raise RuleDefinitionError(f"{source}: rule {id}: {exc}") from None
-        unknown = [f for f in reads if f not in READABLE_FIELDS]
+        unknown = [f for f in reads if f not in READABLE_FIELDS and f not in READABLE_FACTS]
         if scope == "batch" and reads:
             raise RuleDefinitionError(f"{source}: rule {id}: reads is for claim rules, not batch rules")
         if unknown or isinstance(reads, str):
             raise RuleDefinitionError(
-                f"{source}: rule {id}: reads must list claim fields from {', '.join(READABLE_FIELDS)}, "
-                f"not {reads!r}")
+                f"{source}: rule {id}: reads must list claim fields ({', '.join(READABLE_FIELDS)}) "
+                f"or documentation columns ({', '.join(READABLE_FACTS)}), not {reads!r}")
         doc = inspect.getdoc(func) or ""
         if not doc.strip():
             raise RuleDefinitionError(

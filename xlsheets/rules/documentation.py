@@ -28,6 +28,7 @@ def _rows(procs):
 
 
 @rule("D401", severity="error", procedures=ESI | IMAGING, needs=("conservative_care_weeks",),
+      reads=("procedures", "conservative_care_weeks", "red_flags"),
       reference="Medicare ESI LCD L39240/L39242 (4 weeks); ACR Appropriateness Criteria, low back pain (6 weeks)")
 def conservative_care(claim, ctx):
     """An epidural steroid injection or lumbar MRI without enough documented conservative care.
@@ -64,6 +65,7 @@ def conservative_care(claim, ctx):
 
 
 @rule("D402", severity="warning", dx=("M54.1",), needs=("radiating_pain", "slr_positive"),
+      reads=("diagnoses", "procedures", "present", "radiating_pain", "slr_positive", *OBJECTIVE),
       reference="Medicare ESI LCD L39240 (radicular pain with objective findings)")
 def radiculopathy_triad(claim, ctx):
     """Radiculopathy coded for an ESI, EMG/NCS or MRI without the documented triad.
@@ -120,7 +122,7 @@ def telehealth_without_exam(claim, ctx):
         suggestion="document an in-person exam", brief="telehealth without exam findings")]
 
 
-@rule("D404", severity="error", procedures=ESI,
+@rule("D404", severity="error", procedures=ESI, reads=("procedures", "laterality"),
       reference="Medicare ESI LCD billing article A58993; CPT modifier rules (RT/LT/50)")
 def injection_laterality(claim, ctx):
     """Transforaminal ESI without laterality; or RT/LT/50 on an interlaminar ESI.

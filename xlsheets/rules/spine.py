@@ -81,6 +81,7 @@ def _level_region(text: str) -> str | None:
 
 
 @rule("S302", severity="warning", dx=("M54.16", "M54.17"), needs=("nerve_root_level",),
+      reads=("diagnoses", "nerve_root_level"),
       reference="ICD-10-CM M54.16 (lumbar) / M54.17 (lumbosacral)")
 def level_contradicts_region(claim, ctx):
     """The documented nerve-root level contradicts the region of the radiculopathy code.
