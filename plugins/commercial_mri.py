@@ -33,6 +33,7 @@ MRI = frozenset(cpt.LUMBAR_ADVANCED_IMAGING)
 
 
 @xlsheets.rule("MRI101", severity="error", procedures=MRI, needs=("conservative_care_weeks", "red_flags"),
+               reads=("procedures", "payer", "conservative_care_weeks", "red_flags"),
                reference="ACR Appropriateness Criteria: Low Back Pain")
 def care_before_mri(claim, ctx):
     """Lumbar MRI before 6 weeks of conservative care, with no red flags documented.

@@ -131,7 +131,9 @@ def _rows(procs):
     return [p.row for p in procs if p.row] or None
 
 
-@xlsheets.rule("MED101", severity="error", procedures=cpt.ESI_WITHOUT_IMAGING, reference=REFERENCE)
+# reads: each rule names what it looks at, so its findings are reused for claims that agree on it.
+@xlsheets.rule("MED101", severity="error", procedures=cpt.ESI_WITHOUT_IMAGING, reads=("procedures",),
+               reference=REFERENCE)
 def without_imaging(claim, ctx):
     """Interlaminar ESI coded without imaging guidance (62320/62322): not covered by Medicare.
 
@@ -149,7 +151,8 @@ def without_imaging(claim, ctx):
             codes=[proc.code], suggestion=fix, rows=_rows([proc]), brief="ESI without imaging guidance")
 
 
-@xlsheets.rule("MED102", severity="error", procedures=ESI, reference=REFERENCE)
+@xlsheets.rule("MED102", severity="error", procedures=ESI, reads=("procedures", "nerve_root_level"),
+               reference=REFERENCE)
 def one_region(claim, ctx):
     """More than one spinal region injected in one session.
 
@@ -167,7 +170,8 @@ def one_region(claim, ctx):
             codes=codes, suggestion="one region per session", brief="more than one spinal region")
 
 
-@xlsheets.rule("MED103", severity="error", procedures=TRANSFORAMINAL, reference=REFERENCE)
+@xlsheets.rule("MED103", severity="error", procedures=TRANSFORAMINAL,
+               reads=("procedures", "nerve_root_level", "esi_levels"), reference=REFERENCE)
 def transforaminal_levels(claim, ctx):
     """Transforaminal ESI at more than 2 levels in one session.
 
@@ -187,7 +191,8 @@ def transforaminal_levels(claim, ctx):
             suggestion=f"at most {limit} levels", brief=f"{levels} transforaminal levels > {limit}")
 
 
-@xlsheets.rule("MED104", severity="error", procedures=INTERLAMINAR, reference=REFERENCE)
+@xlsheets.rule("MED104", severity="error", procedures=INTERLAMINAR,
+               reads=("procedures", "nerve_root_level", "esi_levels"), reference=REFERENCE)
 def interlaminar_levels(claim, ctx):
     """Interlaminar ESI at more than 1 level in one session.
 
@@ -207,7 +212,8 @@ def interlaminar_levels(claim, ctx):
             suggestion=f"at most {limit} level", brief=f"{levels} interlaminar levels > {limit}")
 
 
-@xlsheets.rule("MED105", severity="error", procedures=ESI, needs=("symptom_weeks",), reference=REFERENCE)
+@xlsheets.rule("MED105", severity="error", procedures=ESI, needs=("symptom_weeks",),
+               reads=("procedures", "symptom_weeks"), reference=REFERENCE)
 def pain_duration(claim, ctx):
     """ESI for pain documented for less than 4 weeks.
 

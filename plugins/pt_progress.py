@@ -66,7 +66,7 @@ def _pt(claim):
 
 
 @xlsheets.rule("PT101", severity="error", procedures=PT, needs=("pt_visits_since_progress",),
-               reference=MEDICARE_REF)
+               reads=("procedures", "payer", "pt_visits_since_progress"), reference=MEDICARE_REF)
 def progress_report_due(claim, ctx):
     """Medicare: more than 10 treatment days since the last progress report.
 
@@ -88,7 +88,7 @@ def progress_report_due(claim, ctx):
 
 
 @xlsheets.rule("PT102", severity="error", procedures=PT, needs=("plan_of_care_days",),
-               reference=MEDICARE_REF)
+               reads=("procedures", "payer", "plan_of_care_days"), reference=MEDICARE_REF)
 def plan_of_care_recertification(claim, ctx):
     """Medicare: plan of care older than 90 days without recertification.
 
@@ -109,7 +109,7 @@ def plan_of_care_recertification(claim, ctx):
             suggestion="recertify the plan of care", brief=f"plan of care {days:g} days old")
 
 
-@xlsheets.rule("PT103", severity="error", procedures={"97014"},
+@xlsheets.rule("PT103", severity="error", procedures={"97014"}, reads=("procedures", "payer"),
                reference="CMS HCPCS G0283; Medicare does not recognise CPT 97014")
 def medicare_97014(claim, ctx):
     """Medicare: 97014 billed; Medicare pays unattended electrical stimulation as G0283.
@@ -141,6 +141,7 @@ def _within_4_6(value: object) -> float:
 
 
 @xlsheets.rule("PT104", severity="error", procedures=PT, needs=("functional_progress_weeks",),
+               reads=("procedures", "payer", "functional_progress_weeks"),
                reference="commercial payer therapy policies (measurable progress every 4-6 weeks)")
 def functional_progress(claim, ctx):
     """Other payers: no measurable functional progress documented for more than 6 weeks.

@@ -72,7 +72,8 @@ def sessions_per_year(claims, ctx):
                     brief=f"TPI session {len(window)} in 12 months > {limit}")
 
 
-@xlsheets.rule("TPI102", severity="error", procedures=TPI, reference=REFERENCE)
+@xlsheets.rule("TPI102", severity="error", procedures=TPI, reads=("diagnoses", "procedures"),
+               reference=REFERENCE)
 def myalgia_required(claim, ctx):
     """Trigger point injection without a myalgia diagnosis (M79.1-).
 
@@ -90,7 +91,7 @@ def myalgia_required(claim, ctx):
             suggestion="M79.18 / M79.11 / M79.12 / M79.10", brief="no myalgia diagnosis (M79.1-)")
 
 
-@xlsheets.rule("TPI103", severity="error", procedures=TPI, reference=REFERENCE)
+@xlsheets.rule("TPI103", severity="error", procedures=TPI, reads=("procedures",), reference=REFERENCE)
 def no_bilateral_modifier(claim, ctx):
     """Modifier 50 on a trigger point injection.
 

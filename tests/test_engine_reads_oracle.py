@@ -14,7 +14,10 @@ from xlsheets import testing
 from xlsheets.config import Config
 from xlsheets.engine import Validator
 
-CASES = sorted((Path(__file__).parent / "cases").glob("*.toml"))
+ROOT = Path(__file__).parent.parent
+CASES = [(p, None) for p in sorted((ROOT / "tests" / "cases").glob("*.toml"))] + [
+    (p, p.with_name(p.name.replace(".cases.toml", ".py"))) for p in sorted((ROOT / "plugins").glob("*.cases.toml"))]
+PLUGINS = ["commercial_mri", "m54_coreporting", "medicare_esi", "pt_progress", "trigger_point"]
 DX = ["M54.17", "M54.16", "M51.16", "M51.17", "M54.5", "M54.50", "M47.816", "G89.29", "M48.062",
       "M54.1", "M54.40", "M79.18", "M43.16", "S34.21XA", "M51.36", "G55", "M54.19X", "M54.16"]
 CPT = ["99213", "72148", "64483-RT", "64483", "64484-LT", "62321", "62323-RT", "20552", "95886",
@@ -51,11 +54,21 @@ def test_reuse_changes_no_finding_on_varied_claims():
     same_findings(HEADER, rows + rows[::-1])  # each claim once with cold and once with warm reuse
 
 
-@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
-def test_reuse_changes_no_finding_on_the_rule_cases(path):
+def test_reuse_changes_no_finding_with_the_example_plugins():
+    rows = shuffled_rows(seed=12)
+    for row in rows:
+        row[7] = random.Random(row[0]).choice(["97110", "97014", "72149", "64479-50", "62322"])
+    config = Config(plugin_dirs=[ROOT / "plugins"], plugins=PLUGINS)
+    same_findings(HEADER + ["pt_visits_since_progress", "functional_progress_weeks", "esi_levels"],
+                  [row + [12.0 if i % 3 else None, 7.0, 3.0 if i % 4 == 0 else None]
+                   for i, row in enumerate(rows + rows[::-1])], config)
+
+
+@pytest.mark.parametrize("path,plugin", CASES, ids=[p.name for p, _ in CASES])
+def test_reuse_changes_no_finding_on_the_rule_cases(path, plugin):
     data = testing._read(path)
-    config = testing._config(data, path, None)
-    host = testing._host(config, None, path)
+    config = testing._config(data, path, plugin)
+    host = testing._host(config, plugin, path)
     for case in data["case"]:
         rows = testing._case_rows(case)
         header, values = testing._sheet(rows, testing._without(data.get("defaults", {}), case.get("absent", []), rows))
