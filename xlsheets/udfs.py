@@ -18,10 +18,8 @@ range in, text or a 2-D list out. Three promises hold for every function:
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import functools
-import gc
 import sys
 import threading
 
@@ -38,6 +36,7 @@ except ImportError:  # pragma: no cover - exercised by test_udfs_without_xlwings
         return lambda g: g
 
 from .claims import claims_from_rows, is_blank_row, parse_row
+from .engine import collector_paused
 from .findings import worst
 
 __all__ = [
@@ -271,26 +270,8 @@ def claim_findings(headers, row):
 @_never_raise(table=True)
 def claim_status_table(table):
     """One status per data row of a claims table (fast: one call for the whole sheet)."""
-    with _gc_paused():
+    with collector_paused():
         return _status_table(table)
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """Pause the cycle collector while a table is checked.
-
-    A 10,000-row table makes a few hundred thousand small objects that form no cycles; the
-    collector would walk them (and the table) again and again, a quarter of the call's time.
-    Anything collectable is collected after the call, as usual.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _status_table(table):
