@@ -110,16 +110,13 @@ class _Plan:
     batch: list[Rule]
     order: dict[str, int]
     context: "Context | None" = None  # reused claim after claim (reset per claim)
+    by_id: dict = field(default_factory=dict)  # rule ID -> rule, of the rules with triggers
+    pair_policies: list = field(default_factory=list)  # (plugin name, function), in call order
+    # What a rule with ``reads`` may depend on besides those fields (settings, severities):
+    # payers that agree on it share remembered findings.
+    signature: str = ""
     candidates: dict = field(default_factory=dict)  # (procedure codes, diagnoses, columns) -> (memos, rules)
     rule_sets: dict = field(default_factory=dict)  # (triggered rule IDs, columns) -> (memos, rules)
-    pair_policies: list = field(default_factory=list)  # (plugin name, function), in call order
-    by_id: dict = field(default_factory=dict)  # rule ID -> rule, of the triggered rules
-
-    def rule(self, rule_id: str) -> Rule:
-        return self.by_id[rule_id]
-    # What a rule with ``reads`` may depend on besides those fields: payers that agree on it
-    # share remembered findings.
-    signature: str = ""
     batch_candidates: dict = field(default_factory=dict)
 
 
@@ -129,7 +126,7 @@ class _Memo:
     without running the rules (the findings move to the claim's own row)."""
 
     __slots__ = ("rules", "key", "results")
-    LIMIT = 50_000  # combinations remembered per payer
+    LIMIT = 50_000  # combinations remembered per memo
 
     def __init__(self, fields: tuple[str, ...], rules: list[Rule]):
         self.rules = rules
@@ -316,7 +313,7 @@ class Validator:
         """(memos, rules) for a set of triggered rules: in catalogue order, without the rules
         whose columns the sheet lacks, and the rules with ``reads`` grouped into memos."""
         rules = []
-        for rule in sorted(plan.always + [plan.rule(i) for i in triggered], key=lambda r: plan.order[r.id]):
+        for rule in sorted(plan.always + [plan.by_id[i] for i in triggered], key=lambda r: plan.order[r.id]):
             if rule.needs and not present.issuperset(rule.needs):
                 # The sheet lacks a column the rule reads: the fact is unknown, stay silent.
                 self.skipped.setdefault(rule.id, tuple(c for c in rule.needs if c not in present))
