@@ -468,6 +468,8 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
         value = values[index]
         if type(value) is float and value >= 0:
             facts[canon] = value
+        elif type(value) is int and value >= 0:  # xlwings Lite and the readers give whole numbers
+            facts[canon] = float(value)
         elif value is not None and value != "":
             number = read_number(value)
             if isinstance(number, Unreadable):

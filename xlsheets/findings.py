@@ -17,7 +17,7 @@ class Severity(IntEnum):
     ERROR = 3  # the claim will be rejected or denied as it stands
 
     def __str__(self) -> str:
-        return self.name.lower()
+        return _SEVERITY_TEXT[self._value_]  # every finding of every output: no enum lookups
 
     @classmethod
     def parse(cls, value: "str | Severity") -> "Severity":
@@ -30,6 +30,9 @@ class Severity(IntEnum):
             raise ValueError(
                 f"unknown severity {value!r}: use one of error, warning, info"
             ) from None
+
+
+_SEVERITY_TEXT = {s.value: s.name.lower() for s in Severity}
 
 
 class Finding(NamedTuple):

@@ -28,28 +28,37 @@ def _problems(claim, ctx, dated: bool = False):
     date: unknown codes and missing 7th characters do not depend on the date.
     """
     cs = ctx.codes
-    key = (id(cs), claim.diagnoses, claim.dos, dated)  # sheets repeat combinations: cache them
-    hit = _CHECKS.get(key)
-    if hit is None:
-        dos = claim.dos if claim.dos is not None and cs.covers(claim.dos) else None
-        if dos is None and dated:
-            hit = ()
-        else:
-            dos = dos or _newest_date(cs)
-            hit = tuple((code, cs.check(code, dos)) for code in claim.diagnoses
-                        if not cs.billable(code, dos))
-        if len(_CHECKS) > 100_000:
-            _CHECKS.clear()
-        _CHECKS[key] = hit
-    return hit
+    dos = claim.dos if claim.dos is not None and cs.covers(claim.dos) else None
+    if dos is None:
+        if dated:
+            return ()
+        dos = _newest_date(cs)
+    out = []
+    for code in claim.diagnoses:
+        key = (id(cs), code, dos)  # sheets repeat codes and dates: each pair is checked once
+        check = _CHECKS.get(key, _CHECKS)
+        if check is _CHECKS:
+            check = None if cs.billable(code, dos) else cs.check(code, dos)
+            if len(_CHECKS) > 100_000:
+                _CHECKS.clear()
+            _CHECKS[key] = check
+        if check is not None:
+            out.append((code, check))
+    return out
 
 
-_CHECKS: dict[tuple, tuple] = {}
+_CHECKS: dict[tuple, object] = {}  # (code set, code, date) -> its check, or None when billable
 
 
 def _newest_date(cs):
-    from datetime import date
-    return max(date.fromisoformat(c["to"]) for c in cs.coverage() if c.get("to"))
+    newest = _NEWEST.get(id(cs))
+    if newest is None:
+        from datetime import date
+        newest = _NEWEST[id(cs)] = max(date.fromisoformat(c["to"]) for c in cs.coverage() if c.get("to"))
+    return newest
+
+
+_NEWEST: dict[int, object] = {}
 
 
 @rule("C101", severity="error", reads=("diagnoses", "dos"), reference=ICD_GUIDE)
