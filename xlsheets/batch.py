@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterator
 
-from .findings import Finding
+from .findings import Finding, Severity
 
 __all__ = ["main", "BatchResult", "run_batch"]
 
@@ -290,10 +290,12 @@ def _pack(result) -> tuple:
 
 def _unpack(record: tuple):
     from .engine import ClaimResult
-    from .findings import Severity
     claim_id, rows, payer, patient_id, findings = record
     return ClaimResult(claim_id, rows, payer, patient_id,
-                       [Finding(rule, Severity(sev), *rest) for rule, sev, *rest in findings])
+                       [Finding(rule, _SEVERITY[sev], *rest) for rule, sev, *rest in findings])
+
+
+_SEVERITY = {int(s): s for s in Severity}  # Severity(n) is an enum lookup, slow per finding
 
 
 class _RowCounter:
