@@ -87,6 +87,18 @@ def test_excel_error_cells_become_findings_naming_the_column(cell):
     assert list(claim.diagnoses) == []
 
 
+@pytest.mark.parametrize("cell,shown", [
+    ({"type": "Error", "errorType": "NotAvailable", "message": "#N/A"}, "#N/A"),
+    ({"type": "Error", "errorType": "Div0"}, "#DIV/0!"),
+    ({"type": "Error", "errorType": "Value", "basicType": "Value"}, "#VALUE!"),
+    ({"type": "Error", "errorType": "SomethingNew", "message": "#SPILL!"}, "#SPILL!"),
+    (-2146826246, "#N/A"),
+])
+def test_error_cells_are_named_as_excel_shows_them(cell, shown):
+    claim = claim_of(["Claim ID", "DOS", "CPT"], ["C1", "2026-03-10", cell])
+    assert f"the cell holds the Excel error {shown}." in claim.problems[0].message
+
+
 def test_unreadable_flag_quotes_only_that_cell():
     claim = claim_of(["claim_id", "patient_id", "trauma"], ["C1", "SECRET-PATIENT", "maybe"])
     message = claim.problems[0].message

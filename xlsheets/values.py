@@ -64,8 +64,19 @@ def excel_error(value: object) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool) and value in COM_ERRORS:
         return COM_ERRORS[value]
     if isinstance(value, dict) and value.get("type") == "Error":  # Office.js error object
-        return "#" + str(value.get("errorType") or "ERROR")
+        kind = str(value.get("errorType") or "")
+        message = str(value.get("message") or "").strip().upper()
+        return _OFFICE_JS_ERRORS.get(kind) or (message if message in EXCEL_ERRORS else "#" + (kind or "ERROR"))
     return None
+
+
+# Office.js names an error cell's type; the cell shows the Excel text, which is what users know.
+_OFFICE_JS_ERRORS = {
+    "NotAvailable": "#N/A", "Value": "#VALUE!", "Ref": "#REF!", "Div0": "#DIV/0!", "Name": "#NAME?",
+    "Num": "#NUM!", "Null": "#NULL!", "GettingData": "#GETTING_DATA", "Spill": "#SPILL!",
+    "Calc": "#CALC!", "Field": "#FIELD!", "Blocked": "#BLOCKED!", "Connect": "#CONNECT!",
+    "Busy": "#BUSY!", "Unknown": "#UNKNOWN!",
+}
 
 
 def clean_text(value: object) -> str:
