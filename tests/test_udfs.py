@@ -119,6 +119,16 @@ def test_icd_lookups_with_classic_values():
     assert udfs.icd_valid("M54.50", 44348.0) is False  # 2021-06-01: not yet effective
     assert udfs.icd_valid("M54.50", dt.datetime(2022, 1, 10)) is True
     assert udfs.icd_valid("hello") is False
+    # Valid = in force that day, as the rules say: M54.5 was deleted as a code on 2021-10-01
+    # (C103); M54.1 has always been a header that needs more characters (C102, still valid).
+    assert udfs.icd_valid("M54.5", dt.datetime(2022, 1, 10)) is False
+    assert udfs.icd_valid("M54.5", dt.datetime(2021, 6, 1)) is True
+    assert udfs.icd_valid("M51.37", "2025-01-10") is False
+    assert udfs.icd_valid("M54.1", "2026-03-10") is True and udfs.icd_billable("M54.1", "2026-03-10") is False
+    assert udfs.icd_valid("S34.21XB", "2026-03-10") is False
+    # A date no loaded release covers: say so, rather than FALSE.
+    assert "no loaded ICD-10-CM release covers 2030-01-10" in udfs.icd_valid("M54.50", "2030-01-10")
+    assert "no loaded ICD-10-CM release covers 2030-01-10" in udfs.icd_billable("M54.50", "2030-01-10")
     assert udfs.icd_billable("M54.17") is True  # today's date by default
 
 

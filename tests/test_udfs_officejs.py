@@ -46,7 +46,7 @@ CALLS = [
                              [None] * 9,
                              ["C2", "P2", 46091, "Aetna", "M54.17", None, 99214, "N", "R"]]]),
     ("icd_title", [[["M5417"]], [[None]]]),
-    ("icd_valid", [[["M54.5"]], [[44571]]]),   # 2022-01-10: M54.5 is a header by then, still exists
+    ("icd_valid", [[["M54.5"]], [[44571]]]),   # 2022-01-10: M54.5 was deleted as a code (C103)
     ("icd_billable", [[["M54.5"]], [[44571]]]),
     ("icd_billable", [[["M54.5"]], [[44348]]]),  # 2021-06-01
     ("icd_electronic", [[["m54.17"]]]),
@@ -90,7 +90,7 @@ def test_officejs_status_table_spills_one_column(officejs):
 def test_officejs_icd_functions(officejs):
     r = officejs["results"]
     assert r[5] == [["Radiculopathy, lumbosacral region"]]
-    assert r[6] == [[True]] and r[7] == [[False]] and r[8] == [[True]]
+    assert r[6] == [[False]] and r[7] == [[False]] and r[8] == [[True]]
     assert r[9] == [["M5417"]] and r[10] == [["M54.17"]]
     assert r[11][0][0].startswith("M54.1 Excludes1:")
     assert r[12] == [[""]]  # an error cell arrives as null: treated as blank

@@ -354,12 +354,15 @@ def icd_title(code, dos=None):
 @arg("dos", doc=_DOS_DOC)
 @_never_raise()
 def icd_valid(code, dos=None):
-    """TRUE when the code exists in ICD-10-CM on the date of service (billable or a header)."""
+    """TRUE when the code is in force on the date of service: billable, or a header that needs
+    more characters. FALSE when it is deleted or not yet effective that day (as rule C103 says)."""
     try:
         n = _code_arg(code)
     except _Problem:
         return False  # text that is not a code shape is simply not valid
-    return bool(n) and _codeset().exists(n, _date_arg(dos))
+    if not n:
+        return False
+    return _codeset().check(n, _covered_date(dos)).status in ("VALID", "HEADER", "NEEDS_7TH")
 
 
 @func
@@ -372,7 +375,17 @@ def icd_billable(code, dos=None):
         n = _code_arg(code)
     except _Problem:
         return False
-    return bool(n) and _codeset().billable(n, _date_arg(dos))
+    return bool(n) and _codeset().billable(n, _covered_date(dos))
+
+
+def _covered_date(dos):
+    """The date of service, when a loaded code set covers it; else a readable problem (FALSE
+    would claim to know what no loaded release says)."""
+    day = _date_arg(dos)
+    if not _codeset().covers(day):
+        raise _Problem(f"no loaded ICD-10-CM release covers {day.isoformat()}; "
+                       "import a newer one (xlsheets codes import)")
+    return day
 
 
 @func
