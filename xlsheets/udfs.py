@@ -286,19 +286,12 @@ def _status_table(table):
 
 def _row_statuses(hmap, data: list) -> list[list[str]]:
     """One claim per row. Unchanged rows come from the cache; batch rules always rerun."""
-    cache, validate = _state.rows, _state._validate
+    validated = _state.validated
     run = _state.get_validator().run()
-    hid = id(hmap)
     out = []
     held = []  # (output row, result) of claims a batch rule may add findings to
     for index, values in enumerate(data):
-        try:
-            key = (hid, *values)
-            hit = cache.get(key)
-        except TypeError:  # an unhashable cell (an error object): validate, don't cache
-            key = hit = None
-        if hit is None:
-            hit = validate(hmap, values, index + 2, key)
+        hit = validated(hmap, values, index + 2)
         out.append([hit[2]])
         if hit[0] is not None:
             result = run.add_checked(hit[0], hit[1])
