@@ -17,7 +17,7 @@ import time
 import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from .claims import Claim, ClaimIsReadOnly, HeaderMap, claims_from_rows, parse_row
 from .codes.icd10cm import get_codeset

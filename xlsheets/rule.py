@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from .claims import FLAG_COLUMNS, NUMBER_COLUMNS
