@@ -192,6 +192,7 @@ def test_test_reports_each_case_and_fails_with_exit_1(home, capsys):
     write(home / "plugins" / "acme.cases.toml", """
         [defaults]
         dos = "2026-03-10"
+        dx1 = "M54.16"
         [[case]]
         name = "97014 flagged"
         row = { claim_id = "A1", cpt1 = "97014" }

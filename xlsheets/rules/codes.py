@@ -315,9 +315,55 @@ def addon_without_primary(claim, ctx):
                 brief=f"{proc.code} without primary {wanted[0]}")
 
 
+@rule("C112", severity="error", reads=("diagnoses", "present"),
+      reference="CMS-1500 item 21 / 837P HI segment (at least one diagnosis)")
+def no_diagnosis(claim, ctx):
+    """No diagnosis code could be read for the claim.
+
+    Why: a professional claim needs at least one ICD-10-CM code (CMS-1500 item 21, the 837P HI
+    segment); without one it is rejected, and none of the diagnosis rules could check anything.
+    Bad: every diagnosis cell blank, or holding only Excel errors; a sheet without a diagnosis column
+    Good: M54.17 in the first diagnosis column
+    Fix: enter the diagnosis codes, or map the sheet's diagnosis column (see ``[columns]`` in the
+    configuration).
+    """
+    if claim.diagnoses:
+        return None  # the common case: no generator for it
+    if not claim.present & _DX_COLUMNS:
+        return [ctx.finding("The sheet has no diagnosis column that xlsheets recognises, so no diagnosis "
+                            "code was read for this claim and none could be checked.",
+                            suggestion="name the column Dx 1 (or Diagnoses), or map it under [columns] "
+                            "in xlsheets.toml", brief="no diagnosis column")]
+    return [ctx.finding("No diagnosis code could be read for this claim: its diagnosis cells are blank "
+                        "or unreadable. A claim needs at least one ICD-10-CM code.",
+                        suggestion="enter the diagnosis codes", brief="no diagnosis")]
+
+
+@rule("C113", severity="error", reads=("procedures", "present"),
+      reference="837P loop 2400 (at least one service line) / CMS-1500 item 24")
+def no_procedure(claim, ctx):
+    """The sheet has procedure columns, but this claim has no procedure.
+
+    Why: a professional claim needs at least one service line with a CPT/HCPCS code; without one it
+    is rejected, and none of the procedure rules could check anything.
+    Bad: every procedure cell of the claim blank, or holding only Excel errors
+    Good: 64483-RT in the first procedure column
+    Fix: enter the procedure codes of the claim.
+    """
+    if claim.procedures or not claim.present & _CPT_COLUMNS:
+        return None
+    return [ctx.finding("The claim has no procedure: its procedure cells are blank or unreadable. "
+                        "A claim needs at least one CPT/HCPCS service line.",
+                        suggestion="enter the procedure codes", brief="no procedure")]
+
+
+_DX_COLUMNS = frozenset(("diagnoses", *(f"dx{i}" for i in range(1, 13))))
+_CPT_COLUMNS = frozenset(("procedures", *(f"cpt{i}" for i in range(1, 13))))
+
+
 RULES = [unknown_code, header_code, not_valid_on_date, seventh_character, malformed_procedure,
          deleted_procedure, duplicate_diagnosis, no_code_set, date_of_service, electronic_format,
-         addon_without_primary]
+         addon_without_primary, no_diagnosis, no_procedure]
 
 
 @hookimpl
