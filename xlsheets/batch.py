@@ -1,6 +1,9 @@
 """``xlsheets validate PATH``: validate a whole workbook or CSV file, print a summary, optionally a report.
 
-Exit codes: 0 no claim has an error, 1 some do, 2 unusable input or usage (a message, no traceback).
+Exit codes: 0 no claim has an error, 1 some do, 2 unusable input or usage (a message, no traceback),
+or a plugin problem (a plugin that failed to load, a configured plugin name no plugin has) found
+before any claim is checked; 3 no claim has an error but not every configured rule ran
+(``--skip-broken-plugins``).
 
 Large files stream. Each validated claim is written to a temporary spool file as it is found and
 only claims that batch rules may still add findings to stay in memory, so a million rows need
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import pickle
 import sys
@@ -26,6 +30,7 @@ __all__ = ["main", "BatchResult", "run_batch"]
 
 TEXT_FINDINGS_LIMIT = 200  # lines of findings printed on a terminal; the rest are counted
 PROGRESS_EVERY = 2000
+DATE_SAMPLE_ROWS = 20_000  # rows read ahead to decide whether the sheet's dates are day first
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
@@ -33,7 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="xlsheets validate",
         description="Validate every claim of a workbook (.xlsx, .xlsm) or CSV file.",
-        epilog="Exit status: 0 no claim has an error, 1 some claims have errors, 2 unusable input.")
+        epilog="Exit status: 0 no claim has an error and every configured rule ran; 1 some claims have "
+               "errors; 2 unusable input or usage, or a plugin problem (a plugin that failed to load, a "
+               "configured plugin name that no plugin has): nothing was checked; 3 no claim has an "
+               "error, but some configured plugins were skipped (--skip-broken-plugins), so not "
+               "every configured rule ran.")
     p.add_argument("path", help="the claims workbook or CSV file (never modified)")
     p.add_argument("--sheet", help="the sheet to validate (default: the first sheet with a claims header)")
     p.add_argument("--format", choices=["text", "json"], default="text", help="output on stdout")
@@ -42,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="configuration file (xlsheets.toml or pyproject.toml)")
     p.add_argument("--plugins-dir", action="append", metavar="DIR", help="load plugins from this folder (repeatable)")
     p.add_argument("--plugin", action="append", metavar="NAME", help="enable this plugin for every payer (repeatable)")
+    p.add_argument("--skip-broken-plugins", action="store_true",
+                   help="validate even when a plugin failed to load or a configured plugin is missing; "
+                        "the outputs say which were skipped, and the run exits 3 instead of 0")
     p.add_argument("--profile", action="store_true", help="print the time spent per rule and per plugin (stderr)")
     p.add_argument("--no-progress", action="store_true", help="no progress display on a terminal")
     return p
@@ -63,6 +75,7 @@ def _run(args) -> int:
     from .config import load_config
     from .engine import Validator
     from .io import InputError, check_output_path
+    from .plugins import plugin_problems
 
     path = Path(args.path)
     if not path.exists():
@@ -71,8 +84,12 @@ def _run(args) -> int:
         if Path(args.output).suffix.lower() != ".xlsx":
             raise InputError(f"the report {args.output} must be an .xlsx file, e.g. report.xlsx")
         check_output_path(path, args.output)
-    config = load_config(args.config).with_overrides(plugin_dirs=args.plugins_dir, plugins=args.plugin)
+    config = load_config(args.config, near=path).with_overrides(plugin_dirs=args.plugins_dir, plugins=args.plugin)
     validator = Validator(config, profile=args.profile)
+    problems = plugin_problems(config, validator.host)
+    if problems and not args.skip_broken_plugins:
+        print(plugin_problems_text(problems), file=sys.stderr)
+        return 2
     progress = None if args.no_progress or not sys.stderr.isatty() else _Progress()
     with run_batch(path, validator, sheet=args.sheet, keep_rows=bool(args.output),
                    progress=progress) as result:
@@ -86,7 +103,27 @@ def _run(args) -> int:
             print(f"Report written to {args.output}", file=sys.stderr if args.format == "json" else sys.stdout)
         if args.profile:
             _print_profile(validator, sys.stderr)
-        return 1 if result.summary["by_status"].get("error") else 0
+        if result.summary["by_status"].get("error"):
+            return 1
+        return 3 if result.summary["plugins_skipped"] else 0
+
+
+def plugin_problems_text(problems) -> str:
+    """Why a run stops before any claim is checked (stderr), and the two ways on."""
+    lines = [f"xlsheets: {p.text()}" for p in problems]
+    lines.append("xlsheets: nothing was checked: a claim would read OK without these plugins' rules. "
+                 "Fix the plugin or the configuration (xlsheets plugins shows what is loaded), or run "
+                 "with --skip-broken-plugins to check without them (exit status 3 instead of 0).")
+    return "\n".join(lines)
+
+
+def skipped_banner(summary: dict) -> str:
+    """The first line of the text output when plugins were skipped; "" when none was."""
+    names = summary.get("plugins_skipped") or []
+    if not names:
+        return ""
+    return (f"NOT FULLY CHECKED: plugin(s) {', '.join(names)} skipped (failed to load or not found); "
+            "their rules did not run on any claim.")
 
 
 class _Progress:
@@ -106,8 +143,10 @@ class BatchResult:
     """A finished batch: claim results streamed back from the spool, plus the summary."""
 
     def __init__(self, source: str, sheet: str, header: list, header_row: int, validator,
-                 spool, row_spool, pending: dict, claims: int, rows: int, line_level: bool, tally):
+                 spool, row_spool, pending: dict, claims: int, rows: int, line_level: bool, tally,
+                 header_map=None):
         self.source, self.sheet, self.header, self.header_row = source, sheet, header, header_row
+        self.header_map = header_map
         self.validator = validator
         self._spool, self._row_spool = spool, row_spool
         self._pending = pending  # claim index -> ClaimResult that batch rules may have changed
@@ -143,7 +182,12 @@ class BatchResult:
             tally.add(result)
         by_status, by_rule, by_severity, by_payer = tally.by_status, tally.by_rule, tally.by_severity, tally.by_payer
         host = self.validator.host
+        from .config import describe_config
+        hmap = self.header_map
         return {
+            "config": describe_config(self.validator.config),
+            "columns_not_used": hmap.columns_not_used if hmap is not None else [],
+            "date_notes": [hmap.date_note] if hmap is not None and hmap.date_note else [],
             "source": self.source,
             "sheet": self.sheet,
             "claims": self.claim_count,
@@ -156,6 +200,7 @@ class BatchResult:
             "rules_not_run": {rule: list(cols) for rule, cols in sorted(self.validator.skipped.items())},
             "plugins_failed": [{"plugin": f.name, "source": str(f.source), "message": f.message}
                                for f in getattr(host, "failures", [])],
+            **_plugin_summary(self.validator.config, host),
         }
 
     # --- outputs ---------------------------------------------------------------------------
@@ -176,6 +221,16 @@ class BatchResult:
         out.write(f'"codesets": {json.dumps(get_codeset().coverage())}}}\n')
 
     def write_text(self, out) -> None:
+        from .config import config_line
+        banner = skipped_banner(self.summary)
+        if banner:
+            out.write(banner + "\n")
+        out.write(config_line(self.summary["config"]) + "\n")
+        if self.summary["columns_not_used"]:
+            out.write(columns_not_used_line(self.summary["columns_not_used"]) + "\n")
+        for note in self.summary["date_notes"]:
+            out.write(note + "\n")
+        out.write("\n")
         shown = hidden = 0
         for result in self.results():
             for f in sorted(result.findings, key=lambda f: -f.severity):
@@ -193,6 +248,31 @@ class BatchResult:
         out.write(summary_text(self.summary))
 
 
+def _plugin_summary(config, host) -> dict:
+    """``plugins_missing`` (configured names no plugin has) and ``plugins_skipped`` (every plugin
+    whose rules did not run although configured or in a plugin folder: a run with any is not a
+    full check, see ``--skip-broken-plugins``)."""
+    from .plugins import MissingPlugin, plugin_problems
+    if config is None or host is None or not hasattr(host, "failures"):
+        return {"plugins_missing": [], "plugins_skipped": []}
+    problems = plugin_problems(config, host)
+    missing = [{"plugin": p.name, "configured_in": p.where, "config": p.config, "line": p.line,
+                "did_you_mean": p.suggestion, "message": p.message}
+               for p in problems if isinstance(p, MissingPlugin)]
+    return {"plugins_missing": missing,
+            "plugins_skipped": list(dict.fromkeys(p.name for p in problems))}
+
+
+def columns_not_used_line(columns: list[str]) -> str:
+    listed = ", ".join(repr(c) for c in columns)
+    return (f"Columns not used (xlsheets read nothing from them): {listed}. Rename a column, or map "
+            "it under [columns] in xlsheets.toml, if it holds claim data.")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def claim_dict(result) -> dict:
     return {"row": result.row, "claim_id": result.claim_id, "status": result.status,
             "rows": list(result.rows), "payer": result.payer,
@@ -202,7 +282,7 @@ def claim_dict(result) -> dict:
 def summary_text(s: dict) -> str:
     where = f"{Path(s['source']).name}" + (f", sheet {s['sheet']!r}" if s["sheet"] else "")
     layout = "one service line per row" if s["line_level"] else "one claim per row"
-    lines = [f"{s['claims']:,} claims in {s['rows']:,} rows ({where}; {layout})", ""]
+    lines = [f"{_plural(s['claims'], 'claim')} in {_plural(s['rows'], 'row')} ({where}; {layout})", ""]
     lines.append(f"  {'status':<10}{'claims':>8}")
     for status in ("error", "warning", "info", "ok"):
         lines.append(f"  {status:<10}{s['by_status'][status]:>8,}")
@@ -219,21 +299,30 @@ def summary_text(s: dict) -> str:
     if s["plugins_failed"]:
         lines += ["", "Plugins that failed to load:"]
         lines += [f"  {p['plugin']}: {p['message']}" for p in s["plugins_failed"]]
+    if s.get("plugins_missing"):
+        lines += ["", "Plugins configured but not found:"]
+        lines += [f"  {p['plugin']}: {p['message']}" for p in s["plugins_missing"]]
+    if s.get("plugins_skipped"):
+        lines += ["", f"Not every configured rule ran: skipped plugin(s) {', '.join(s['plugins_skipped'])}."]
     return "\n".join(lines) + "\n"
 
 
 @contextlib.contextmanager
 def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False, progress=None):
     """Validate a file; yields a :class:`BatchResult`. The spool files vanish on exit."""
-    from .claims import HeaderMap, claims_from_rows
+    from .claims import claims_from_rows
     from .io import open_sheet, read_ahead
 
     with tempfile.TemporaryFile() as spool, contextlib.ExitStack() as stack:
         row_spool = stack.enter_context(tempfile.TemporaryFile()) if keep_rows else None
         stack.enter_context(validator.watchdog())  # an endless plugin loop is stopped, not hung
-        with open_sheet(path, sheet) as opened:
-            header = HeaderMap.from_row(opened.header)
+        with open_sheet(path, sheet, columns=validator.config.columns) as opened:
+            header = validator.header_map(opened.header)
             rows = read_ahead(path, opened.rows)  # large files: read on the other core
+            # The date column's order is decided on the first rows (the whole of most sheets).
+            sample = list(itertools.islice(rows, DATE_SAMPLE_ROWS))
+            header = header.settle_date_order(sample, opened.first_row)
+            rows = itertools.chain(sample, rows)
             counter = _RowCounter(rows, opened.first_row, row_spool, progress)
             run = validator.run()
             pending = {}
@@ -260,7 +349,7 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
             spool.flush()
             yield BatchResult(str(path), opened.name, list(opened.header), opened.header_row,
                               validator, spool, row_spool, pending, claims, counter.count,
-                              header.line_level, tally)
+                              header.line_level, tally, header)
 
 
 class _Tally:

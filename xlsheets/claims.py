@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from types import MappingProxyType
-from dataclasses import dataclass, field
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from .codes.icd10cm import normalize as normalize_icd
 from .findings import Finding, Severity
-from .values import Unreadable, _quote, clean_text, code_text, excel_error, read_date, read_flag, read_number
+from .values import (Unreadable, _quote, clean_text, code_text, date_order_of, excel_error, read_date,
+                     read_flag, read_number)
 
 __all__ = ["Claim", "ClaimIsReadOnly", "Procedure", "HeaderMap", "claims_from_rows", "parse_row", "FLAG_COLUMNS",
            "NUMBER_COLUMNS", "CANONICAL_COLUMNS", "header_key", "UNREADABLE_CELL"]
@@ -40,20 +41,29 @@ NUMBER_COLUMNS = (
 # Canonical name -> aliases (matched after header_key()). dx1..dx12/cpt1..cpt12 are generated.
 _ALIASES: dict[str, tuple[str, ...]] = {
     "claim_id": ("claim", "claimid", "claimno", "claimnumber", "claim#", "encounter", "encounterid",
-                 "encounterno", "ticket", "ticketnumber", "visitid"),
+                 "encounterno", "encounternumber", "ticket", "ticketnumber", "visitid", "visit#",
+                 "visitnumber", "claimref"),
     "patient_id": ("patient", "patientid", "mrn", "patientno", "patientnumber", "account",
-                   "accountnumber", "patientaccount", "chart", "chartnumber", "memberid"),
+                   "accountnumber", "patientaccount", "patientaccountnumber", "acct", "acct#",
+                   "acctno", "account#", "patientacct", "chart", "chartnumber", "memberid",
+                   "medicalrecordnumber", "patient#"),
     "dos": ("dos", "dateofservice", "servicedate", "date", "dosfrom", "fromdate", "fromdos",
-            "visitdate", "dateofsvc", "svcdate"),
+            "visitdate", "dateofsvc", "svcdate", "dateofservicefrom", "servicedatefrom",
+            "servicefromdate", "dosstart", "fromdateofservice", "servicefrom"),
     "payer": ("payer", "payor", "insurance", "insurer", "carrier", "plan", "payername", "payerid",
-              "primaryinsurance", "primarypayer", "insurancename", "financialclass"),
+              "primaryinsurance", "primarypayer", "insurancename", "financialclass",
+              "primaryinsurancename", "primarycarrier", "insurancecarrier", "insuranceplan",
+              "planname", "primarypayor", "payorname"),
     "pos": ("pos", "placeofservice", "poscode"),
     "diagnoses": ("diagnoses", "diagnosis", "diagnosiscodes", "dxcodes", "dx", "icd", "icd10",
-                  "icdcodes", "icd10codes", "icd10cm", "diagnosiscode"),
+                  "icdcodes", "icd10codes", "icd10cm", "diagnosiscode", "icd10cmcodes",
+                  "diagnosislist"),
     "procedures": ("procedures", "procedure", "procedurecodes", "cpt", "cptcode", "cptcodes",
-                   "hcpcs", "cpthcpcs", "proccode", "procedurecode", "servicecode"),
+                   "hcpcs", "cpthcpcs", "hcpcscpt", "cpthcpcscode", "hcpcscode", "proccode",
+                   "procedurecode", "servicecode", "cptorhcpcs", "billingcode", "chargecode"),
     "modifiers": ("modifiers", "modifier", "mods", "mod"),
-    "units": ("units", "unit", "qty", "quantity", "daysunits", "serviceunits"),
+    "units": ("units", "unit", "qty", "quantity", "daysunits", "daysorunits", "serviceunits",
+              "unitsdays", "unitcount"),
     "dx_pointer": ("dxpointer", "diagnosispointer", "pointer", "dxptr", "diagptr", "icdpointer",
                    "pointers"),
     "laterality": ("laterality", "side"),
@@ -88,14 +98,26 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "spinal_region": ("spinalregion", "region"),
     "esi_levels": ("esilevels", "injectionlevels"),
 }
+# Exports name the first diagnoses by rank ("Primary Dx", "Secondary Diagnosis").
+_RANKS = ("primary", "secondary", "tertiary", "quaternary")
 for _i in range(1, MAX_CODES + 1):
-    _ALIASES[f"dx{_i}"] = (f"dx{_i}", f"icd{_i}", f"diagnosis{_i}", f"diag{_i}", f"dxcode{_i}",
-                           f"icd10{_i}" if _i > 1 else "icd101", f"diagnosiscode{_i}",
-                           f"icd10code{_i}", f"icdcode{_i}")
+    _ALIASES[f"dx{_i}"] = (
+        f"dx{_i}", f"icd{_i}", f"diagnosis{_i}", f"diag{_i}", f"dxcode{_i}",
+        f"icd10{_i}" if _i > 1 else "icd101", f"diagnosiscode{_i}", f"icd10code{_i}", f"icdcode{_i}",
+        f"icd10cm{_i}", f"icd10cmcode{_i}", f"dx{_i}code", f"diag{_i}code", f"diagnosis{_i}code",
+        f"icd{_i}code", f"diagcode{_i}", f"dxcd{_i}",
+        *((f"{_RANKS[_i - 1]}dx", f"{_RANKS[_i - 1]}diagnosis", f"{_RANKS[_i - 1]}diag",
+           f"{_RANKS[_i - 1]}icd", f"{_RANKS[_i - 1]}diagnosiscode", f"{_RANKS[_i - 1]}dxcode")
+          if _i <= len(_RANKS) else ()),
+        *(("principaldiagnosis", "principaldx", "principaldiag", "firstlisteddiagnosis",
+           "firstlisteddx") if _i == 1 else ()))
     _ALIASES[f"cpt{_i}"] = (f"cpt{_i}", f"procedure{_i}", f"proc{_i}", f"hcpcs{_i}", f"px{_i}",
-                            f"cptcode{_i}", f"procedurecode{_i}", f"line{_i}cpt")
+                            f"cptcode{_i}", f"procedurecode{_i}", f"line{_i}cpt", f"proccode{_i}",
+                            f"cpt{_i}code", f"proc{_i}code", f"procedure{_i}code", f"cpthcpcs{_i}",
+                            f"hcpcscode{_i}", f"hcpcs{_i}code", f"servicecode{_i}", f"cpthcpcscode{_i}")
 for _i in range(1, 5):
-    _ALIASES[f"modifier{_i}"] = (f"modifier{_i}", f"mod{_i}", f"modifiercode{_i}")
+    _ALIASES[f"modifier{_i}"] = (f"modifier{_i}", f"mod{_i}", f"modifiercode{_i}", f"cptmodifier{_i}",
+                                 f"mod{_i}code")
 
 CANONICAL_COLUMNS = tuple(_ALIASES)
 _DX_COLUMNS = tuple(f"dx{i}" for i in range(1, MAX_CODES + 1))
@@ -336,22 +358,35 @@ class HeaderMap:
     pointer_columns: tuple = ()
     text_columns: tuple = ()
     width: int = 0  # shorter rows are padded with blanks to this length
+    unused: tuple = ()  # (index, header text) of the columns no canonical name took
+    date_order: str = "MDY"  # how slash dates of the date-of-service column are read
+    date_note: str = ""  # why the column is read day first, when the values decided it
+    _variants: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_row(cls, header_row: Sequence[object]) -> "HeaderMap":
-        columns = []
+    def from_row(cls, header_row: Sequence[object], columns: "Mapping[str, str] | None" = None,
+                 date_order: str = "MDY") -> "HeaderMap":
+        """``columns`` maps a sheet's own headers to canonical names (``[columns]`` in the
+        configuration), for headers no alias covers; ``date_order`` is the configured order of
+        slash dates ("MDY" or "DMY")."""
+        own = {header_key(k): canonical_column(v) or v for k, v in (columns or {}).items()}
+        columns_found = []
         seen: set[str] = set()
         unknown = []
+        unused = []
         for index, cell in enumerate(header_row):
             text = clean_text(cell)
             if not text:
                 continue
-            canonical = _LOOKUP.get(header_key(text))
+            key = header_key(text)
+            canonical = own.get(key) or _LOOKUP.get(key)
             if canonical is None or canonical in seen:
                 unknown.append(text)
+                unused.append((index, text))
                 continue
             seen.add(canonical)
-            columns.append((index, canonical, text))
+            columns_found.append((index, canonical, text))
+        columns = columns_found
         present = frozenset(seen)
         has_code_columns = bool(present & {"diagnoses", "procedures", *_DX_COLUMNS, *_CPT_COLUMNS})
         line_level = (
@@ -362,8 +397,60 @@ class HeaderMap:
         )
         line_fields = bool(present & {"units", "dx_pointer", "modifiers", *_MODIFIER_COLUMNS})
         kinds = [tuple(c for c in columns if _kind(c[1]) == kind) for kind in range(_KINDS)]
-        width = max((i for i, _, _ in columns), default=-1) + 1
-        return cls(columns, present, unknown, line_level, has_code_columns, line_fields, *kinds, width)
+        width = max((*(i for i, _, _ in columns), *(i for i, _ in unused)), default=-1) + 1
+        return cls(columns, present, unknown, line_level, has_code_columns, line_fields, *kinds, width,
+                   tuple(unused), date_order)
+
+    def with_date_order(self, order: str, note: str = "") -> "HeaderMap":
+        """The same header with its dates read in ``order``; one object per order, so caches
+        keyed by the header map stay valid."""
+        if order == self.date_order and note == self.date_note:
+            return self
+        key = (order, note)
+        variant = self._variants.get(key)
+        if variant is None:
+            variant = self._variants[key] = replace(self, date_order=order, date_note=note, _variants={})
+        return variant
+
+    def settle_date_order(self, rows: Iterable[Sequence[object]], first_row: int = 2) -> "HeaderMap":
+        """Decide how the date column's slash dates are read, from the rows given (a sample or
+        the whole sheet): a column whose dates include one that can only be day first
+        (25/03/2026) and none that can only be month first is read day first as a whole."""
+        if not self.date_columns:
+            return self
+        index, _canon, text = self.date_columns[0]
+        day_first = month_first = None
+        for offset, values in enumerate(rows):
+            if index >= len(values):
+                continue
+            order = date_order_of(values[index])
+            if order == "DMY" and day_first is None:
+                day_first = (first_row + offset, values[index])
+            elif order == "MDY" and month_first is None:
+                month_first = (first_row + offset, values[index])
+            if day_first and month_first:
+                break
+        if self.date_order == "MDY" and day_first and not month_first:
+            row, value = day_first
+            return self.with_date_order("DMY", f"Dates in column {text!r} are read day first "
+                                               f"(DD/MM/YYYY): row {row} has {clean_text(value)!r}, "
+                                               "which can only be day first.")
+        if self.date_order == "DMY" and month_first and not day_first:
+            row, value = month_first
+            return self.with_date_order("MDY", f"Dates in column {text!r} are read month first "
+                                               f"(MM/DD/YYYY): row {row} has {clean_text(value)!r}, "
+                                               "which can only be month first.")
+        return self
+
+    @property
+    def columns_not_used(self) -> list[str]:
+        """Headers of the columns xlsheets reads nothing from (reported in every output)."""
+        return [text for _index, text in self.unused]
+
+
+def canonical_column(name: object) -> str | None:
+    """The canonical column a name or alias stands for (``"Dx 2"`` -> ``dx2``), or None."""
+    return _LOOKUP.get(header_key(name))
 
 
 
@@ -397,7 +484,7 @@ _proc_cache: dict[tuple[str, int | None], tuple[Procedure, ...]] = {}  # (cell, 
 _flag_cache: dict[object, bool] = {None: False, "": False, "Y": True, "N": False, "y": True,
                                    "n": False, "Yes": True, "No": False, "YES": True, "NO": False,
                                    True: True, False: False}
-_date_cache: dict[object, _dt.date] = {}
+_date_caches: dict[str, dict[object, _dt.date]] = {"MDY": {}, "DMY": {}}  # per date order
 
 
 def _kind(canon: str) -> int:
@@ -519,15 +606,16 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
         value = values[index]
         if value is None or value == "":
             continue
-        dos = _date_cache.get(value) if type(value) in (str, int) else None
+        date_cache = _date_caches[header.date_order]
+        dos = date_cache.get(value) if type(value) in (str, int) else None
         if dos is None:
-            dos = read_date(value)
+            dos = read_date(value, header.date_order)
             if isinstance(dos, Unreadable):
                 claim.dos_unreadable = True
                 facts["dos_text"] = dos.reason
                 continue
-            if dos is not None and len(_date_cache) < _CACHE_LIMIT and type(value) in (int, str):
-                _date_cache[value] = dos
+            if dos is not None and len(date_cache) < _CACHE_LIMIT and type(value) in (int, str):
+                date_cache[value] = dos
         claim.dos = dos
     for index, canon, text in header.modifier_columns:
         value = values[index]
@@ -545,9 +633,77 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
             claim.problems.append(_problem(canon, text, row, pointers.reason))
         else:
             facts[canon] = pointers
+    for index, text in header.unused:
+        value = values[index]
+        if value is None or value == "":
+            continue
+        shape = _unused_code(value, text)
+        if shape is not None:
+            claim.problems.append(_unused_column_problem(header, text, row, *shape))
     if header.line_fields:
         _apply_line_fields(claim)
     return claim
+
+
+UNUSED_CODES = "E103"  # rule ID of "a column xlsheets does not read holds codes"
+_DX_HINTS = ("dx", "diag", "icd")
+_CPT_HINTS = ("cpt", "hcpcs", "proc", "px", "servicecode", "chargecode", "billingcode")
+_CPT_SHAPE = re.compile(r"^(?:[0-9]{4}[0-9FTU]|[A-V][0-9]{4})(?:[-\s][A-Z0-9]{2})*$")
+_unused_cache: dict[tuple[str, str], tuple[str, str] | None] = {}
+
+
+def _unused_code(value: object, header: str) -> tuple[str, str] | None:
+    """("ICD-10-CM" or "CPT/HCPCS", the code) when a cell of a column xlsheets does not read
+    holds something shaped like a code; None otherwise. A real ICD-10-CM code counts in any
+    column; other code shapes only under a header that names codes (a ZIP code is not a CPT)."""
+    text = code_text(value)
+    key = (header, text)
+    if key in _unused_cache:
+        return _unused_cache[key]
+    hkey = header_key(header)
+    found = None
+    for token in (t for t in re.split(r"[,;|\n]+", text) if t.strip()):
+        token = token.strip()
+        dx = normalize_icd(token)
+        if dx is not None and (any(h in hkey for h in _DX_HINTS) or _icd_known(dx)):
+            found = ("ICD-10-CM", dx)
+            break
+        if _CPT_SHAPE.match(token) and any(h in hkey for h in _CPT_HINTS):
+            found = ("CPT/HCPCS", token)
+            break
+    if len(_unused_cache) < _CACHE_LIMIT and len(text) <= _CACHE_TEXT:
+        _unused_cache[key] = found
+    return found
+
+
+def _icd_known(code: str) -> bool:
+    from .codes.icd10cm import get_codeset
+    cs = get_codeset()
+    return bool(cs.valid_windows(code)) or cs.title(code) is not None
+
+
+def _unused_column_problem(header: HeaderMap, text: str, row: int | None, kind: str, code: str) -> Finding:
+    target = _free_column(header, "dx" if kind == "ICD-10-CM" else "cpt")
+    return Finding(
+        rule=UNUSED_CODES,
+        severity=Severity.WARNING,
+        message=(f"Column {text!r} is not one xlsheets reads, but it holds {code}, which looks like "
+                 f"{'an' if kind == 'ICD-10-CM' else 'a'} {kind} code: it was not checked. Rename the column (e.g. {target!r}) or map it "
+                 f"in xlsheets.toml: [columns] \"{text}\" = \"{target}\"."),
+        codes=(code,),
+        suggestion=f'map the column: [columns] "{text}" = "{target}"',
+        reference="xlsheets input rules (column names)",
+        rows=(row,) if row else (),
+        column=text,
+        brief=f"column {text} not read",
+    )
+
+
+def _free_column(header: HeaderMap, kind: str) -> str:
+    for i in range(1, MAX_CODES + 1):
+        if f"{kind}{i}" not in header.present:
+            return f"{kind}{i}"
+    return "diagnoses" if kind == "dx" else "procedures"
 
 
 def _error_cell(claim: Claim, value: object, canon: str, header: str, row: int | None) -> bool:

@@ -1,9 +1,11 @@
 """Settings from TOML: rule selection, severities, thresholds, payer sections, plugin folders.
 
-Looked up in this order: ``--config PATH``, the ``XLSHEETS_CONFIG`` environment variable,
-``xlsheets.toml`` in the current folder, ``[tool.xlsheets]`` in ``pyproject.toml`` there, and
-``xlsheets.toml`` in the user's config folder. Never beside a workbook: a workbook received by
-mail must not bring configuration (or plugin code) with it.
+Found the way ruff and pytest find theirs, first match wins: ``--config PATH``; the
+``XLSHEETS_CONFIG`` environment variable; the nearest ``xlsheets.toml`` (or ``pyproject.toml``
+with a ``[tool.xlsheets]`` table) in the workbook's folder or one of its parents; the same in the
+current folder and its parents; ``xlsheets.toml`` in the user's config folder. In one folder,
+``xlsheets.toml`` wins over ``pyproject.toml``. Every output names the file used (or "built-in
+defaults"), so a run never uses a configuration nobody sees.
 
 Example::
 
@@ -12,6 +14,11 @@ Example::
     plugin_dirs = ["plugins"]   # relative to this file; only these folders are ever loaded
     plugins = []                # plugins enabled for every payer
     electronic_format = false   # C110: codes written without the decimal point (837)
+    date_order = "MDY"          # slash dates 03/10/2026: "MDY" (US, default) or "DMY"
+
+    [columns]                   # a sheet's own headers -> the columns xlsheets reads
+    "Pt Dx A" = "dx1"
+    "Svc Dt" = "dos"
 
     [severity]
     X201 = "warning"
@@ -27,6 +34,7 @@ Example::
 """
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import os
 import re
@@ -37,7 +45,8 @@ from typing import Any, Mapping
 
 from .findings import Severity
 
-__all__ = ["Config", "PayerPolicy", "ConfigError", "load_config", "find_config", "DEFAULT_SETTINGS"]
+__all__ = ["Config", "PayerPolicy", "ConfigError", "load_config", "find_config", "DEFAULT_SETTINGS",
+           "describe_config", "config_line"]
 
 # Thresholds and switches of the core rules; plugins add their own defaults through a hook.
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -51,7 +60,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 _TOP_KEYS = {"select", "ignore", "plugin_dirs", "plugins", "electronic_format", "severity",
-             "settings", "payers"}
+             "settings", "payers", "columns", "date_order"}
 _PAYER_KEYS = {"match", "plugins", "select", "ignore", "severity", "settings"}
 _RULE_ID = re.compile(r"^(ALL|[A-Z]{1,4}[0-9]{0,4})$")
 
@@ -85,6 +94,9 @@ class Config:
     settings: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
     payers: list[PayerPolicy] = field(default_factory=list)
     source: Path | None = None
+    columns: dict[str, str] = field(default_factory=dict)  # sheet header -> canonical column
+    date_order: str = "MDY"  # slash dates: month first (US) or "DMY"
+    cli_plugins: list[str] = field(default_factory=list)  # the --plugin names (also in plugins)
 
     def payer_policy(self, payer: str) -> PayerPolicy | None:
         """The payer section matching a claim's payer cell (case-insensitive), if any."""
@@ -108,9 +120,29 @@ class Config:
             cfg.plugin_dirs = [*self.plugin_dirs, *(Path(p).resolve() for p in plugin_dirs)]
         if plugins:
             cfg.plugins = [*self.plugins, *plugins]
+            cfg.cli_plugins = [*self.cli_plugins, *plugins]
         if electronic_format is not None:
             cfg.settings["electronic_format"] = electronic_format
         return cfg
+
+
+def describe_config(cfg: "Config") -> dict:
+    """What every output says about the configuration: the file used (or "built-in defaults")
+    and the plugins in force for each payer section (besides the built-in rules)."""
+    plugins = {"all payers": list(dict.fromkeys(cfg.plugins))}
+    for policy in cfg.payers:
+        plugins[policy.name] = list(dict.fromkeys([*cfg.plugins, *policy.plugins]))
+    return {"file": str(cfg.source) if cfg.source else "built-in defaults",
+            "plugins": plugins, "date_order": cfg.date_order, "columns": dict(cfg.columns)}
+
+
+def config_line(described: dict) -> str:
+    """One line for the top of the text output."""
+    parts = []
+    for payer, names in described["plugins"].items():
+        if names or payer == "all payers":
+            parts.append(f"{payer}: {', '.join(names) if names else 'built-in rules only'}")
+    return f"Configuration: {described['file']}. Plugins: {'; '.join(parts)}."
 
 
 def rule_selected(rule_id: str, select: list[str], ignore: list[str]) -> bool:
@@ -124,8 +156,9 @@ def _payer_key(text: str) -> str:
     return " ".join(str(text).lower().split())
 
 
-def find_config(explicit: str | os.PathLike | None = None, cwd: Path | None = None) -> Path | None:
-    """The configuration file to use, or None for the defaults."""
+def find_config(explicit: str | os.PathLike | None = None, cwd: Path | None = None,
+                near: str | os.PathLike | None = None) -> Path | None:
+    """The configuration file to use, or None for the defaults; ``near`` is the workbook."""
     if explicit:
         path = Path(explicit)
         if not path.is_file():
@@ -137,14 +170,28 @@ def find_config(explicit: str | os.PathLike | None = None, cwd: Path | None = No
         if not path.is_file():
             raise ConfigError(f"XLSHEETS_CONFIG names {path}, which does not exist")
         return path
-    cwd = cwd or Path.cwd()
-    for candidate in (cwd / "xlsheets.toml", cwd / "pyproject.toml"):
-        if candidate.is_file():
-            if candidate.name == "pyproject.toml" and not _has_tool_section(candidate):
-                continue
-            return candidate
+    starts = []
+    if near is not None:
+        starts.append(Path(near).resolve().parent)
+    starts.append((cwd or Path.cwd()).resolve())
+    for start in starts:
+        found = _nearest(start)
+        if found is not None:
+            return found
     user = _user_config_dir() / "xlsheets.toml"
     return user if user.is_file() else None
+
+
+def _nearest(start: Path) -> Path | None:
+    """The nearest xlsheets.toml, or pyproject.toml with [tool.xlsheets], in ``start`` or above."""
+    for folder in (start, *start.parents):
+        candidate = folder / "xlsheets.toml"
+        if candidate.is_file():
+            return candidate
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and _has_tool_section(candidate):
+            return candidate
+    return None
 
 
 def _user_config_dir() -> Path:
@@ -160,9 +207,11 @@ def _has_tool_section(path: Path) -> bool:
         return False
 
 
-def load_config(explicit: str | os.PathLike | None = None, cwd: Path | None = None) -> Config:
-    """Find and read the configuration; defaults when there is none."""
-    path = find_config(explicit, cwd)
+def load_config(explicit: str | os.PathLike | None = None, cwd: Path | None = None,
+                near: str | os.PathLike | None = None) -> Config:
+    """Find and read the configuration; defaults when there is none. ``near``: the workbook
+    being validated (its folder and parents are searched first)."""
+    path = find_config(explicit, cwd, near)
     if path is None:
         return Config()
     try:
@@ -192,6 +241,13 @@ def config_from_dict(data: Mapping[str, Any], source: Path | None = None) -> Con
     cfg.settings.update(_table(data.get("settings", {}), where, "settings"))
     if "electronic_format" in data:
         cfg.settings["electronic_format"] = bool(data["electronic_format"])
+    cfg.columns = _columns(data.get("columns", {}), where)
+    if "date_order" in data:
+        order = str(data["date_order"]).strip().upper()
+        if order not in ("MDY", "DMY"):
+            raise ConfigError(f"{where}: date_order must be \"MDY\" (03/10/2026 is March 10, as US "
+                              f"claims are written) or \"DMY\" (10/03/2026 is March 10), not {data['date_order']!r}")
+        cfg.date_order = order
     for name, section in _table(data.get("payers", {}), where, "payers").items():
         sect_where = f"{where} [payers.{name}]"
         section = _table(section, where, f"payers.{name}")
@@ -210,6 +266,22 @@ def config_from_dict(data: Mapping[str, Any], source: Path | None = None) -> Con
             settings=_table(section.get("settings", {}), sect_where, "settings"),
         ))
     return cfg
+
+
+def _columns(value, where) -> dict[str, str]:
+    """``[columns]``: each sheet header must name a column xlsheets reads."""
+    from .claims import CANONICAL_COLUMNS, canonical_column
+    out = {}
+    for header, name in _table(value, where, "columns").items():
+        canonical = canonical_column(name) if isinstance(name, str) else None
+        if canonical is None:
+            close = difflib.get_close_matches(str(name).lower(), CANONICAL_COLUMNS, n=3)
+            hint = f"; did you mean {' or '.join(close)}?" if close else \
+                "; the columns are listed in the README (dx1..dx12, cpt1..cpt12, dos, payer, ...)"
+            raise ConfigError(f"{where}: [columns] {header!r} = {name!r}: {name!r} is not a column "
+                              f"xlsheets reads{hint}")
+        out[header] = canonical
+    return out
 
 
 def _table(value, where, key) -> dict:

@@ -3,7 +3,8 @@
 For each payer the engine prepares a plan once (settings, selected rules, severity overrides,
 rules indexed by their triggers), so a claim only meets the rules that can fire on it. A rule
 that raises, returns the wrong thing or changes the claim is isolated: the other rules still
-run and a finding (E102) names the rule, its plugin and the error.
+run and a finding (E102) names the rule, its plugin and the error. E102 is an error by default:
+the claim was not fully checked. ``[severity] E102 = "warning"`` (top level or per payer) lowers it.
 """
 from __future__ import annotations
 
@@ -207,16 +208,24 @@ class Validator:
         plan = self._plan_for(claim.payer)
         return self._run_claim_rules(plan, claim)
 
+    def header_map(self, header_row) -> HeaderMap:
+        """The header row read with this configuration's ``[columns]`` and ``date_order``."""
+        if isinstance(header_row, HeaderMap):
+            return header_row
+        return HeaderMap.from_row(header_row, self.config.columns, self.config.date_order)
+
     def validate_rows(self, header_row, rows, first_row: int = 2) -> list[ClaimResult]:
         """Every claim of a sheet, batch rules included."""
+        rows = rows if isinstance(rows, list) else list(rows)
+        header = self.header_map(header_row).settle_date_order(rows, first_row)
         with collector_paused():
             run = self.run()
-            results = [run.add(claim) for claim in claims_from_rows(header_row, rows, first_row)]
+            results = [run.add(claim) for claim in claims_from_rows(header, rows, first_row)]
             run.finish()
         return results
 
     def validate_row(self, header_row, row, row_number: int | None = None) -> list[Finding]:
-        header = header_row if isinstance(header_row, HeaderMap) else HeaderMap.from_row(header_row)
+        header = self.header_map(header_row).settle_date_order([row], row_number or 2)
         return self.validate_claim(parse_row(header, row, row_number))
 
     def run(self) -> "BatchRun":
@@ -450,7 +459,7 @@ class Validator:
             what = f"failed: {where}{type(exc).__name__}: {_short(exc)}"
         return Finding(
             rule=RULE_FAILED,
-            severity=Severity.WARNING,
+            severity=self._failure_severity(claim),
             message=(f"Rule {rule.id} of {owner} {what}. This claim was not fully checked by "
                      f"{rule.id}; the other rules ran. To silence it, add \"{rule.id}\" to ignore "
                      "in the configuration or fix the plugin."),
@@ -460,6 +469,13 @@ class Validator:
             rows=claim.rows if claim is not None else (),
             brief=f"rule {rule.id} failed",
         )
+
+    def _failure_severity(self, claim: Claim | None) -> Severity:
+        """E102's severity: error (the claim was not fully checked) unless the configuration
+        lowers it, ``[severity] E102 = ...`` at the top level or in the claim's payer section."""
+        severity = (self._plan_for(claim.payer) if claim is not None else None)
+        table = severity.severity if severity is not None else self.config.severity
+        return table.get(RULE_FAILED, Severity.ERROR)
 
     def _pair_policy(self, ctx: Context, code_a: str, code_b: str, claim: Claim) -> str | None:
         plan = ctx._plan
@@ -483,7 +499,7 @@ class Validator:
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == func.__code__.co_filename]
         where = f"{frames[-1].filename}, line {frames[-1].lineno}: " if frames else ""
         return Finding(
-            rule=RULE_FAILED, severity=Severity.WARNING,
+            rule=RULE_FAILED, severity=self._failure_severity(claim),
             message=(f"The pair policy of plugin {plugin_name} ({source}) failed: {where}"
                      f"{type(exc).__name__}: {_short(exc)}. Its answer was ignored; the other plugins and "
                      "the default decided."),

@@ -77,21 +77,23 @@ class Sheet:
 
 # --- opening ----------------------------------------------------------------------------
 @contextlib.contextmanager
-def open_sheet(path, sheet: str | None = None, reader: str | None = None) -> Iterator[Sheet]:
+def open_sheet(path, sheet: str | None = None, reader: str | None = None,
+               columns: dict[str, str] | None = None) -> Iterator[Sheet]:
     """Open the claim sheet of a workbook or CSV file; the file is closed on exit.
 
     ``sheet`` names the sheet; without it the first sheet whose header is recognisable is used.
     ``reader`` forces one reader ("xlsxstream", "openpyxl", "calamine"), for tests and
-    benchmarks. Iterating ``Sheet.rows`` may also raise InputError (a part that turns out to be
+    benchmarks. ``columns``: the configuration's own header names (``[columns]``), which count
+    when the header row is looked for. Iterating ``Sheet.rows`` may also raise InputError (a part that turns out to be
     damaged or oversized halfway through).
     """
     path = Path(path)
     kind = _kind_of(path)
     with contextlib.ExitStack() as stack:
         if kind == "csv":
-            result = _open_csv(path, stack)
+            result = _open_csv(path, stack, columns)
         else:
-            result = _open_workbook(path, sheet, reader, stack)
+            result = _open_workbook(path, sheet, reader, stack, columns)
         yield result
 
 
@@ -165,7 +167,7 @@ def _ole_message(path: Path) -> str:
 
 # --- workbooks --------------------------------------------------------------------------
 def _open_workbook(path: Path, sheet: str | None, reader: str | None,
-                   stack: contextlib.ExitStack) -> Sheet:
+                   stack: contextlib.ExitStack, columns: dict[str, str] | None = None) -> Sheet:
     zf = stack.enter_context(_checked_zip(path))
     reader = reader or _choose_reader(path, zf)
     if reader == "calamine":
@@ -199,7 +201,7 @@ def _open_workbook(path: Path, sheet: str | None, reader: str | None,
     for name in candidates:
         rows = _guarded(path, name, source.rows(name))
         stack.callback(_close_quietly, rows)
-        found = _find_header(rows)
+        found = _find_header(rows, columns)
         if not found:
             (looked if found is None else empty).append(name)
             continue
@@ -390,7 +392,7 @@ def _close_quietly(gen) -> None:
         pass
 
 
-def _find_header(rows: Iterator[list[object]]):
+def _find_header(rows: Iterator[list[object]], columns: dict[str, str] | None = None):
     """(header row number, header values, rows after it already read) or None.
 
     The header is the row, among the first HEADER_SCAN_ROWS, with the most recognised columns.
@@ -401,7 +403,7 @@ def _find_header(rows: Iterator[list[object]]):
         return False
     best, best_score = None, 0
     for index, values in enumerate(buffered):
-        header = HeaderMap.from_row(values)
+        header = HeaderMap.from_row(values, columns)
         if header.recognisable and len(header.present) > best_score:
             best, best_score = index, len(header.present)
     if best is None:
@@ -506,7 +508,7 @@ class _CalamineBook:
 _DELIMITERS = (",", ";", "\t")
 
 
-def _open_csv(path: Path, stack: contextlib.ExitStack) -> Sheet:
+def _open_csv(path: Path, stack: contextlib.ExitStack, columns: dict[str, str] | None = None) -> Sheet:
     encoding = _csv_encoding(path)
     f = stack.enter_context(open(path, "r", encoding=encoding, errors="replace", newline=""))
     sample = f.read(64 << 10)
@@ -516,7 +518,7 @@ def _open_csv(path: Path, stack: contextlib.ExitStack) -> Sheet:
     reader = csv.reader(f, delimiter=delimiter)
     rows = _csv_rows(path, reader)
     stack.callback(_close_quietly, rows)
-    found = _find_header(rows)
+    found = _find_header(rows, columns)
     if found is False:
         raise InputError(f"{path.name} is empty; there are no claims to check.")
     if found is None:

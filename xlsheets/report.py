@@ -6,7 +6,8 @@ Three sheets, for the revenue-cycle manager who decides what gets fixed before a
   frozen and filters on (rows keep their input row numbers, so "row 57" means the same in both);
 * Findings: one row per finding, its row number linked to the claim row;
 * Summary: counts by status, severity, rule and payer, a bar chart of findings by rule, and what
-  could not be checked (rules lacking columns, plugins that failed to load).
+  could not be checked (rules lacking columns, plugins that failed to load or are configured but
+  not found; a run with ``--skip-broken-plugins`` says so in red at the top).
 
 Writer: XlsxWriter (pure Python, py3-none-any) in constant-memory mode: issue 4's measurement
 put it at about 10 s per 100,000 claim rows against 16 s for openpyxl's write-only mode; it keeps
@@ -174,6 +175,30 @@ class _Report:
             ws.write_number(row, 1, counts[key])
         return row
 
+    def _how_checked(self, ws, row: int, s: dict) -> int:
+        """Configuration, plugins per payer, columns not read, how dates were read: what a
+        reader needs to trust the counts above. Returns the last row written."""
+        config = s.get("config") or {}
+        ws.write_string(row, 0, "Configuration", self.bold)
+        ws.write_string(row, 1, str(config.get("file", "built-in defaults")))
+        for payer, names in (config.get("plugins") or {}).items():
+            row += 1
+            ws.write_string(row, 0, f"Plugins: {payer}")
+            ws.write_string(row, 1, ", ".join(names) if names else "built-in rules only")
+        if s.get("columns_not_used"):
+            row += 2
+            ws.write_string(row, 0, "Columns not used", self.bold)
+            ws.write_string(row, 1, "xlsheets read nothing from these columns: rename them, or map "
+                                    "them under [columns] in xlsheets.toml, if they hold claim data")
+            for name in s["columns_not_used"]:
+                row += 1
+                ws.write_string(row, 0, str(name))
+        for note in s.get("date_notes") or ():
+            row += 2
+            ws.write_string(row, 0, "Dates", self.bold)
+            ws.write_string(row, 1, note)
+        return row
+
     def _summary_sheet(self) -> None:
         s = self.result.summary
         ws = self.wb.add_worksheet("Summary")
@@ -183,6 +208,11 @@ class _Report:
         ws.write_string(0, 0, "xlsheets validation report", self.title)
         ws.write_string(1, 0, f"{Path(s['source']).name}" + (f", sheet {s['sheet']}" if s["sheet"] else ""))
         ws.write_string(2, 0, f"{s['claims']:,} claims in {s['rows']:,} rows")
+        if s.get("plugins_skipped"):  # said where it is seen first: this was not a full check
+            from .batch import skipped_banner
+            ws.write_string(3, 0, skipped_banner(s), self.wb.add_format(
+                {"bold": True, "bg_color": "#" + STATUS_COLOURS["error"][0],
+                 "font_color": "#" + STATUS_COLOURS["error"][1]}))
         row = self._severity_counts(ws, 4, "Claims by status", "Claims", s["by_status"],
                                     ("error", "warning", "info", "ok"))
         row = self._severity_counts(ws, row + 2, "Findings by severity", "Findings", s["by_severity"],
@@ -205,6 +235,7 @@ class _Report:
             ws.write_string(row, 0, payer)
             for c, key in enumerate(("claims", "error", "warning", "info", "ok"), 1):
                 ws.write_number(row, c, counts.get(key, 0))
+        row = self._how_checked(ws, row + 2, s)
         if s["rules_not_run"]:
             row += 2
             ws.write_string(row, 0, "Rules that could not run", self.bold)
@@ -217,6 +248,13 @@ class _Report:
             row += 2
             ws.write_string(row, 0, "Plugins that failed to load", self.bold)
             for p in s["plugins_failed"]:
+                row += 1
+                ws.write_string(row, 0, p["plugin"])
+                ws.write_string(row, 1, p["message"][:32767])
+        if s.get("plugins_missing"):
+            row += 2
+            ws.write_string(row, 0, "Plugins configured but not found", self.bold)
+            for p in s["plugins_missing"]:
                 row += 1
                 ws.write_string(row, 0, p["plugin"])
                 ws.write_string(row, 1, p["message"][:32767])

@@ -65,6 +65,9 @@ class _State:
         # recalculates whole tables after every edit; rows it saw before are not parsed or
         # checked again. The claim is kept only when a batch rule (history) needs it again.
         self.rows: dict[tuple, tuple] = {}
+        # An error finding every claim gets when a plugin failed to load or a configured plugin
+        # is missing (the command line stops, exit 2): a cell must not read OK without its rules.
+        self.plugin_problem = None
 
     def get_validator(self):
         if self.validator is None:
@@ -72,8 +75,18 @@ class _State:
                 if self.validator is None:
                     from .config import load_config
                     from .engine import Validator
-                    self.validator = Validator(load_config())  # found as the CLI finds it
+                    from .plugins import plugin_problems
+                    validator = Validator(load_config())  # found as the CLI finds it
+                    self.plugin_problem = _plugin_problem_finding(plugin_problems(validator.config,
+                                                                                  validator.host))
+                    self.validator = validator
         return self.validator
+
+    def with_plugin_problem(self, findings, rows) -> tuple:
+        """The claim's findings, the plugin problem (if any) first: it is what the cell shows."""
+        if self.plugin_problem is None:
+            return tuple(findings)
+        return (self.plugin_problem._replace(rows=tuple(rows)), *findings)
 
     def validated(self, hmap, values: list, row: int | None) -> tuple:
         """(claim, claim-rule findings, status text) of one row; from the cache when the row is
@@ -93,7 +106,7 @@ class _State:
         else:
             validator = self.get_validator()
             claim = parse_row(hmap, values, row)
-            findings = tuple(validator.validate_claim(claim))
+            findings = self.with_plugin_problem(validator.validate_claim(claim), claim.rows)
             top = worst(findings)
             # Few objects kept per row: the collector walks whatever a 10,000-row table leaves.
             hit = (claim if validator.in_batch(claim) else None, findings,
@@ -108,8 +121,7 @@ class _State:
         key = tuple(header)
         hmap = self.headers.get(key)
         if hmap is None:
-            from .claims import HeaderMap
-            hmap = HeaderMap.from_row(header)
+            hmap = self.get_validator().header_map(header)  # the configuration's [columns]
             if len(self.headers) > 256:
                 self.headers.clear()
             self.headers[key] = hmap
@@ -118,6 +130,26 @@ class _State:
 
 _state = _State()
 _BLANK = (None, None, "")
+
+
+def _plugin_problem_finding(problems):
+    """One E102 error naming the plugins that did not load or are missing (None when none)."""
+    if not problems:
+        return None
+    from .engine import RULE_FAILED
+    from .findings import Finding, Severity
+    names = ", ".join(dict.fromkeys(p.name for p in problems))
+    return Finding(
+        rule=RULE_FAILED, severity=Severity.ERROR,
+        message=(" ".join(_sentence_of(p.text()) for p in problems)
+                 + " This claim was not checked by that plugin's rules. Fix the plugin or xlsheets.toml "
+                   "('xlsheets plugins' shows what is wrong), then restart Excel."),
+        suggestion="fix the plugin, then restart Excel",
+        brief=f"plugin {names} not loaded - claim not fully checked")
+
+
+def _sentence_of(text: str) -> str:
+    return text if text.rstrip().endswith((".", "?", "!")) else text.rstrip() + "."
 
 
 def reset() -> None:
@@ -234,7 +266,8 @@ def _header_map(headers):
 
 def _row_findings(headers, row):
     """Findings of one claim row; None for a blank row."""
-    _claim, findings, _status = _state.validated(_header_map(headers), _cells(row), None)
+    cells = _cells(row)
+    _claim, findings, _status = _state.validated(_header_map(headers).settle_date_order([cells]), cells, None)
     return None if findings is None else list(findings)
 
 
@@ -245,7 +278,8 @@ def _row_findings(headers, row):
 @_never_raise()
 def claim_status(headers, row):
     """The claim's status: OK, or its worst finding in a few words."""
-    return _state.validated(_header_map(headers), _cells(row), None)[2]
+    cells = _cells(row)
+    return _state.validated(_header_map(headers).settle_date_order([cells]), cells, None)[2]
 
 
 @func
@@ -278,7 +312,7 @@ def _status_table(table):
     rows = _table(table)
     if len(rows) < 2:
         raise _Problem("give the table with its header row and at least one data row")
-    hmap = _header_map(rows[0])
+    hmap = _header_map(rows[0]).settle_date_order(rows[1:])  # 25/03/2026 anywhere: day first
     if hmap.line_level:
         return _line_statuses(hmap, rows[1:])
     return _row_statuses(hmap, rows[1:])
@@ -313,6 +347,8 @@ def _line_statuses(hmap, data: list) -> list[list[str]]:
     results = [run.add(claim) for claim in claims_from_rows(hmap, data, 2)]
     run.finish()  # batch rules (a patient's other claims) append to the results
     for result in results:
+        if _state.plugin_problem is not None:
+            result.findings[:0] = _state.with_plugin_problem((), result.rows)
         per_row: dict[int, list] = {r: [] for r in result.rows}
         for f in result.findings:
             for r in (f.rows or result.rows):

@@ -17,6 +17,8 @@ __all__ = [
     "clean_text",
     "code_text",
     "read_date",
+    "date_order_of",
+    "DATE_ORDERS",
     "read_flag",
     "read_number",
 ]
@@ -99,19 +101,23 @@ def code_text(value: object) -> str:
 
 
 _ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T].*)?$")
-_US = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{2}|\d{4})(?:[ T].*)?$")
+_SLASHED = re.compile(r"^(\d{1,2})[-/](\d{1,2})[-/](\d{2}|\d{4})(?:[ T].*)?$")  # month or day first
+_DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{2}|\d{4})(?:[ T].*)?$")  # always day first
+DATE_ORDERS = ("MDY", "DMY")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
 _NAMED = re.compile(r"^(\d{1,2})[- ]([A-Za-z]{3})[A-Za-z]*[- ,]+(\d{4})$")
 
 
-def read_date(value: object) -> _dt.date | Unreadable | None:
+def read_date(value: object, order: str = "MDY") -> _dt.date | Unreadable | None:
     """A date of service from any cell form; None when blank.
 
     Accepted: date/datetime, Excel serial numbers (int, float or numeric text), ``2026-03-10``,
-    ``03/10/2026`` and ``3/10/26`` (US month first, as US claim forms are), ``20260310``,
-    ``10-Mar-2026``.
+    ``03/10/2026`` and ``3/10/26`` (month first by default, as US claims are written; ``order``
+    "DMY" reads them day first), ``10.03.2026`` (the dotted form is always day first, as European
+    exports write it), ``20260310``, ``10-Mar-2026``. A slash date that cannot be read in the
+    column's order (``25/03/2026`` in a month-first column) is unreadable, never guessed.
     """
     if value is None:
         return None
@@ -133,12 +139,21 @@ def read_date(value: object) -> _dt.date | Unreadable | None:
         m = _ISO.match(text)
         if m:
             return _dt.date(int(m[1]), int(m[2]), int(m[3]))
-        m = _US.match(text)
+        m = _DOTTED.match(text)
         if m:
-            year = int(m[3])
-            if year < 100:
-                year += 2000
-            return _dt.date(year, int(m[1]), int(m[2]))
+            return _dt.date(_year(m[3]), int(m[2]), int(m[1]))
+        m = _SLASHED.match(text)
+        if m:
+            first, second = int(m[1]), int(m[2])
+            day_first = order == "DMY"
+            if (first if day_first else second) <= 31 and (second if day_first else first) > 12 \
+                    and (first if day_first else second) <= 12:
+                written = "month first" if day_first else "day first"
+                column = "day first" if day_first else "month first"
+                return Unreadable(f"{_quote(text)} can only be {written}, but this column's dates are "
+                                  f"read {column}; write it as {_iso_hint(m, not day_first)} to be sure")
+            month, day = (second, first) if day_first else (first, second)
+            return _dt.date(_year(m[3]), month, day)
         m = _COMPACT.match(text)
         if m:
             return _dt.date(int(m[1]), int(m[2]), int(m[3]))
@@ -151,6 +166,36 @@ def read_date(value: object) -> _dt.date | Unreadable | None:
         return _from_serial(float(text))
     except ValueError:
         return Unreadable(f"{_quote(text)} is not a date (use 2026-03-10 or 03/10/2026)")
+
+
+def _year(text: str) -> int:
+    year = int(text)
+    return year + 2000 if year < 100 else year
+
+
+def _iso_hint(m, day_first: bool) -> str:
+    """The ISO spelling of a slash date read the other way round (for messages)."""
+    day, month = (int(m[1]), int(m[2])) if day_first else (int(m[2]), int(m[1]))
+    try:
+        return _dt.date(_year(m[3]), month, day).isoformat()
+    except ValueError:
+        return "YYYY-MM-DD"
+
+
+def date_order_of(value: object) -> str | None:
+    """"DMY" or "MDY" when a slash or dash date can only be read one way (``25/03/2026``,
+    ``03/25/2026``); None for other cells and for dates that read both ways (``03/10/2026``)."""
+    if type(value) is not str:
+        return None
+    m = _SLASHED.match(value.strip())
+    if not m:
+        return None
+    first, second = int(m[1]), int(m[2])
+    if 12 < first <= 31 and 1 <= second <= 12:
+        return "DMY"
+    if 12 < second <= 31 and 1 <= first <= 12:
+        return "MDY"
+    return None
 
 
 def _from_serial(number: float) -> _dt.date | Unreadable:
