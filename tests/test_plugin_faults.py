@@ -146,7 +146,7 @@ def test_plugin_that_cannot_load_is_skipped_with_file_and_line(tmp_path, baselin
 
 
 def test_broken_plugin_reaches_the_cli_as_a_message_not_a_traceback(tmp_path, capsys):
-    """`xlsheets validate` still checks the workbook and says which plugin failed to load."""
+    """`xlsheets validate` stops before checking (exit 2) and says which plugin failed to load."""
     import sys
     sys.path.insert(0, str(Path(__file__).parent))
     from test_io_reader import make_xlsx, sheet_xml, simple_rows
@@ -157,5 +157,5 @@ def test_broken_plugin_reaches_the_cli_as_a_message_not_a_traceback(tmp_path, ca
     book = make_xlsx(tmp_path / "c.xlsx", {"Claims": sheet_xml(simple_rows([HEADER, ROW]))})
     code = main(["validate", str(book), "--plugins-dir", str(plugins)])
     out = capsys.readouterr()
-    assert code in (0, 1) and "Traceback" not in out.out + out.err
+    assert code == 2 and "Traceback" not in out.out + out.err
     assert "syntaxerror" in out.out + out.err

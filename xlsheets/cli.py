@@ -1,6 +1,9 @@
 """The ``xlsheets`` command: a thin dispatcher; each subcommand lives with the module it drives.
 
-Exit codes: 0 no claim has an error, 1 some claims have errors, 2 unusable input or usage.
+Exit codes: 0 no claim has an error and every configured rule ran, 1 some claims have errors,
+2 unusable input or usage, or a plugin problem found before anything is checked (a plugin that
+failed to load, a configured plugin name that no plugin has), 3 no claim has an error but not
+every configured rule ran (``--skip-broken-plugins`` skipped a broken or missing plugin).
 No traceback ever reaches a billing person: unexpected failures print one line and exit 2.
 """
 from __future__ import annotations
@@ -78,12 +81,31 @@ def _validator_from(args):
     return Validator(config)
 
 
+def _plugins_checked(v, args) -> int | None:
+    """As ``validate``: a plugin problem stops the command (2) unless --skip-broken-plugins,
+    which says so on stderr and makes the command exit 3; None when every plugin is there."""
+    from .batch import plugin_problems_text, skipped_banner
+    from .plugins import plugin_problems
+    problems = plugin_problems(v.config, v.host)
+    if not problems:
+        return None
+    if not args.skip_broken_plugins:
+        print(plugin_problems_text(problems), file=sys.stderr)
+        return 2
+    print(skipped_banner({"plugins_skipped": list(dict.fromkeys(p.name for p in problems))}),
+          file=sys.stderr)
+    return 3
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="configuration file (xlsheets.toml or pyproject.toml)")
     parser.add_argument("--plugins-dir", action="append", metavar="DIR",
                         help="load plugins from this folder (repeatable)")
     parser.add_argument("--plugin", action="append", metavar="NAME",
                         help="enable this plugin for every payer (repeatable)")
+    parser.add_argument("--skip-broken-plugins", action="store_true",
+                        help="go on when a plugin failed to load or a configured plugin is missing "
+                             "(exit 3 instead of 0)")
 
 
 def rules_main(argv: list[str]) -> int:
@@ -92,16 +114,19 @@ def rules_main(argv: list[str]) -> int:
     parser.add_argument("--format", choices=["text", "json"], default="text")
     args = parser.parse_args(argv)
     v = _validator_from(args)
+    skipped = _plugins_checked(v, args)
+    if skipped == 2:
+        return 2
     rules = v.host.rules
     if args.format == "json":
         print(json.dumps([r.describe() for r in rules], indent=2))
-        return 0
+        return skipped or 0
     for r in rules:
         origin = "" if v.host.plugins[r.plugin].builtin else f"  [{r.plugin}]"
         print(f"{r.id}  {str(r.severity):<7}  {r.summary}{origin}")
     for failure in v.host.failures:
         print(f"plugin {failure.name} not loaded: {failure.message}", file=sys.stderr)
-    return 0
+    return skipped or 0
 
 
 def explain_main(argv: list[str]) -> int:
@@ -110,13 +135,16 @@ def explain_main(argv: list[str]) -> int:
     _common(parser)
     args = parser.parse_args(argv)
     v = _validator_from(args)
+    skipped = _plugins_checked(v, args)
+    if skipped == 2:
+        return 2
     r = v.host.rule(args.rule_id)
     if r is None:
         known = ", ".join(x.id for x in v.host.rules)
         print(f"xlsheets: no rule {args.rule_id!r}. Rules: {known}", file=sys.stderr)
         return 2
     print(explain_text(r))
-    return 0
+    return skipped or 0
 
 
 def explain_text(r) -> str:

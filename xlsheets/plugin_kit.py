@@ -24,7 +24,7 @@ from pathlib import Path
 from string import Template
 
 from .config import Config, load_config
-from .plugins import PluginHost, load_plugins
+from .plugins import PluginHost, load_plugins, missing_plugins
 from .testing import cases_file_for, run_cases_file
 
 __all__ = ["main", "inventory", "new_plugin", "PluginNameError"]
@@ -55,16 +55,9 @@ def inventory(cfg: Config, host: PluginHost) -> dict:
                           "summary": r.summary} for r in plugin.rules]
         info["payers"] = _payers_for(plugin.name, cfg)
         plugins.append(info)
-    loaded = set(host.plugins)
-    failed = {f.name for f in host.failures}
-    wanted = {n: "all payers" for n in cfg.plugins}
-    for policy in cfg.payers:
-        for n in policy.plugins:
-            wanted.setdefault(n, f"payer {policy.name}")
-    missing = [{"name": n, "enabled_for": where,
-                "message": f"the configuration enables {n!r} ({where}) but no plugin of that name is "
-                           "loaded: check the spelling and plugin_dirs"}
-               for n, where in wanted.items() if n not in loaded and n not in failed]
+    missing = [{"name": m.name, "enabled_for": m.enabled_for, "configured_in": m.where,
+                "line": m.line, "did_you_mean": m.suggestion, "message": m.message}
+               for m in missing_plugins(cfg, host)]
     return {
         "config": str(cfg.source) if cfg.source else None,
         "plugin_dirs": [str(d) for d in cfg.plugin_dirs],

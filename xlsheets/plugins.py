@@ -28,7 +28,8 @@ import pluggy
 from . import hookspecs
 from .rule import Rule, RuleDefinitionError
 
-__all__ = ["PluginHost", "LoadedPlugin", "PluginFailure", "load_plugins", "BUILTIN_MODULES"]
+__all__ = ["PluginHost", "LoadedPlugin", "PluginFailure", "MissingPlugin", "load_plugins",
+           "missing_plugins", "plugin_problems", "BUILTIN_MODULES"]
 
 BUILTIN_MODULES = (
     "xlsheets.rules.codes",
@@ -46,6 +47,27 @@ class PluginFailure:
     name: str
     source: str
     message: str
+    kind: str = "folder"  # "folder" (plugin_dirs, --plugins-dir) or "entrypoint" (pip-installed)
+
+    def text(self) -> str:
+        """One line for a person: which plugin, which file, what is wrong (file and line)."""
+        return f"plugin {self.name} ({self.source}) was not loaded: {self.message}"
+
+
+@dataclass
+class MissingPlugin:
+    """A plugin name the configuration enables that no loaded plugin has."""
+
+    name: str
+    where: str  # "top level", "[payers.aetna]" or "--plugin"
+    enabled_for: str  # "all payers" or "payer aetna"
+    config: str | None  # the configuration file (None for --plugin or built-in defaults)
+    line: int | None  # its line in that file, when it can be found
+    suggestion: str | None  # "did you mean" among the loaded plugins
+    message: str
+
+    def text(self) -> str:
+        return self.message
 
 
 @dataclass
@@ -101,7 +123,8 @@ class PluginHost:
                 module = ep.load()
             except Exception as exc:
                 self.failures.append(PluginFailure(ep.name, f"entry point {ep.value}",
-                                                   f"could not be imported: {_describe_exc(exc)}"))
+                                                   f"could not be imported: {_describe_exc(exc)}",
+                                                   kind="entrypoint"))
                 continue
             self.add(module, ep.name, "entrypoint", f"entry point {ep.value}")
 
@@ -156,23 +179,27 @@ class PluginHost:
 
     def add(self, module: ModuleType, name: str, kind: str, source: str) -> None:
         """Validate and register one plugin module; record a failure instead of raising."""
+        failed_as = "entrypoint" if kind == "entrypoint" else "folder"
         problem = self._validate_hooks(module, source)
         if problem:
-            self.failures.append(PluginFailure(name, source, _sentence(problem) + " The plugin was skipped."))
+            self.failures.append(PluginFailure(name, source, _sentence(problem) + " The plugin was skipped.",
+                                               kind=failed_as))
             return
         try:
             self.pm.register(module, name=name)
         except Exception as exc:  # pluggy validation (1.6 may leave it half-registered)
             if self.pm.get_plugin(name) is not None:
                 self.pm.unregister(name=name)
-            self.failures.append(PluginFailure(name, source, _sentence(str(exc)) + " The plugin was skipped."))
+            self.failures.append(PluginFailure(name, source, _sentence(str(exc)) + " The plugin was skipped.",
+                                               kind=failed_as))
             return
         plugin = LoadedPlugin(name, kind, source, module, doc=inspect.getdoc(module) or "")
         plugin.hooks = [h for h in HOOK_NAMES if callable(getattr(module, h, None))]
         error = self._collect(plugin)
         if error:
             self.pm.unregister(name=name)
-            self.failures.append(PluginFailure(name, source, _sentence(error) + " The plugin was skipped."))
+            self.failures.append(PluginFailure(name, source, _sentence(error) + " The plugin was skipped.",
+                                               kind=failed_as))
             return
         for r in plugin.rules:
             self._rule_owner[r.id] = name
@@ -340,3 +367,77 @@ def where_of(exc: BaseException, rule: Rule) -> str:
     """Where in a rule's file an exception was raised (for findings about failed rules)."""
     path = rule.source.rsplit(":", 1)[0]
     return _where_in(exc, path)
+
+
+# --- configured plugins that are not there ---------------------------------------------------
+def missing_plugins(cfg, host: PluginHost) -> list[MissingPlugin]:
+    """Plugin names the configuration (top level, a payer section) or ``--plugin`` enables that
+    no loaded plugin has: that payer's rules would silently not run. A name whose plugin failed
+    to load is not listed here (its failure is reported, with file and line)."""
+    loaded = set(host.plugins)
+    failed = {f.name for f in host.failures}
+    mine = sorted(n for n, p in host.plugins.items() if not p.builtin)
+    from_cli = set(getattr(cfg, "cli_plugins", ()) or ())
+    source = str(cfg.source) if getattr(cfg, "source", None) else None
+    wanted: list[tuple[str, str, str]] = []  # (name, where, enabled for)
+    for n in cfg.plugins:
+        wanted.append((n, "--plugin" if n in from_cli else "top level", "all payers"))
+    for policy in cfg.payers:
+        for n in policy.plugins:
+            wanted.append((n, f"[payers.{policy.name}]", f"payer {policy.name}"))
+    out, seen = [], set()
+    for name, where, enabled_for in wanted:
+        if name in loaded or name in failed or (name, where) in seen:
+            continue
+        seen.add((name, where))
+        guess = difflib.get_close_matches(name, mine, n=1, cutoff=0.6)
+        hint = (f"did you mean {guess[0]!r}?" if guess else
+                f"loaded plugins: {', '.join(mine)}." if mine else
+                "no plugin is loaded at all: name the plugin folder in plugin_dirs (or use --plugins-dir).")
+        if where == "--plugin":
+            config, line = None, None
+            head = f"--plugin {name}"
+        else:
+            config = source
+            line = _config_line(cfg.source, name, where) if config else None
+            head = (f"{config}, line {line}" if line else (config or "the configuration")) + f" ({where})"
+        message = (f"{head}: plugin {name!r} is enabled for {enabled_for}, but no plugin of that name "
+                   f"is loaded; {hint} Its rules would not run. Check the spelling (the file name "
+                   "without .py) and plugin_dirs.")
+        out.append(MissingPlugin(name, where, enabled_for, config, line,
+                                 guess[0] if guess else None, message))
+    return out
+
+
+def plugin_problems(cfg, host: PluginHost) -> list:
+    """What stops a run before any claim is checked (:class:`PluginFailure` and
+    :class:`MissingPlugin`, each with ``text()``): a plugin from a plugin folder that failed to
+    load, an installed (entry-point) plugin that failed and is enabled, a configured plugin name
+    no loaded plugin has. Empty when every configured rule can run."""
+    enabled = set(cfg.plugins) | {n for p in cfg.payers for n in p.plugins}
+    broken = [f for f in host.failures if f.kind != "entrypoint" or f.name in enabled]
+    return [*broken, *missing_plugins(cfg, host)]
+
+
+def _config_line(path, name: str, where: str) -> int | None:
+    """The line of ``path`` where ``name`` is written as a string in the section ``where``
+    ("top level" or "[payers.X]"); None when it cannot be told (best effort, for messages)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError, TypeError):
+        return None
+    prefix = "tool.xlsheets" if Path(path).name == "pyproject.toml" else ""
+    want = prefix if where == "top level" else ".".join(filter(None, (prefix, where.strip("[]"))))
+    want = "".join(ch for ch in want if ch not in " \"'")
+    quoted = (f'"{name}"', f"'{name}'")
+    section, fallback = "", None
+    for number, line in enumerate(lines, 1):
+        text = line.split("#", 1)[0].strip()
+        if text.startswith("[") and not text.startswith("[["):
+            section = "".join(ch for ch in text.strip("[]") if ch not in " \"'")
+            continue
+        if any(q in text for q in quoted):
+            if section == want:
+                return number
+            fallback = fallback or number
+    return fallback
