@@ -41,10 +41,10 @@ def test_claims_sheet_keeps_input_and_adds_status_and_findings(report):
     status, findings = _col(ws, "xlsheets status"), _col(ws, "Findings")
     assert findings == status + 1 and _col(ws, "Status") < status
     assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref.startswith("A1:") and ws.auto_filter.ref.endswith("32")
+    assert ws.auto_filter.ref.startswith("A1:") and ws.auto_filter.ref.endswith("34")
     by_id = {ws.cell(r, 1).value: r for r in range(2, ws.max_row + 1)}
     ok = by_id["C-OK-001"]
-    bad = by_id["C-S301-017"]
+    bad = by_id["C-S301-019"]
     warn = by_id["C-S303-019"]
     assert ws.cell(ok, status).value == "OK"
     assert ws.cell(bad, status).value == "Error"
@@ -67,7 +67,7 @@ def test_findings_sheet_links_each_finding_to_its_claim_row(report):
     rows = list(ws.iter_rows(min_row=2))
     assert len(rows) >= 26  # every faulty sample claim
     s301 = next(r for r in rows if r[3].value == "S301")
-    assert s301[1].value == "C-S301-017"
+    assert s301[1].value == "C-S301-019"
     assert s301[0].hyperlink.location == "'Claims'!A18"
     assert str(s301[0].value) == "18"
     assert s301[4].value == "error"

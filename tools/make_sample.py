@@ -39,6 +39,8 @@ CLAIMS: list[tuple[str, dict]] = [
     ("C109", dict(dos="13/45/2026", dx1="M51.16", cpt1="99213")),
     ("C111", dict(payer="Medicare", dx1="M51.16", cpt1="64484-RT", laterality="R",
                   nerve_root_level="L5-S1", conservative_care_weeks=6)),
+    ("C112", dict(cpt1="99213")),
+    ("C113", dict(dx1="M51.16")),
     ("X201", dict(dx1="M54.17", dx2="M51.17", cpt1="99214")),
     ("X203", dict(dx1="G99.2", dx2="M47.16", cpt1="99214")),
     ("S301", dict(dx1="M54.17", cpt1="99214", disc_disorder_confirmed="Y")),
