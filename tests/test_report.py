@@ -45,7 +45,7 @@ def test_claims_sheet_keeps_input_and_adds_status_and_findings(report):
     by_id = {ws.cell(r, 1).value: r for r in range(2, ws.max_row + 1)}
     ok = by_id["C-OK-001"]
     bad = by_id["C-S301-019"]
-    warn = by_id["C-S303-019"]
+    warn = by_id["C-S303-021"]
     assert ws.cell(ok, status).value == "OK"
     assert ws.cell(bad, status).value == "Error"
     assert "ERROR S301: disc disorder confirmed - use M51.17" in ws.cell(bad, findings).value
@@ -68,8 +68,8 @@ def test_findings_sheet_links_each_finding_to_its_claim_row(report):
     assert len(rows) >= 26  # every faulty sample claim
     s301 = next(r for r in rows if r[3].value == "S301")
     assert s301[1].value == "C-S301-019"
-    assert s301[0].hyperlink.location == "'Claims'!A18"
-    assert str(s301[0].value) == "18"
+    assert s301[0].hyperlink.location == "'Claims'!A20"
+    assert str(s301[0].value) == "20"
     assert s301[4].value == "error"
 
 
