@@ -291,3 +291,19 @@ def test_no_configuration_is_said_too(tmp_path, capsys, monkeypatch):
     cells = [c for row in openpyxl.load_workbook(tmp_path / "r.xlsx")["Summary"].iter_rows(values_only=True)
              for c in row if c]
     assert "Configuration" in cells and "built-in defaults" in cells
+
+
+# --- an unreadable code cell -----------------------------------------------------------------------
+def test_an_error_cell_in_a_code_column_leaves_the_claim_an_error(tmp_path, capsys):
+    """A #N/A where a diagnosis should be: the claim was not fully checked, so not ready."""
+    path = write(tmp_path / "export.csv", """
+Claim ID,DOS,Dx 1,Dx 2,CPT 1,Payer,Laterality
+U-1,2026-05-04,M51.16,#N/A,99213,Aetna,R
+U-2,2026-05-04,M51.16,,99213,Aetna,#REF!
+""")
+    code, claims, _ = validate_json(capsys, path)
+    assert code == 1
+    e101 = [f for f in claims["U-1"]["findings"] if f["rule"] == "E101"]
+    assert claims["U-1"]["status"] == "error" and e101[0]["severity"] == "error" and "#N/A" in e101[0]["message"]
+    # a documentation cell that cannot be read is taken as not documented: review
+    assert claims["U-2"]["status"] == "warning"

@@ -47,7 +47,7 @@ def test_serial_date_and_float_code_are_read():
 
 def test_error_cell_becomes_a_finding_not_a_crash():
     text = udfs.claim_status([HEADERS], [row(dx2=NA)])
-    assert text.startswith("WARNING E101") and "#N/A" in text
+    assert text.startswith("ERROR E101") and "#N/A" in text  # a diagnosis not read: not checked
 
 
 def test_blank_row_gives_blank_cell():

@@ -102,7 +102,7 @@ def test_officejs_failure_is_text_not_value_error(officejs):
 
 def test_officejs_error_cell_in_a_row_is_named(officejs):
     text = officejs["results"][14][0][0]
-    assert text.startswith("WARNING E101") and "#N/A" in text and "NotAvailable" not in text
+    assert text.startswith("ERROR E101") and "#N/A" in text and "NotAvailable" not in text
 
 
 def test_officejs_metadata_lists_every_function_with_help(officejs):

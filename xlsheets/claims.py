@@ -454,8 +454,13 @@ def canonical_column(name: object) -> str | None:
 
 
 
-def _problem(column: str, header: str, row: int | None, reason: str, severity=Severity.WARNING):
+def _problem(column: str, header: str, row: int | None, reason: str, severity=None):
+    """E101. An error where the cell decides what is billed or which rules apply (codes,
+    modifiers, pointers, payer): the claim was not fully checked and must not look ready. A
+    warning for documentation facts, which are then taken as not documented."""
     where = f"column {header!r}" + (f", row {row}" if row else "")
+    if severity is None:
+        severity = Severity.ERROR if column in _CLAIM_DATA_COLUMNS else Severity.WARNING
     return Finding(
         rule=UNREADABLE_CELL,
         severity=severity,
@@ -466,6 +471,10 @@ def _problem(column: str, header: str, row: int | None, reason: str, severity=Se
         column=column,
         brief=f"unreadable {header}: {reason}",
     )
+
+
+_CLAIM_DATA_COLUMNS = frozenset(("diagnoses", "procedures", "modifiers", "dx_pointer", "units", "payer",
+                                 "dos", *_DX_COLUMNS, *_CPT_COLUMNS, *_MODIFIER_COLUMNS))
 
 
 # Column kinds, decided once per header so each cell needs one comparison to find its parser.
