@@ -25,6 +25,8 @@ from .codes.icd10cm import get_codeset
 from .config import Config, PayerPolicy, rule_selected
 from .findings import Finding, Severity, status_of
 from .plugins import PluginHost, load_plugins, where_of
+from . import readcheck
+from .readcheck import ReadsViolation
 from .rule import READABLE_FIELDS, Rule
 
 __all__ = ["Validator", "ClaimResult", "BatchRun", "Context", "RULE_FAILED", "RuleTimeout"]
@@ -67,7 +69,7 @@ class Context:
         ``claim`` names the claim in batch rules; it decides the rows the finding is reported on.
         """
         rule = self.rule
-        plan = self._plan if claim is None else self._validator._plan_for(claim.payer)
+        plan = self._plan if claim is None or claim is self._claim else self._validator._plan_for(claim.payer)
         sev = plan.severity.get(rule.id)
         if sev is None:
             sev = Severity.parse(severity) if severity is not None else rule.severity
@@ -84,6 +86,8 @@ class Context:
 
     def settings_for(self, claim: Claim) -> dict[str, Any]:
         """The settings in force for one claim's payer (batch rules see several payers)."""
+        if claim is self._claim:
+            return self.settings
         return self._validator._plan_for(claim.payer).settings
 
     def by_patient(self, claims: Iterable[Claim]) -> dict[str, list[Claim]]:
@@ -126,13 +130,16 @@ class _Memo:
     each combination of those fields: claims with the same codes (and date) get them again
     without running the rules (the findings move to the claim's own row)."""
 
-    __slots__ = ("rules", "key", "results")
+    __slots__ = ("rules", "key", "results", "audit")
     LIMIT = 50_000  # combinations remembered per memo
+    AUDITED = 20  # first runs of a memo with plugin rules whose reads are recorded (readcheck)
 
-    def __init__(self, fields: tuple[str, ...], rules: list[Rule]):
+    def __init__(self, fields: tuple[str, ...], rules: list[Rule], audit: int = 0):
         self.rules = rules
         self.key = _key_of(fields)
         self.results: dict[object, tuple[Finding, ...]] = {}
+        # Runs still to check against the rules' reads: -1 always (checking mode), 0 never.
+        self.audit = audit
 
 
 @dataclass(slots=True, eq=False)
@@ -158,7 +165,7 @@ class Validator:
     """Validates claims with the built-in rules and the configured plugins."""
 
     def __init__(self, config: Config | None = None, host: PluginHost | None = None,
-                 profile: bool = False):
+                 profile: bool = False, check_reads: bool = False):
         self.config = config or Config()
         self.host = host or load_plugins(self.config.plugin_dirs)
         self._plans: dict[str, _Plan] = {}
@@ -169,6 +176,12 @@ class Validator:
         # the watchdog sees a call outlive its ticks without a clock read per call.
         self._running: Rule | None = None
         self._calls = 0
+        # Checking mode (the case runner): every rule with reads is held to them on every run.
+        # Otherwise only plugin rules, on their memo's first runs. A rule caught reading more
+        # is listed here and its findings are no longer reused.
+        self.check_reads = check_reads
+        self.reads_violations: list[ReadsViolation] = []
+        self._no_reuse: set[str] = set()  # IDs of rules that broke their reads
 
     @contextlib.contextmanager
     def watchdog(self, seconds: float | None = None):
@@ -331,14 +344,18 @@ class Validator:
         memos = []
         if self.profile is None:  # a profile times every rule on every claim
             groups: dict[tuple[str, ...], list[Rule]] = {}
+            no_reuse = self._no_reuse
             for rule in rules:
-                if rule.reads:
+                if rule.reads and rule.id not in no_reuse:
                     groups.setdefault(rule.reads, []).append(rule)
             for fields, group in groups.items():
                 ids = tuple(r.id for r in group)
-                memos.append(self._memos.get((plan.signature, ids))
-                             or self._memos.setdefault((plan.signature, ids), _Memo(fields, group)))
-            rules = [r for r in rules if not r.reads]
+                memo = self._memos.get((plan.signature, ids))
+                if memo is None:
+                    audit = -1 if self.check_reads else _Memo.AUDITED if not all(r.trusted for r in group) else 0
+                    memo = self._memos[(plan.signature, ids)] = _Memo(fields, group, audit)
+                memos.append(memo)
+            rules = [r for r in rules if not r.reads or r.id in no_reuse]
         return memos, rules
 
     # --- running --------------------------------------------------------------------
@@ -402,6 +419,8 @@ class Validator:
     def _run_memo(self, memo: _Memo, ctx: Context, claim: Claim) -> list[Finding]:
         """Run the rules of a memo and remember their findings for claims with the same fields
         (the reuse itself is in _run_claim_rules)."""
+        if memo.audit:
+            return self._run_memo_checked(memo, ctx, claim)
         rows = claim.rows
         found: list[Finding] = []
         if len(rows) > 1:  # findings of a multi-row claim may point at single rows: not reusable
@@ -416,6 +435,61 @@ class Validator:
                 memo.results.clear()
             memo.results[memo.key(claim)] = tuple(found)
         return found
+
+    def _run_memo_checked(self, memo: _Memo, ctx: Context, claim: Claim) -> list[Finding]:
+        """_run_memo, one rule at a time, recording what each rule (all of them in checking
+        mode, else the plugin rules) reads of the claim. A rule that read outside its reads is
+        reported and no longer reused; this run's findings are not remembered."""
+        if memo.audit > 0:
+            memo.audit -= 1
+        rows = claim.rows
+        found: list[Finding] = []
+        asked = False
+        broken: list[ReadsViolation] = []
+        for rule in memo.rules:
+            ctx._asked = False
+            if rule.trusted and not self.check_reads:
+                self._run_rules([rule], ctx, claim, found)
+            else:
+                seen = readcheck.record(claim, rule, lambda: self._run_rules([rule], ctx, claim, found), ctx)
+                if not ctx._asked:  # a run that asked a pair policy is never reused
+                    broken += readcheck.violations(rule, seen)
+            asked = asked or ctx._asked
+        ctx._asked = asked
+        if broken:
+            self._reads_broken(broken, claim, found)
+        elif len(rows) <= 1 and not asked and all(f.rows == rows for f in found):
+            if len(memo.results) >= memo.LIMIT:
+                memo.results.clear()
+            memo.results[memo.key(claim)] = tuple(found)
+        return found
+
+    def _reads_broken(self, broken: list[ReadsViolation], claim: Claim, found: list[Finding]) -> None:
+        """Rules that read outside their reads: listed, run for every claim from now on, and,
+        outside checking mode (where the case runner reports them), said on this claim."""
+        known = {(v.rule, v.kind, v.field) for v in self.reads_violations}
+        new = [v for v in broken if (v.rule, v.kind, v.field) not in known]
+        self.reads_violations += new
+        rules = {v.rule for v in broken} - self._no_reuse
+        if rules:
+            self._no_reuse |= rules
+            for plan in self._plans.values():  # prepared again, without reusing these rules
+                plan.candidates.clear()
+                plan.rule_sets.clear()
+            self._memos = {k: m for k, m in self._memos.items() if not rules.intersection(k[1])}
+        if self.check_reads:
+            return
+        by_rule: dict[str, list[ReadsViolation]] = {}
+        for v in new:
+            by_rule.setdefault(v.rule, []).append(v)
+        for rule_id, said in by_rule.items():
+            found.append(Finding(
+                rule=rule_id, severity=Severity.INFO,
+                message=(f"The plugin's {'. Also '.join(v.message() for v in said)}. xlsheets now runs "
+                         f"{rule_id} on every claim instead of reusing its findings, so this and the "
+                         "other claims were checked as written; tell whoever maintains the plugin."),
+                suggestion="fix the plugin's reads", reference=said[0].source, rows=claim.rows,
+                brief=f"{rule_id} reads more than it declares"))
 
     def batch_rules_for(self, plan: _Plan, claim: Claim) -> list[Rule]:
         """Batch rules whose triggers this claim matches (cached like the claim rules)."""

@@ -116,7 +116,10 @@ def rule(
     pair policy is detected) and must not mention the claim's rows. The engine runs such a rule
     once per distinct combination of those fields and settings, and gives every other claim with
     the same values the same findings on its own row: sheets repeat code combinations, so this
-    is where code-set rules get their speed.
+    is where code-set rules get their speed. The case runner (``xlsheets plugins test``,
+    xlsheets.testing) holds the check to its promise: it records what the claim is asked for
+    and fails a case in which the check read anything else (xlsheets.readcheck). A claim's ID,
+    patient, problems and cells as written (``dx_cells``) can never be in ``reads``.
     """
 
     def wrap(func: Callable) -> Rule:

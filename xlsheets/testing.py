@@ -34,8 +34,10 @@ or one test per case with ``@pytest.mark.parametrize("case", cases(PATH, plugin=
 
 Every mistake in the file is reported with the file and the case name, never silently passed:
 an unknown key or column, a case without expectations, a rule ID that no loaded rule has (a
-typo would make ``expect_not`` pass for nothing), a plugin that does not load, and a rule that
-crashes (E102) while the case does not expect it.
+typo would make ``expect_not`` pass for nothing), a plugin that does not load, a rule that
+crashes (E102) while the case does not expect it, and a rule that declares ``reads`` but reads
+another field of the claim (its findings would be reused for claims that differ in that field):
+the cases run in checking mode, which records what each such rule reads (xlsheets.readcheck).
 """
 from __future__ import annotations
 
@@ -202,11 +204,16 @@ def run_cases_file(path: str | Path, plugin: str | Path | None = None) -> CasesR
     except CasesFileError as exc:
         report.errors.append(str(exc))
         return report
-    validator = Validator(cfg, host=host)
+    # Checking mode: a rule with ``reads`` that reads anything else of the claim is a failure of
+    # the case where it first did (xlsheets.readcheck).
+    validator = Validator(cfg, host=host, check_reads=True)
     known = {r.id for r in host.rules} | _ENGINE_IDS
     defaults = data.get("defaults", {})
     for index, case in enumerate(data["case"], 1):
-        report.results.append(_run_case(validator, known, defaults, case, index))
+        before = len(validator.reads_violations)
+        result = _run_case(validator, known, defaults, case, index)
+        result.problems.extend(v.message() for v in validator.reads_violations[before:])
+        report.results.append(result)
     return report
 
 
