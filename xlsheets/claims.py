@@ -20,6 +20,7 @@ from .codes.icd10cm import normalize as normalize_icd
 from .findings import Finding, Severity
 from .values import (Unreadable, _quote, clean_text, code_text, date_order_of, excel_error, read_date,
                      read_flag, read_number)
+from .values import UNCALCULATED_FIX, Uncalculated, uncalculated_reason
 
 __all__ = ["Claim", "ClaimIsReadOnly", "Procedure", "HeaderMap", "claims_from_rows", "parse_row", "FLAG_COLUMNS",
            "NUMBER_COLUMNS", "CANONICAL_COLUMNS", "header_key", "UNREADABLE_CELL"]
@@ -454,7 +455,8 @@ def canonical_column(name: object) -> str | None:
 
 
 
-def _problem(column: str, header: str, row: int | None, reason: str, severity=None):
+def _problem(column: str, header: str, row: int | None, reason: str, severity=None,
+             suggestion: str = "correct the cell"):
     """E101. An error where the cell decides what is billed or which rules apply (codes,
     modifiers, pointers, payer): the claim was not fully checked and must not look ready. A
     warning for documentation facts, which are then taken as not documented."""
@@ -465,7 +467,7 @@ def _problem(column: str, header: str, row: int | None, reason: str, severity=No
         rule=UNREADABLE_CELL,
         severity=severity,
         message=f"Could not read {where}: {reason}. The value was ignored.",
-        suggestion="correct the cell",
+        suggestion=suggestion,
         reference="xlsheets input rules",
         rows=(row,) if row else (),
         column=column,
@@ -555,9 +557,10 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
         value = values[index]
         flag = _flag_cache.get(value) if type(value) is str or value is None else None
         if flag is None:
-            flag = read_flag(value)
+            flag = read_flag(value) if type(value) is not Uncalculated else _uncalculated(claim, value, canon, text, row)
             if isinstance(flag, Unreadable):
-                claim.problems.append(_problem(canon, text, row, flag.reason))
+                if type(value) is not Uncalculated:  # that one is reported already
+                    claim.problems.append(_problem(canon, text, row, flag.reason))
                 flag = False
         facts[canon] = flag
     for index, canon, text in header.number_columns:
@@ -567,6 +570,9 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
         elif type(value) is int and value >= 0:  # xlwings Lite and the readers give whole numbers
             facts[canon] = float(value)
         elif value is not None and value != "":
+            if type(value) is Uncalculated:
+                _uncalculated(claim, value, canon, text, row)
+                continue
             number = read_number(value)
             if isinstance(number, Unreadable):
                 claim.problems.append(_problem(canon, text, row, number.reason))
@@ -618,7 +624,8 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
         date_cache = _date_caches[header.date_order]
         dos = date_cache.get(value) if type(value) in (str, int) else None
         if dos is None:
-            dos = read_date(value, header.date_order)
+            dos = read_date(value, header.date_order) if type(value) is not Uncalculated else \
+                _uncalculated(claim, value, canon, text, row)
             if isinstance(dos, Unreadable):
                 claim.dos_unreadable = True
                 facts["dos_text"] = dos.reason
@@ -636,6 +643,9 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
     for index, canon, text in header.pointer_columns:
         value = values[index]
         if value is None or value == "":
+            continue
+        if type(value) is Uncalculated:
+            _uncalculated(claim, value, canon, text, row)
             continue
         pointers = _pointer_indexes(value)
         if isinstance(pointers, Unreadable):
@@ -716,11 +726,23 @@ def _free_column(header: HeaderMap, kind: str) -> str:
 
 
 def _error_cell(claim: Claim, value: object, canon: str, header: str, row: int | None) -> bool:
-    """True (and a problem on the claim) when the cell holds an Excel error such as #N/A."""
+    """True (and a problem on the claim) when the cell holds an Excel error such as #N/A, or a
+    formula that was never calculated."""
     err = excel_error(value)
     if err:
         claim.problems.append(_problem(canon, header, row, f"the cell holds the Excel error {err}"))
+    elif type(value) is Uncalculated:
+        _uncalculated(claim, value, canon, header, row)
+        return True
     return bool(err)
+
+
+def _uncalculated(claim: Claim, value: Uncalculated, canon: str, header: str, row: int | None) -> Unreadable:
+    """E101, an error in any column: a formula cell saved without its value was not read, so
+    the claim was not fully checked (it is never taken as blank)."""
+    reason = uncalculated_reason(value)
+    claim.problems.append(_problem(canon, header, row, reason, Severity.ERROR, UNCALCULATED_FIX))
+    return Unreadable(reason)
 
 
 def _laterality(text: str) -> str:
@@ -769,10 +791,18 @@ def _merge_line(claim: Claim, line: Claim) -> None:
 
 
 def is_blank_row(values: Sequence[object]) -> bool:
+    """True when no cell has a value. A formula never calculated has none (the template's Status
+    formulas on empty rows); in a column the parser reads it still makes a claim (claims_from_rows)."""
     for v in values:
-        if v is not None and (not isinstance(v, str) or v.strip()):
+        if v is not None and (not isinstance(v, str) or v.strip()) and type(v) is not Uncalculated:
             return False
     return True
+
+
+def _uncalculated_in(header: HeaderMap, values: Sequence[object]) -> bool:
+    """A formula never calculated in a column the parser reads: the row may hold a claim."""
+    width = len(values)
+    return any(index < width and type(values[index]) is Uncalculated for index, _, _ in header.columns)
 
 
 def claims_from_rows(
@@ -788,7 +818,7 @@ def claims_from_rows(
     header = header_row if isinstance(header_row, HeaderMap) else HeaderMap.from_row(header_row)
     pending: Claim | None = None
     for offset, values in enumerate(rows):
-        if is_blank_row(values):
+        if is_blank_row(values) and not _uncalculated_in(header, values):
             continue
         line = parse_row(header, values, first_row + offset)
         if not header.line_level:

@@ -170,10 +170,12 @@ def _open_workbook(path: Path, sheet: str | None, reader: str | None,
                    stack: contextlib.ExitStack, columns: dict[str, str] | None = None) -> Sheet:
     zf = stack.enter_context(_checked_zip(path))
     reader = reader or _choose_reader(path, zf)
+    if reader == "calamine" and _any_uncalculated(zf):
+        reader = "xlsxstream"  # calamine would read formulas without values as blank cells
     if reader == "calamine":
         source = _CalamineBook(path)
     elif reader == "openpyxl":
-        source = _OpenpyxlBook(path)
+        source = _OpenpyxlBook(path, zf)
     else:
         from .xlsxstream import XlsxReader
         source = XlsxReader(zf, path.name, limits=_stream_limits())
@@ -226,7 +228,9 @@ def _choose_reader(path: Path, zf: zipfile.ZipFile) -> str:
     Up to 8 MB of workbook and 2 million cells (about 77,000 rows of 26 columns, some 150 MB)
     that fits the 300 MB budget of a validate run; above it streaming keeps memory flat.
     calamine turns error cells (#N/A) into empty ones, which would hide them from the claim
-    parser, so a workbook with any error cell is read by the streaming reader.
+    parser, so a workbook with any error cell is read by the streaming reader; so is one with a
+    formula saved without its value (calamine gives an empty cell, the streaming reader a
+    :class:`~xlsheets.values.Uncalculated` marker).
     """
     if os.environ.get("XLSHEETS_READER"):
         return os.environ["XLSHEETS_READER"]
@@ -242,11 +246,26 @@ def _choose_reader(path: Path, zf: zipfile.ZipFile) -> str:
     return "calamine"
 
 
+def _any_uncalculated(zf: zipfile.ZipFile) -> bool:
+    """Whether a sheet may hold a formula without its value; a damaged part counts as yes (the
+    streaming reader then says what is damaged)."""
+    from .xlsxstream import has_uncalculated
+    try:
+        for info in zf.infolist():
+            if info.filename.startswith("xl/worksheets/"):
+                with zf.open(info) as f:
+                    if has_uncalculated(f):
+                        return True
+    except Exception:
+        return True
+    return False
+
+
 _LAST_ROW = re.compile(rb"<row\b[^>]*?\sr=\"(\d+)\"")
 
 
 def _calamine_fits(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
-    """False when a sheet has an error cell or a large extent.
+    """False when a sheet has an error cell, a formula without its value, or a large extent.
 
     calamine allocates the sheet's whole rectangle, so a tiny file with one cell at row
     1,048,576 would cost gigabytes: the extent (last row x widest column) is capped at
@@ -258,6 +277,10 @@ def _calamine_fits(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
         xml = f.read()
     if b't="e"' in xml or re.search(rb'<c r="[A-Z]{3}', xml):
         return False
+    if b"<f" in xml or b":f" in xml:
+        from .xlsxstream import has_uncalculated
+        if has_uncalculated(xml):
+            return False
     tail = xml.rfind(b"<row ")
     last = _LAST_ROW.match(xml, tail) if tail >= 0 else None
     if tail >= 0 and last is None:
@@ -446,31 +469,74 @@ def _chain(buffered: list[list[object]], rest: Iterator[list[object]]) -> Iterat
 
 
 class _OpenpyxlBook:
-    """openpyxl in read-only mode: the reference reader (slow, but what everybody trusts)."""
+    """openpyxl in read-only mode: the reference reader (slow, but what everybody trusts).
 
-    def __init__(self, path: Path):
+    openpyxl gives None for a formula saved without its value, like a blank cell; a sheet that
+    may hold one (see ``xlsxstream.has_uncalculated``) is read a second time with formulas, in
+    step, so such a cell becomes an :class:`~xlsheets.values.Uncalculated` marker.
+    """
+
+    def __init__(self, path: Path, zf: zipfile.ZipFile | None = None):
+        self.path, self.zf, self.formulas = path, zf, None
+        self.wb = self._load(data_only=True)
+
+    def _load(self, data_only: bool):
         import warnings
         import openpyxl
-        self.path = path
         try:
             with warnings.catch_warnings():  # openpyxl's style warnings mean nothing to users
                 warnings.simplefilter("ignore")
-                self.wb = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+                return openpyxl.load_workbook(self.path, read_only=True, data_only=data_only, keep_links=False)
         except InputError:
             raise
         except Exception as exc:
-            raise _damaged(path, exc) from None
+            raise _damaged(self.path, exc) from None
 
     def sheet_names(self) -> list[str]:
         return [ws.title for ws in self.wb.worksheets]
 
     def rows(self, name: str) -> Iterator[list[object]]:
         ws = self.wb[name]
-        for row in ws.iter_rows(values_only=True):
-            yield list(row)
+        if not self._may_be_uncalculated(ws):
+            for row in ws.iter_rows(values_only=True):
+                yield list(row)
+            return
+        from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
+        from .values import Uncalculated
+        if self.formulas is None:
+            self.formulas = self._load(data_only=False)
+        pairs = itertools.zip_longest(ws.iter_rows(), self.formulas[name].iter_rows(values_only=True),
+                                      fillvalue=())
+        for cells, formulas in pairs:
+            row = []
+            for cell, formula in itertools.zip_longest(cells, formulas):
+                value = getattr(cell, "value", None)
+                # no value and not an empty text result ("" is saved as an empty <v> of type str)
+                if value is None and getattr(cell, "data_type", None) != "str":
+                    if isinstance(formula, ArrayFormula):
+                        value = Uncalculated(formula.text or "")
+                    elif isinstance(formula, DataTableFormula):
+                        value = Uncalculated("TABLE()")
+                    elif isinstance(formula, str) and formula.startswith("="):
+                        value = Uncalculated(formula)
+                row.append(value)
+            yield row
+
+    def _may_be_uncalculated(self, ws) -> bool:
+        part = getattr(ws, "_worksheet_path", None)  # openpyxl's name for the sheet's zip part
+        if self.zf is None or part is None:
+            return True  # cannot look: read the slow, careful way
+        part = part.lstrip("/")
+        if part not in self.zf.NameToInfo:
+            return True
+        from .xlsxstream import has_uncalculated
+        with self.zf.open(part) as f:
+            return has_uncalculated(f)
 
     def close(self) -> None:
         self.wb.close()
+        if self.formulas is not None:
+            self.formulas.close()
 
 
 class _CalamineBook:

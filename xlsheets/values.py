@@ -13,6 +13,8 @@ import re
 
 __all__ = [
     "Unreadable",
+    "Uncalculated",
+    "uncalculated_reason",
     "excel_error",
     "clean_text",
     "code_text",
@@ -56,6 +58,32 @@ class Unreadable:
 
     def __bool__(self) -> bool:  # an unreadable fact counts as not documented
         return False
+
+
+class Uncalculated(str):
+    """A formula cell saved without its result: a file written by a program (openpyxl writing
+    ``=TODAY()``) and never opened in Excel has the formula but no value to read.
+
+    The readers deliver this marker instead of a blank, so the claim parser reports the cell
+    (E101, an error) rather than treating it as empty. It is the formula's text (``"=TODAY()"``),
+    so reports and JSON that copy input cells show what the cell holds; it is never "" (blank).
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, formula: str = ""):
+        text = (formula or "").strip().lstrip("=")
+        return super().__new__(cls, "=" + text if text else "=(formula)")
+
+
+def uncalculated_reason(value: Uncalculated) -> str:
+    """The message part for an uncalculated formula cell, quoting the formula shortened."""
+    return f"the cell holds the formula {_quote(str(value))}, which was never calculated, so it has no value"
+
+
+# The file was saved by a program that writes formulas without calculating them.
+UNCALCULATED_FIX = ("open the file in Excel and save it (that calculates the formulas), or export "
+                    "the sheet with values instead of formulas")
 
 
 def excel_error(value: object) -> str | None:

@@ -11,6 +11,8 @@ cached values, not formulas; ints and floats; datetimes (or times/timedeltas) fo
 style has a date format (built-in 14-22, 45-47 or a custom code with d/m/y/h/s, judged by
 openpyxl's own functions); True/False; error text such as ``"#N/A"``; None for empty cells. A
 row missing from the XML (sparse sheet) comes out as an empty list so row numbers stay right.
+One difference: a formula saved without its value (written by a program, never calculated),
+which openpyxl gives as None, is an :class:`~xlsheets.values.Uncalculated` marker here.
 
 Safety: every part is read through a byte counter with a cap and a compression-ratio check, and
 a DOCTYPE anywhere in a part is refused (no entity can be declared without one).
@@ -24,7 +26,9 @@ import zipfile
 from typing import Iterator
 from xml.etree.ElementTree import XMLPullParser, ParseError, fromstring
 
-__all__ = ["XlsxReader", "calamine_value"]
+from .values import Uncalculated
+
+__all__ = ["XlsxReader", "calamine_value", "has_uncalculated"]
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -257,7 +261,7 @@ class XlsxReader:
             return values
 
         def tree_row(el, ns) -> list[object]:
-            c_tag, v_tag, is_tag, t_tag = f"{ns}c", f"{ns}v", f"{ns}is", f"{ns}t"
+            c_tag, v_tag, is_tag, t_tag, f_tag = f"{ns}c", f"{ns}v", f"{ns}is", f"{ns}t", f"{ns}f"
             values: list[object] = []
             col = -1
             for c in el:
@@ -273,6 +277,10 @@ class XlsxReader:
                     text = c.findtext(v_tag)
                     if not text:
                         value = None
+                        # a formula saved without its result (no <v>, or an empty one where the
+                        # result is not text): a program wrote it and nothing calculated it
+                        if (text is None or kind != "str") and (f := c.find(f_tag)) is not None:
+                            value = Uncalculated(f.text or "")
                     elif kind == "n":
                         value = number(text.encode(), int(c.get("s") or 0))
                     elif kind == "s":
@@ -296,11 +304,13 @@ class XlsxReader:
 
         next_row = 1
         for wrap_open, chunk in self._blocks(part, b"row", b"sheetData"):
+            uncalculated = False
             if wrap_open.startswith(b"<xlsheets-wrap") and b"<row" in chunk[:5] and not (
                     b"<!--" in chunk or b"<![CDATA[" in chunk or b"<?" in chunk):
                 items = _ROW.findall(chunk)  # (attributes, body) per row
                 if len(items) != chunk.count(b"<row"):
                     items = None
+                uncalculated = b"<f" in chunk and _NO_VALUE.search(chunk) is not None
             else:
                 items = None
             if items is None:  # unusual layout: the XML parser reads the whole block
@@ -319,6 +329,8 @@ class XlsxReader:
                     m = _ROW_NUMBER.search(attrs)
                     r = m.group(1) if m else None
                     values = fast_row(body) if body else []
+                    if uncalculated and b"<f" in body and _NO_VALUE.search(body):
+                        values = None  # the XML parser tells a formula without a value apart
                     if values is None:
                         raw = b"<row" + attrs + b">" + body + b"</row>"
                         el = fromstring(wrap_open + raw + b"</xlsheets-wrap>")[0]
@@ -475,6 +487,29 @@ _ROW_NUMBER = re.compile(rb"""(?:^|\s)r\s*=\s*["'](\d+)["']""")
 _CELL = re.compile(
     rb'<c r="([A-Z]{1,3})\d+"(?: s="(\d+)")?(?: t="(\w+)")?(?: (?![rst]=)[\w:]+="[^"]*")*\s*'
     rb'(?:/>|>(?:<f\b[^>]*?(?:/>|>[^<]*</f>))?(?:<v>([^<]*)</v>|<is><t\b[^>]*>([^<]*)</t></is>)?</c>)')
+# A formula cell that may have no cached value: nothing, <v/> or <v></v> between </f> and </c>.
+# Only a hint (an empty <v> after a text result is a real ""): such rows go to the XML parser.
+_NO_VALUE = re.compile(rb"(?:</f>|<f\b[^>]*/>)\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>")
+_ANY_NO_VALUE = re.compile(  # the same, with any namespace prefix
+    rb"(?:</(?:[\w.-]+:)?f>|<(?:[\w.-]+:)?f\b[^>]*/>)\s*"
+    rb"(?:<(?:[\w.-]+:)?v\s*/>|<(?:[\w.-]+:)?v>\s*</(?:[\w.-]+:)?v>)?\s*</(?:[\w.-]+:)?c>")
+
+
+def has_uncalculated(source) -> bool:
+    """Whether sheet XML (bytes, or a binary file read in 1 MB blocks) may hold a formula cell
+    saved without its value. A hint, erring on the side of yes: readers that cannot tell such a
+    cell from a blank one (python-calamine) are then not used, and openpyxl looks closer."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _ANY_NO_VALUE.search(source) is not None
+    tail = b""
+    while block := source.read(_BLOCK):
+        data = tail + block
+        if _ANY_NO_VALUE.search(data):
+            return True
+        tail = data[-4096:]
+    return False
+
+
 _ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);")
 _ENTITIES = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
 

@@ -1,0 +1,164 @@
+"""Inputs xlsheets could not fully read never look OK (issue 10): a CSV quote that swallows the
+rows after it, formula cells saved without their values, and ``xlsheets template`` over an
+existing file. Each problem is run as a user meets it: the command line on a file made here."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import zipfile
+
+import openpyxl
+import pytest
+
+from xlsheets.cli import main
+
+HEAD = "Claim No,Svc Date,Payor,ICD1,ICD2,Procedure 1,Side"
+
+
+def row(n: int) -> str:
+    return f"K{n:04d},11/{n % 28 + 1:02d}/2025,Cigna,M51.16,,99213,L"
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def validate_json(capsys, path, *extra):
+    code, out, err = run(capsys, "validate", path, "--format", "json", *extra)
+    assert "Traceback" not in err
+    return code, json.loads(out), err
+
+
+# --- formulas saved without their values -----------------------------------------------------------
+FORMULA_HEAD = ["Claim No", "Svc Date", "Payor", "ICD1", "Procedure 1", "Mod 1", "Units",
+                "Diagnosis Pointer", "Radicular Pain", "Conservative Care Weeks", "Side"]
+GOOD = ["K1", dt.date(2025, 11, 14), "Cigna", "M51.16", "64483", "LT", 1, "A", "Y", 8, "L"]
+
+
+def formula_workbook(path, column: str, formula: str, strip_empty_v: bool = False):
+    """Two claims written by openpyxl; row 2 has ``formula`` in ``column``, never calculated."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Claims"
+    ws.append(FORMULA_HEAD)
+    first = list(GOOD)
+    first[FORMULA_HEAD.index(column)] = formula
+    ws.append(first)
+    ws.append(["K2", *GOOD[1:]])
+    wb.save(path)
+    if strip_empty_v:  # as other programs write it: <f>..</f> and no <v> at all
+        rewrite_sheet(path, lambda xml: xml.replace(b"<v />", b"").replace(b"<v/>", b""))
+    return path
+
+
+def rewrite_sheet(path, change):
+    with zipfile.ZipFile(path) as zf:
+        parts = {i.filename: zf.read(i) for i in zf.infolist()}
+    parts["xl/worksheets/sheet1.xml"] = change(parts["xl/worksheets/sheet1.xml"])
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+
+
+READERS = ["auto", "xlsxstream", "openpyxl", "calamine"]
+
+
+@pytest.fixture(params=READERS)
+def reader(request, monkeypatch):
+    if request.param == "auto":
+        monkeypatch.delenv("XLSHEETS_READER", raising=False)
+    else:
+        monkeypatch.setenv("XLSHEETS_READER", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("column, formula", [
+    ("Svc Date", "=DATE(2025,11,14)"),
+    ("ICD1", '=UPPER("m51.16")'),
+    ("Procedure 1", '="644"&"83"'),
+    ("Payor", "=Payers!B2"),
+    ("Claim No", '="K"&ROW()'),
+    ("Mod 1", '=IF(TRUE,"LT","RT")'),
+    ("Units", "=1+0"),
+    ("Diagnosis Pointer", '=CHAR(65)'),
+    ("Radicular Pain", '=IF(1,"Y","N")'),
+    ("Conservative Care Weeks", "=4*2"),
+    ("Side", '=LEFT("Left",1)'),
+])
+def test_a_formula_never_calculated_is_an_error_in_every_kind_of_column(tmp_path, capsys, reader,
+                                                                       column, formula):
+    path = formula_workbook(tmp_path / "from_a_program.xlsx", column, formula)
+    code, data, err = validate_json(capsys, path)
+    assert code == 1, err
+    first, second = data["claims"]
+    assert first["status"] == "error"
+    e101 = [f for f in first["findings"] if f["rule"] == "E101"]
+    assert len(e101) == 1, first["findings"]
+    f = e101[0]
+    assert f["severity"] == "error" and f["rows"] == [2]
+    assert f"column '{column}', row 2" in f["message"]
+    assert "formula" in f["message"] and "never calculated" in f["message"]
+    assert formula[:20] in f["message"]
+    assert "open the file in Excel and save it" in f["suggestion"]
+    assert not any("date of service is blank" in g["message"] for g in first["findings"])
+    assert second["status"] == "ok", second["findings"]  # the calculated claim is unaffected
+
+
+@pytest.mark.parametrize("strip_empty_v", [False, True], ids=["empty-v", "no-v"])
+def test_an_uncalculated_date_of_service_is_not_called_missing(tmp_path, capsys, reader, strip_empty_v):
+    path = formula_workbook(tmp_path / "claims.xlsx", "Svc Date", "=TODAY()", strip_empty_v)
+    code, out, _err = run(capsys, "validate", path)
+    assert code == 1
+    assert re.search(r"row 2 +K1 +ERROR E101: unreadable Svc Date: the cell holds the formula '=TODAY\(\)', "
+                     r"which was never calculated", out), out
+    assert "date of service missing" not in out and "is blank" not in out
+
+
+def test_an_empty_text_result_is_a_blank_cell_not_an_uncalculated_one(tmp_path, capsys, monkeypatch):
+    """Excel saves a formula whose result is "" as <v></v> of type str: calculated, and blank."""
+    path = formula_workbook(tmp_path / "claims.xlsx", "ICD1", '=IF(1,"","")')
+    rewrite_sheet(path, lambda xml: xml.replace(b'<c r="D2"><f>', b'<c r="D2" t="str"><f>')
+                  .replace(b'&quot;)</f><v /></c>', b'&quot;)</f><v></v></c>'))
+    assert b't="str"><f>' in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
+    for reader in ("xlsxstream", "openpyxl"):
+        monkeypatch.setenv("XLSHEETS_READER", reader)
+        code, data, _ = validate_json(capsys, path)
+        first = data["claims"][0]
+        assert [f["rule"] for f in first["findings"] if f["rule"] == "E101"] == [], reader
+        assert any(f["rule"] == "C112" for f in first["findings"]), reader  # no diagnosis: blank
+
+
+def test_uncalculated_cells_pass_through_the_reading_process_and_into_the_report(tmp_path, capsys,
+                                                                                 monkeypatch):
+    monkeypatch.setenv("XLSHEETS_READ_AHEAD", "1")  # rows travel pickled from a child process
+    monkeypatch.setenv("XLSHEETS_READER", "xlsxstream")
+    path = formula_workbook(tmp_path / "claims.xlsx", "ICD1", '=UPPER("m51.16")')
+    report = tmp_path / "report.xlsx"
+    code, data, err = validate_json(capsys, path, "-o", report)
+    assert code == 1, err
+    assert data["claims"][0]["status"] == "error"
+    ws = openpyxl.load_workbook(report).worksheets[0]
+    assert ws["D2"].value == "'=UPPER(\"m51.16\")"  # shown as text, never a live formula
+    assert ws["D2"].data_type == "s"
+    assert ws["D3"].value == "M51.16"
+
+
+def test_the_template_status_formulas_do_not_make_claims_of_empty_rows(tmp_path, capsys):
+    """A template filled in by a program: its Status formulas are never calculated either."""
+    path = tmp_path / "filled.xlsx"
+    assert run(capsys, "template", path, "--rows", "30")[0] == 0
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Claims"]
+    header = [c.value for c in ws[1]]
+    for r, claim in ((2, "T1"), (3, "T2")):
+        ws.cell(r, header.index("claim_id") + 1, claim)
+        ws.cell(r, header.index("dos") + 1, dt.date(2025, 10, 20))
+        ws.cell(r, header.index("dx1") + 1, "M51.16")
+        ws.cell(r, header.index("cpt1") + 1, "99213")
+    wb.save(path)
+    code, data, err = validate_json(capsys, path)
+    assert [c["claim_id"] for c in data["claims"]] == ["T1", "T2"], err
+    assert not any(f["rule"] == "E101" for c in data["claims"] for f in c["findings"])
