@@ -32,6 +32,68 @@ def validate_json(capsys, path, *extra):
     return code, json.loads(out), err
 
 
+# --- CSV: a stray quote ------------------------------------------------------------------------
+def test_a_stray_quote_that_swallows_a_thousand_rows_is_refused(tmp_path, capsys):
+    lines = [HEAD] + [row(n) for n in range(1, 1002)]
+    lines[2] = lines[2].replace(",M51.16,", ',"M51.16,')  # line 3 of 1,002: the quote never closes
+    path = tmp_path / "march_claims.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = tmp_path / "report.xlsx"
+    code, out, err = run(capsys, "validate", path, "-o", report)
+    assert code == 2, out
+    assert "march_claims.csv: line 3:" in err
+    assert 'a quote (") opens a cell that runs over the next 999 lines' in err
+    assert "look like rows of their own" in err and "stray quote" in err
+    assert "Traceback" not in err and not report.exists()
+
+
+def test_a_quote_closed_by_another_quote_further_down_is_refused(tmp_path, capsys):
+    lines = [HEAD] + [row(n) for n in range(1, 8)]
+    lines[3] = lines[3].replace(",Cigna,", ',"Cigna,')  # opens on line 4 ...
+    lines[6] = lines[6] + ',"see chart"'                 # ... and the next quote closes it on line 7
+    path = tmp_path / "claims.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, _out, err = run(capsys, "validate", path)
+    assert code == 2
+    assert "claims.csv: line 4:" in err and "next 3 lines, which look like rows" in err
+
+
+def test_a_quote_still_open_at_the_end_of_the_file_is_refused(tmp_path, capsys):
+    path = tmp_path / "claims.csv"
+    path.write_text(f"{HEAD},Note\n{row(1)},\n{row(2)},\"Patient reports pain in the left leg\n"
+                    "after lifting at work\n", encoding="utf-8")
+    code, _out, err = run(capsys, "validate", path)
+    assert code == 2
+    assert "claims.csv: line 3:" in err and "end of the file without closing" in err
+
+
+def test_a_run_away_quote_longer_than_any_cell_is_refused_with_its_line(tmp_path, capsys):
+    lines = [HEAD + ",Note"] + [row(n) + "," + "x" * 200 for n in range(1, 8000)]
+    lines[5] = lines[5].replace(",Cigna,", ',"Cigna,')
+    path = tmp_path / "claims.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, _out, err = run(capsys, "validate", path)
+    assert code == 2
+    assert "claims.csv: line 6:" in err and "without closing" in err and "stray quote" in err
+
+
+@pytest.mark.parametrize("where", ["middle", "last"])
+def test_notes_of_a_few_lines_in_quoted_cells_are_read(tmp_path, capsys, where):
+    note = ('"Pain radiates to the left leg, worse when sitting.\n'
+            'PT for 6 weeks, NSAIDs, no relief.\nMRI ordered, follow-up in 2 weeks."')
+    rows = [f"{row(1)},{note}", f"{row(2)},", f"{row(3)},\"Two lines:\nseen, improving\""]
+    if where == "last":
+        rows.reverse()
+    path = tmp_path / "notes.csv"
+    path.write_text("\n".join([HEAD + ",Note", *rows]) + "\n", encoding="utf-8")
+    code, data, err = validate_json(capsys, path)
+    assert code == 0, err
+    assert data["summary"]["claims"] == 3
+    assert [c["claim_id"] for c in data["claims"]] == (["K0001", "K0002", "K0003"] if where == "middle"
+                                                       else ["K0003", "K0002", "K0001"])
+    assert {c["status"] for c in data["claims"]} == {"ok"}
+
+
 # --- formulas saved without their values -----------------------------------------------------------
 FORMULA_HEAD = ["Claim No", "Svc Date", "Payor", "ICD1", "Procedure 1", "Mod 1", "Units",
                 "Diagnosis Pointer", "Radicular Pain", "Conservative Care Weeks", "Side"]

@@ -582,7 +582,7 @@ def _open_csv(path: Path, stack: contextlib.ExitStack, columns: dict[str, str] |
     delimiter = _sniff_delimiter(sample)
     csv.field_size_limit(1 << 20)
     reader = csv.reader(f, delimiter=delimiter)
-    rows = _csv_rows(path, reader)
+    rows = _csv_rows(path, reader, delimiter, encoding)
     stack.callback(_close_quietly, rows)
     found = _find_header(rows, columns)
     if found is False:
@@ -596,13 +596,96 @@ def _open_csv(path: Path, stack: contextlib.ExitStack, columns: dict[str, str] |
     return Sheet(path, "", header, header_row, _chain(buffered, rows), "csv")
 
 
-def _csv_rows(path: Path, reader) -> Iterator[list[object]]:
+def _csv_rows(path: Path, reader, delimiter: str = ",", encoding: str = "utf-8") -> Iterator[list[object]]:
+    """Values of each CSV record; a record over several lines is checked for a stray quote.
+
+    A quote (") at the start of a cell opens a quoted cell that runs to the next quote, across
+    line ends: one stray quote turns the rest of the file into one cell, and the claims in it
+    would vanish. The csv module's own parse is kept; what is judged is its result: a cell
+    whose lines look like rows of their own (the number of cells of the widest record so far)
+    is refused, as is a quote still open at the end of the file. A note of a few lines of prose
+    in a quoted cell is fine.
+    """
+    line = widest = 0  # physical lines read so far; cells of the widest one-line record
+    start = 1
+    row: list[str] = []
     try:
         for row in reader:
+            end = reader.line_num
+            if end - line > 1:
+                _check_swallowed(path, row, line + 1, end, delimiter, widest)
+            elif len(row) > widest:
+                widest = len(row)
+            start, line = line + 1, end
             yield [v if v != "" else None for v in row]
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc):  # a quote that never closes, most likely
+            raise InputError(
+                f"{path.name}: line {line + 1}: a quote (\") opens a cell that runs over more than "
+                f"{max(reader.line_num - line - 1, 1):,} lines without closing. Probably a stray "
+                "quote; fix or remove it and save again.") from None
         raise InputError(f"{path.name}, line {reader.line_num}: not readable as CSV ({exc}). "
                          "Check for a stray quote character in that line.") from None
+    if any("\n" in v or "\r" in v for v in row) and _open_at_end(path, encoding, delimiter, start):
+        first, _ = _spanning_cell(row, start)
+        lines = reader.line_num - first
+        runs = f"runs over the next {lines:,} line{'s' if lines != 1 else ''} to" if lines else "runs to"
+        raise InputError(f"{path.name}: line {first}: a quote (\") opens a cell that {runs} the end "
+                         "of the file without closing. Probably a stray quote; fix or remove it "
+                         "and save again.")
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _spanning_cell(row: list[str], start: int) -> tuple[int, int]:
+    """(line where the longest multi-line cell starts, its index) of a record from ``start``."""
+    best = max(range(len(row)), key=lambda i: row[i].count("\n") + row[i].count("\r"))
+    return start + sum(len(_LINE_BREAK.findall(v)) for v in row[:best]), best
+
+
+def _check_swallowed(path: Path, row: list[str], start: int, end: int, delimiter: str,
+                     widest: int) -> None:
+    """Refuse a record whose multi-line cell holds lines shaped like the sheet's rows."""
+    first, index = _spanning_cell(row, start)
+    lines = _LINE_BREAK.split(row[index])[1:]  # the first piece is the rest of the opening line
+    if not lines:
+        return
+    counts = []
+    for text in lines:
+        try:
+            cells = next(csv.reader([text], delimiter=delimiter), [])
+        except csv.Error:
+            cells = []
+        counts.append(len(cells) if not _prose(cells) else 0)
+    width = widest if widest > 1 else max(set(counts), key=counts.count)
+    if width < 2:
+        return
+    rows = sum(c == width for c in counts)
+    # Two lines of rows are evidence in a sheet of 3 or more columns; a wide sheet needs one.
+    if rows >= 3 or (rows >= 2 and width >= 3) or (rows >= 1 and width >= 6):
+        swallowed = end - first
+        raise InputError(
+            f"{path.name}: line {first}: a quote (\") opens a cell that runs over the next "
+            f"{swallowed:,} line{'s' if swallowed != 1 else ''}, which look like rows of their own. "
+            "Probably a stray quote; fix or remove it and save again.")
+
+
+def _prose(cells: list[str]) -> bool:
+    """Cells of a line of a note rather than of a claim row: most hold several words."""
+    return sum(len(c.split()) > 1 for c in cells) * 2 > len(cells)
+
+
+def _open_at_end(path: Path, encoding: str, delimiter: str, start: int) -> bool:
+    """Whether the record starting on line ``start`` (the last one) leaves a quote open: the
+    csv module's strict mode, on just that record, says so."""
+    with open(path, "r", encoding=encoding, errors="replace", newline="") as f:
+        reader = csv.reader(itertools.islice(f, start - 1, None), delimiter=delimiter, strict=True)
+        try:
+            next(reader, None)
+        except csv.Error as exc:
+            return "unexpected end of data" in str(exc)
+    return False
 
 
 def _csv_encoding(path: Path) -> str:
