@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 
 from xlsheets.cli import main
+from xlsheets.io import atomic_output
 
 HEAD = "Claim No,Svc Date,Payor,ICD1,ICD2,Procedure 1,Side"
 
@@ -224,3 +225,29 @@ def test_the_template_status_formulas_do_not_make_claims_of_empty_rows(tmp_path,
     code, data, err = validate_json(capsys, path)
     assert [c["claim_id"] for c in data["claims"]] == ["T1", "T2"], err
     assert not any(f["rule"] == "E101" for c in data["claims"] for f in c["findings"])
+
+
+# --- xlsheets template never overwrites by accident ------------------------------------------------
+def test_template_refuses_an_existing_file_unless_forced(tmp_path, capsys):
+    path = tmp_path / "intake.xlsx"
+    path.write_bytes(b"my own work")
+    code, out, err = run(capsys, "template", path)
+    assert code == 2 and "--force" in err and "already exists" in err and "Template written" not in out
+    assert path.read_bytes() == b"my own work"
+    code, out, err = run(capsys, "template", path, "--force")
+    assert code == 0, err
+    assert openpyxl.load_workbook(path).sheetnames[0] == "Claims"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["intake.xlsx"]  # no temporary file left
+
+
+def test_a_file_appearing_while_the_template_is_written_is_kept(tmp_path):
+    path = tmp_path / "intake.xlsx"
+    with pytest.raises(FileExistsError):
+        with atomic_output(path, replace=False) as tmp:
+            tmp.write_bytes(b"new template")
+            path.write_bytes(b"written meanwhile")
+    assert path.read_bytes() == b"written meanwhile"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["intake.xlsx"]
+    with atomic_output(tmp_path / "fresh.xlsx", replace=False) as tmp:
+        tmp.write_bytes(b"new")
+    assert (tmp_path / "fresh.xlsx").read_bytes() == b"new"

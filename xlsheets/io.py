@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import errno
 import itertools
 import os
 import pickle
@@ -748,11 +749,13 @@ def check_output_path(input_path, output_path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(path) -> Iterator[Path]:
+def atomic_output(path, replace: bool = True) -> Iterator[Path]:
     """A temporary path next to ``path``; renamed onto it on success, removed on any failure.
 
     An interrupted or failed run (KeyboardInterrupt included) leaves no partial output, and an
-    existing file at ``path`` stays as it was until the new one is complete.
+    existing file at ``path`` stays as it was until the new one is complete. With
+    ``replace=False`` an existing file is never replaced: FileExistsError instead, even when
+    the file appears while the output is being written.
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
@@ -763,11 +766,28 @@ def atomic_output(path) -> Iterator[Path]:
         os.umask(umask)
         os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; outputs get the usual mode
         yield tmp_path
-        os.replace(tmp_path, path)
+        if replace:
+            os.replace(tmp_path, path)
+        else:
+            _place_new(tmp_path, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
+
+
+def _place_new(tmp_path: Path, path: Path) -> None:
+    """Move a finished file to ``path`` only if nothing is there (a hard link is atomic)."""
+    try:
+        os.link(tmp_path, path)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this file system: check, then rename
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "file exists", str(path)) from None
+        os.replace(tmp_path, path)
+        return
+    tmp_path.unlink()
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

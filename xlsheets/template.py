@@ -4,6 +4,7 @@ A billing person starts from this file: canonical column headers, dropdowns for 
 laterality, date formats, a status formula per row and one fast whole-table status formula,
 colours on the status, and an Instructions sheet saying how to get the functions into Excel and
 what each column means. ``tools/make_sample.py`` fills the same layout with sample claims.
+An existing file is never replaced unless ``--force`` is given (exit 2 otherwise).
 
 Formulas are written as array (CSE) formulas: a file written outside Excel carries no
 dynamic-array metadata, and an array formula is the form every Excel version evaluates without
@@ -200,11 +201,18 @@ def build_template(rows: list[list] | None = None, data_rows: int = DATA_ROWS):
     return wb
 
 
+def _exists(out: Path) -> int:
+    print(f"xlsheets: {out} already exists and was left as it is. Choose another name, or pass "
+          "--force to replace it with an empty template.", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="xlsheets template",
                                      description="Write the claims template workbook.")
     parser.add_argument("output", help="where to write it, e.g. claims.xlsx")
     parser.add_argument("--rows", type=int, default=DATA_ROWS, help="rows prepared with formulas")
+    parser.add_argument("--force", action="store_true", help="replace the file if it exists")
     args = parser.parse_args(argv)
     from .io import atomic_output
     out = Path(args.output)
@@ -214,7 +222,15 @@ def main(argv: list[str]) -> int:
     if not out.resolve().parent.is_dir():
         print(f"xlsheets: the folder {out.resolve().parent} does not exist", file=sys.stderr)
         return 2
-    with atomic_output(out) as tmp:
-        build_template(data_rows=args.rows).save(tmp)
+    if out.is_dir():
+        print(f"xlsheets: {out} is a folder; give a file name, e.g. {out / 'claims.xlsx'}", file=sys.stderr)
+        return 2
+    if (out.exists() or out.is_symlink()) and not args.force:
+        return _exists(out)
+    try:
+        with atomic_output(out, replace=args.force) as tmp:
+            build_template(data_rows=args.rows).save(tmp)
+    except FileExistsError:  # it appeared while the template was being written
+        return _exists(out)
     print(f"Template written to {out}")
     return 0
