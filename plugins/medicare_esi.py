@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from functools import lru_cache
 
 import xlsheets
 from xlsheets.codes import cpt
@@ -64,7 +63,6 @@ _LEVEL = re.compile(r"\b([CTLS])\s*(\d{1,2})\b", re.I)
 _ITEM_SPLIT = re.compile(r"[,;&+]|\band\b", re.I)
 
 
-@lru_cache(maxsize=4096)
 def level_regions(text: str) -> tuple[str, ...]:
     """The regions a ``nerve_root_level`` cell names (C/T cervical-thoracic, L/S lumbar-sacral)."""
     found: list[str] = []
@@ -75,29 +73,20 @@ def level_regions(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _regions(claim) -> tuple[str, ...]:
-    """The spinal regions a claim's ESI codes and documented levels point to."""
-    return _regions_of(tuple(p.code for p in claim.procedures), claim.text("nerve_root_level"))
+def _regions(claim) -> list[str]:
+    """The spinal regions a claim's ESI codes and documented levels point to, each once."""
+    found = [REGION_OF[p.code] for p in claim.procedures if p.code in REGION_OF]
+    found += level_regions(claim.text("nerve_root_level"))
+    return list(dict.fromkeys(found))
 
 
-# Claims repeat code combinations and level texts: plugins that compute something from them can
-# cache it by those values (never by the claim object, which is new for every row).
-@lru_cache(maxsize=4096)
-def _regions_of(codes: tuple[str, ...], level_text: str) -> tuple[str, ...]:
-    found = [REGION_OF[code] for code in codes if code in REGION_OF]
-    found += level_regions(level_text) if level_text else ()
-    return tuple(dict.fromkeys(found))
-
-
-@lru_cache(maxsize=4096)
 def documented_levels(text: str) -> int:
     """``"L4-L5"`` -> 1, ``"L4, L5"`` -> 2, ``"L3-L4; L4-L5 and L5-S1"`` -> 3."""
     items = {tuple(_LEVEL.findall(item.upper())) for item in _ITEM_SPLIT.split(text)}
     return len({i for i in items if i})
 
 
-@lru_cache(maxsize=4096)
-def coded_levels(procedures: tuple) -> int:
+def coded_levels(procedures) -> int:
     """Levels injected per side from units, counting an add-on's units as extra levels."""
     per_side = {"RT": 0.0, "LT": 0.0}
     unsided = 0.0
@@ -115,7 +104,7 @@ def coded_levels(procedures: tuple) -> int:
 
 def _levels(claim, procedures) -> tuple[int, str]:
     """The level count and where it came from, for the message."""
-    levels, source = coded_levels(tuple(procedures)), "from the codes and units"
+    levels, source = coded_levels(procedures), "from the codes and units"
     text = claim.text("nerve_root_level")
     if text:
         documented = documented_levels(text)
@@ -204,7 +193,7 @@ def interlaminar_levels(claim, ctx):
     limit = int(ctx.settings.get("esi_interlaminar_max_levels", 1))
     procs = claim.procedures_in(INTERLAMINAR)
     levels, source = _levels(claim, procs) if not claim.has_procedure(TRANSFORAMINAL) else (
-        coded_levels(tuple(procs)), "from the codes and units")
+        coded_levels(procs), "from the codes and units")
     if levels > limit:
         yield ctx.finding(
             f"Interlaminar ESI at {levels} levels ({source}); Medicare covers {limit} level per session.",

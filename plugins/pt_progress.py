@@ -39,8 +39,6 @@ CMS HCPCS G0283 (unattended electrical stimulation, in place of 97014 for Medica
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import xlsheets
 from xlsheets.codes import cpt
 
@@ -50,15 +48,10 @@ MEDICARE_REF = "Medicare Benefit Policy Manual ch.15 §220.3 (progress reports),
 
 def is_medicare(claim, ctx) -> bool:
     """Medicare rules apply: by setting, or by the payer's name when the setting is "auto"."""
-    return _is_medicare(str(ctx.settings.get("pt_payer_type", "auto")), claim.payer or ctx.payer or "")
-
-
-@lru_cache(maxsize=1024)  # asked for every therapy claim; a workbook has a few payer names
-def _is_medicare(kind: str, payer: str) -> bool:
-    kind = kind.strip().lower()
+    kind = str(ctx.settings.get("pt_payer_type", "auto")).strip().lower()
     if kind in ("medicare", "commercial"):
         return kind == "medicare"
-    return payer.strip().lower().startswith("medicare")
+    return claim.payer.strip().lower().startswith("medicare")
 
 
 def _pt(claim):
@@ -128,13 +121,8 @@ def medicare_97014(claim, ctx):
 
 def progress_weeks(ctx) -> float:
     """The functional-progress interval, kept within 4-6 weeks."""
-    return _within_4_6(ctx.settings.get("pt_functional_progress_weeks", 6))
-
-
-@lru_cache(maxsize=64)
-def _within_4_6(value: object) -> float:
     try:
-        weeks = float(value)
+        weeks = float(ctx.settings.get("pt_functional_progress_weeks", 6))
     except (TypeError, ValueError):
         weeks = 6.0
     return min(max(weeks, 4.0), 6.0)

@@ -214,3 +214,11 @@ def test_normal_validation_records_nothing_for_built_in_rules():
     v.validate_rows(["Claim ID", "DOS", "Dx 1", "CPT"], [["C1", "2026-03-10", "M54.16", "72148"]])
     assert v._memos and all(m.audit == 0 for m in v._memos.values())
     assert v.reads_violations == []
+
+
+# --- the example plugins are plain code ---------------------------------------------------------
+@pytest.mark.parametrize("plugin", sorted((ROOT / "plugins").glob("*.py")), ids=lambda p: p.name)
+def test_example_plugins_have_no_caches_of_their_own(plugin):
+    """What an administrator copies: reads is the engine's cache; no lru_cache, no hand-made one."""
+    text = plugin.read_text(encoding="utf-8")
+    assert "lru_cache" not in text and "functools" not in text and "cache" not in text.lower()
