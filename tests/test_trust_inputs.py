@@ -184,14 +184,53 @@ def test_an_empty_text_result_is_a_blank_cell_not_an_uncalculated_one(tmp_path, 
     """Excel saves a formula whose result is "" as <v></v> of type str: calculated, and blank."""
     path = formula_workbook(tmp_path / "claims.xlsx", "ICD1", '=IF(1,"","")')
     rewrite_sheet(path, lambda xml: xml.replace(b'<c r="D2"><f>', b'<c r="D2" t="str"><f>')
-                  .replace(b'&quot;)</f><v /></c>', b'&quot;)</f><v></v></c>'))
-    assert b't="str"><f>' in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
-    for reader in ("xlsxstream", "openpyxl"):
-        monkeypatch.setenv("XLSHEETS_READER", reader)
+                  .replace(b'"")</f><v /></c>', b'"")</f><v></v></c>'))
+    assert b'<c r="D2" t="str"><f>IF(1,"","")</f><v></v></c>' in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
+    for reader in READERS:
+        if reader == "auto":
+            monkeypatch.delenv("XLSHEETS_READER", raising=False)
+        else:
+            monkeypatch.setenv("XLSHEETS_READER", reader)
         code, data, _ = validate_json(capsys, path)
         first = data["claims"][0]
         assert [f["rule"] for f in first["findings"] if f["rule"] == "E101"] == [], reader
         assert any(f["rule"] == "C112" for f in first["findings"]), reader  # no diagnosis: blank
+
+
+def test_formulas_saved_with_their_values_are_read_as_values(tmp_path, capsys, reader):
+    """What Excel saves: the formula and its cached result; the result is what counts."""
+    path = formula_workbook(tmp_path / "claims.xlsx", "ICD1", '=UPPER("m51.16")')
+    rewrite_sheet(path, lambda xml: xml.replace(b'<c r="D2"><f>', b'<c r="D2" t="str"><f>')
+                  .replace(b'")</f><v /></c>', b'")</f><v>M51.16</v></c>'))
+    assert b'<c r="D2" t="str"><f>UPPER("m51.16")</f><v>M51.16</v></c>' in zipfile.ZipFile(path).read(
+        "xl/worksheets/sheet1.xml")
+    code, data, err = validate_json(capsys, path)
+    assert code == 0, err
+    assert [c["status"] for c in data["claims"]] == ["ok", "ok"]
+
+
+def test_the_fast_and_the_xml_paths_of_the_streaming_reader_agree_on_formula_cells(tmp_path):
+    from xlsheets.io import open_sheet
+    from xlsheets.values import Uncalculated
+    path = formula_workbook(tmp_path / "claims.xlsx", "ICD1", "M51.16")
+    mixed = (b'<row r="4"><c r="A4" t="inlineStr"><is><t>K3</t></is></c>'
+             b'<c r="B4"><f>TODAY()</f></c>'                               # no value: uncalculated
+             b'<c r="C4" t="str"><f>IF(1,"","")</f><v></v></c>'            # "" : blank
+             b'<c r="D4" t="str"><f>UPPER("a")</f><v>A</v></c>'            # a value
+             b'<c r="E4"><f t="shared" si="0"/><v></v></c>'                # empty number: uncalculated
+             b'<c r="F4" t="b"><f>TRUE()</f><v></v></c>'                   # empty boolean: uncalculated
+             b'<c r="G4"><f>1+1</f><v>2</v></c>'
+             b'<c r="H4" t="str"><f>X&amp;Y</f></c></row>')
+    rewrite_sheet(path, lambda xml: xml.replace(b"</sheetData>", mixed + b"</sheetData>"))
+    with open_sheet(path, reader="xlsxstream") as sheet:
+        fast = list(sheet.rows)[-1]
+    rewrite_sheet(path, lambda xml: xml.replace(b'<row r="2"', b'<!-- XML parser --><row r="2"'))
+    with open_sheet(path, reader="xlsxstream") as sheet:
+        tree = list(sheet.rows)[-1]
+    expected = ["K3", "=TODAY()", None, "A", "=(formula)", "=TRUE()", 2, "=X&Y"]
+    for values in (fast, tree):
+        assert values == expected
+        assert [type(v) is Uncalculated for v in values] == [False, True, False, False, True, True, False, True]
 
 
 def test_uncalculated_cells_pass_through_the_reading_process_and_into_the_report(tmp_path, capsys,

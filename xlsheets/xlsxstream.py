@@ -260,6 +260,18 @@ class XlsxReader:
                     values[col] = value
             return values
 
+        def mark_uncalculated(body: bytes, values: list[object]) -> list[object] | None:
+            """The fast row with its formulas saved without a value marked; None (the XML
+            parser reads the row) when the plain pattern does not account for every one."""
+            cells = _FAST_FORMULA.findall(body)
+            if len(cells) != body.count(b"<f"):
+                return None
+            for letters, attrs, formula, v_element, v in cells:
+                if v or (v_element and _TEXT_TYPE.search(attrs)):
+                    continue  # a value, or a formula whose result is "" (calculated, and blank)
+                values[column_of(letters)] = Uncalculated(_text(formula))
+            return values
+
         def tree_row(el, ns) -> list[object]:
             c_tag, v_tag, is_tag, t_tag, f_tag = f"{ns}c", f"{ns}v", f"{ns}is", f"{ns}t", f"{ns}f"
             values: list[object] = []
@@ -310,7 +322,7 @@ class XlsxReader:
                 items = _ROW.findall(chunk)  # (attributes, body) per row
                 if len(items) != chunk.count(b"<row"):
                     items = None
-                uncalculated = b"<f" in chunk and _NO_VALUE.search(chunk) is not None
+                uncalculated = b"<f" in chunk and _formula_without_value(chunk)
             else:
                 items = None
             if items is None:  # unusual layout: the XML parser reads the whole block
@@ -329,8 +341,8 @@ class XlsxReader:
                     m = _ROW_NUMBER.search(attrs)
                     r = m.group(1) if m else None
                     values = fast_row(body) if body else []
-                    if uncalculated and b"<f" in body and _NO_VALUE.search(body):
-                        values = None  # the XML parser tells a formula without a value apart
+                    if values and uncalculated and b"<f" in body:
+                        values = mark_uncalculated(body, values)
                     if values is None:
                         raw = b"<row" + attrs + b">" + body + b"</row>"
                         el = fromstring(wrap_open + raw + b"</xlsheets-wrap>")[0]
@@ -487,26 +499,44 @@ _ROW_NUMBER = re.compile(rb"""(?:^|\s)r\s*=\s*["'](\d+)["']""")
 _CELL = re.compile(
     rb'<c r="([A-Z]{1,3})\d+"(?: s="(\d+)")?(?: t="(\w+)")?(?: (?![rst]=)[\w:]+="[^"]*")*\s*'
     rb'(?:/>|>(?:<f\b[^>]*?(?:/>|>[^<]*</f>))?(?:<v>([^<]*)</v>|<is><t\b[^>]*>([^<]*)</t></is>)?</c>)')
-# A formula cell that may have no cached value: nothing, <v/> or <v></v> between </f> and </c>.
-# Only a hint (an empty <v> after a text result is a real ""): such rows go to the XML parser.
-_NO_VALUE = re.compile(rb"(?:</f>|<f\b[^>]*/>)\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>")
-_ANY_NO_VALUE = re.compile(  # the same, with any namespace prefix
+# A formula cell without a value: nothing, <v/> or <v></v> between the formula and </c> (any
+# namespace prefix). An empty <v> is a real "" when the cell's type is str (a formula giving "").
+_NO_VALUE = re.compile(
     rb"(?:</(?:[\w.-]+:)?f>|<(?:[\w.-]+:)?f\b[^>]*/>)\s*"
-    rb"(?:<(?:[\w.-]+:)?v\s*/>|<(?:[\w.-]+:)?v>\s*</(?:[\w.-]+:)?v>)?\s*</(?:[\w.-]+:)?c>")
+    rb"(<(?:[\w.-]+:)?v\s*/>|<(?:[\w.-]+:)?v>\s*</(?:[\w.-]+:)?v>)?\s*</(?:[\w.-]+:)?c>")
+# Formula cells in the plain layout of the fast path: (column, attributes, formula, <v>, value).
+_FAST_FORMULA = re.compile(
+    rb'<c r="([A-Z]{1,3})\d+"([^>]*)>(?:<f\b[^>]*/>|<f\b[^>]*>([^<]*)</f>)(<v>([^<]*)</v>)?</c>')
+_CELL_OPEN = re.compile(rb"<(?:[\w.-]+:)?c\b[^>]*>")
+_TEXT_TYPE = re.compile(rb"""\st\s*=\s*["']str["']""")
+
+
+def _formula_without_value(data: bytes) -> bool:
+    """Whether sheet XML holds a formula cell saved without its value. Errs on the side of yes
+    (the caller then reads more carefully), never of no."""
+    for m in _NO_VALUE.finditer(data):
+        if m.group(1) is None:
+            return True  # no <v> at all
+        opens = list(_CELL_OPEN.finditer(data, max(0, m.start() - 4096), m.start()))
+        cell = opens[-1] if opens else None
+        if (cell is None or cell.group(0).endswith(b"/>") or b"</" in data[cell.end():m.start()]
+                or not _TEXT_TYPE.search(cell.group(0))):
+            return True  # an empty <v> where the result is not text (or the cell is not found)
+    return False
 
 
 def has_uncalculated(source) -> bool:
     """Whether sheet XML (bytes, or a binary file read in 1 MB blocks) may hold a formula cell
-    saved without its value. A hint, erring on the side of yes: readers that cannot tell such a
-    cell from a blank one (python-calamine) are then not used, and openpyxl looks closer."""
+    saved without its value: readers that cannot tell such a cell from a blank one
+    (python-calamine) are then not used, and openpyxl looks closer."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _ANY_NO_VALUE.search(source) is not None
+        return (b"<f" in source or b":f" in source) and _formula_without_value(bytes(source))
     tail = b""
     while block := source.read(_BLOCK):
         data = tail + block
-        if _ANY_NO_VALUE.search(data):
+        if (b"<f" in data or b":f" in data) and _formula_without_value(data):
             return True
-        tail = data[-4096:]
+        tail = data[-8192:]
     return False
 
 
