@@ -69,7 +69,7 @@ E-77,2026-04-14,M54.16,G89.29,62323,Cigna,Y
     ("Primary Insurance", "payer"), ("Insurance Name", "payer"), ("Payer Name", "payer"),
     ("Carrier", "payer"), ("Plan", "payer"), ("Patient Account", "patient_id"),
     ("Acct #", "patient_id"), ("MRN", "patient_id"), ("Claim Number", "claim_id"),
-    ("Encounter ID", "claim_id"), ("Visit ID", "claim_id"), ("Mod 1", "modifier1"),
+    ("Encounter ID", "claim_id"), ("Encounter #", "claim_id"), ("Visit ID", "claim_id"), ("Mod 1", "modifier1"),
     ("Modifier 1", "modifier1"), ("Units", "units"), ("Days or Units", "units"),
     ("Dx Pointer", "dx_pointer"), ("Diagnosis Pointer", "dx_pointer"),
 ])

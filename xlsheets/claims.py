@@ -42,7 +42,7 @@ NUMBER_COLUMNS = (
 # Canonical name -> aliases (matched after header_key()). dx1..dx12/cpt1..cpt12 are generated.
 _ALIASES: dict[str, tuple[str, ...]] = {
     "claim_id": ("claim", "claimid", "claimno", "claimnumber", "claim#", "encounter", "encounterid",
-                 "encounterno", "encounternumber", "ticket", "ticketnumber", "visitid", "visit#",
+                 "encounterno", "encounternumber", "encounter#", "ticket", "ticket#", "ticketnumber", "visitid", "visit#",
                  "visitnumber", "claimref"),
     "patient_id": ("patient", "patientid", "mrn", "patientno", "patientnumber", "account",
                    "accountnumber", "patientaccount", "patientaccountnumber", "acct", "acct#",
