@@ -431,17 +431,15 @@ class HeaderMap:
                 month_first = (first_row + offset, values[index])
             if day_first and month_first:
                 break
-        if self.date_order == "MDY" and day_first and not month_first:
-            row, value = day_first
-            return self.with_date_order("DMY", f"Dates in column {text!r} are read day first "
-                                               f"(DD/MM/YYYY): row {row} has {clean_text(value)!r}, "
-                                               "which can only be day first.")
-        if self.date_order == "DMY" and month_first and not day_first:
-            row, value = month_first
-            return self.with_date_order("MDY", f"Dates in column {text!r} are read month first "
-                                               f"(MM/DD/YYYY): row {row} has {clean_text(value)!r}, "
-                                               "which can only be month first.")
-        return self
+        # Only evidence for the other order, and none against it, turns the column.
+        other, evidence, against = (("DMY", day_first, month_first) if self.date_order == "MDY"
+                                    else ("MDY", month_first, day_first))
+        if not evidence or against:
+            return self
+        row, value = evidence
+        words, form = ("day first", "DD/MM/YYYY") if other == "DMY" else ("month first", "MM/DD/YYYY")
+        return self.with_date_order(other, f"Dates in column {text!r} are read {words} ({form}): row "
+                                           f"{row} has {clean_text(value)!r}, which can only be {words}.")
 
     @property
     def columns_not_used(self) -> list[str]:

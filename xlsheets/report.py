@@ -244,20 +244,15 @@ class _Report:
                 row += 1
                 ws.write_string(row, 0, rule)
                 ws.write_string(row, 1, ", ".join(cols))
-        if s["plugins_failed"]:
-            row += 2
-            ws.write_string(row, 0, "Plugins that failed to load", self.bold)
-            for p in s["plugins_failed"]:
-                row += 1
-                ws.write_string(row, 0, p["plugin"])
-                ws.write_string(row, 1, p["message"][:32767])
-        if s.get("plugins_missing"):
-            row += 2
-            ws.write_string(row, 0, "Plugins configured but not found", self.bold)
-            for p in s["plugins_missing"]:
-                row += 1
-                ws.write_string(row, 0, p["plugin"])
-                ws.write_string(row, 1, p["message"][:32767])
+        for title, key in (("Plugins that failed to load", "plugins_failed"),
+                           ("Plugins configured but not found", "plugins_missing")):
+            if s.get(key):
+                row += 2
+                ws.write_string(row, 0, title, self.bold)
+                for p in s[key]:
+                    row += 1
+                    ws.write_string(row, 0, p["plugin"])
+                    ws.write_string(row, 1, p["message"][:32767])
         if last_rule >= first_rule:
             chart = self.wb.add_chart({"type": "bar"})
             chart.add_series({
