@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
         return 141  # as shells report a pipe closed early (128 + SIGPIPE)
+    except UsageError as exc:
+        print(f"xlsheets {name}: error: {exc}", file=sys.stderr)
+        return 2
     except SystemExit as exc:  # argparse usage errors
         return exc.code if isinstance(exc.code, int) else 2
     except Exception as exc:  # last line of defence: a message, never a traceback
@@ -63,6 +66,62 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"xlsheets: {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+
+
+# --- the conventions every subcommand shares (use these; do not re-invent them) ------------
+class UsageError(Exception):
+    """A bad option value found after parsing (a date, a code): main() prints it and exits 2."""
+
+
+def add_format_option(parser: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "json"),
+                      json_alias: bool = False) -> None:
+    """``--format text|json`` (``jsonl`` too where results stream), as ruff and pytest spell it.
+
+    ``json_alias`` keeps an old ``--json`` flag working, hidden from --help (deprecated)."""
+    parser.add_argument("--format", choices=list(formats), default="text",
+                        help=f"output on stdout: {', '.join(formats)} (default: text)")
+    if json_alias:
+        parser.add_argument("--json", dest="format", action="store_const", const="json",
+                            help=argparse.SUPPRESS)
+
+
+def parse_cli_date(text: str, order: str = "MDY", option: str = "--dos"):
+    """A date given on the command line, read as the sheet reads its date cells: 2026-03-10,
+    03/10/2026 (month first unless ``order`` is "DMY", the configuration's ``date_order``),
+    10.03.2026 (day first), 20260310, 10-Mar-2026. Raises UsageError in plain words."""
+    from datetime import date
+    from .values import read_date
+    value = read_date(text, order)
+    if isinstance(value, date):
+        return value
+    reason = getattr(value, "reason", None) or f"{text!r} is not a date"
+    raise UsageError(f"{option}: {reason} (e.g. 2026-03-10 or "
+                     f"{'10/03/2026' if order == 'DMY' else '03/10/2026'})")
+
+
+def config_date_order(config_path: str | None = None, near=None) -> str:
+    """The ``date_order`` of the configuration in force (as ``validate`` finds it), for dates
+    typed on the command line; "MDY" when none is found."""
+    from .config import load_config
+    return load_config(config_path, near=near).date_order
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """'1 claim', '2 claims', '0 claims' (``many`` for irregular plurals)."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
+
+
+def print_json(data, out=None) -> None:
+    """JSON on stdout as every command writes it: indented, UTF-8 text kept readable."""
+    print(json.dumps(data, indent=2, ensure_ascii=False), file=out or sys.stdout)
+
+
+def exit_codes_epilog(codes: dict[int, str]) -> str:
+    """The 'Exit status' paragraph of a command's --help (use with RawDescriptionHelpFormatter)."""
+    lines = ["exit status:"]
+    for code, text in codes.items():
+        lines += textwrap.wrap(text, width=88, initial_indent=f"  {code}  ", subsequent_indent="     ")
+    return "\n".join(lines)
 
 
 def _print_help() -> None:
