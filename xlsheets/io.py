@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from .cell_text import neutralize  # noqa: F401  (the one neutraliser, re-exported)
 from .claims import HeaderMap, is_blank_row
 
 __all__ = ["InputError", "Sheet", "open_sheet", "check_output_path", "atomic_output",
@@ -788,26 +789,6 @@ def _place_new(tmp_path: Path, path: Path) -> None:
         os.replace(tmp_path, path)
         return
     tmp_path.unlink()
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
-
-
-def neutralize(value: object) -> object:
-    """Text that Excel would run as a formula gets a leading apostrophe; other values unchanged.
-
-    Cell text copied into a report (a claim ID ``=HYPERLINK(...)``, ``@SUM(...)``, a DDE
-    ``=cmd|...``) must not become a live formula when the report is opened: openpyxl stores any
-    text starting with ``=`` as a formula, and Excel evaluates CSV fields starting with
-    ``= + - @`` TAB or CR. A leading ``'`` is the OWASP-recommended defence: it works in both
-    formats, it is visible (the reader sees the text was neutralised), and Excel shows such
-    text as text. Numbers stay numbers (``-5``), and text that is only a number (``"-5"``) is
-    left alone since it cannot run.
-    """
-    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(value):
-        return "'" + value
-    return value
 
 
 # --- read-ahead: the reader on the other core ---------------------------------------------------
