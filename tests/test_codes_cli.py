@@ -36,7 +36,21 @@ def test_lookup():
     assert lines[1] == "  on 2026-03-10: VALID (billable)"
     assert "  billable: 2015-10-01 to 2027-03-31" in lines
     assert "  under: M54.1 > M54 > M50-M54 > 13" in lines
-    assert "    Excludes1 (at M54.1): radiculopathy with lumbar and other intervertebral disc disorder (M51.1-)" in lines
+    at_m541 = lines.index("  notes at M54.1 (subcategory):")
+    assert "    Excludes1: radiculopathy with lumbar and other intervertebral disc disorder (M51.1-)" in lines[at_m541:]
+    assert lines.index("  notes at M54 (category):") > at_m541
+    assert "  notes at M50-M54 (section):" in lines
+
+
+def test_chapter_notes_are_counted_and_shown_only_when_asked():
+    """The chapter's own notes (the same for every code of chapter 13) would bury the code's."""
+    rc, text = run("M54.17", "--dos", "2026-03-10")
+    assert "Excludes2: neoplasms (C00-D49)" not in text
+    assert "  chapter 13: 11 more notes for the whole chapter (--all-notes shows them)" in text.splitlines()
+    rc, text = run("M54.17", "--dos", "2026-03-10", "--all-notes")
+    lines = text.splitlines()
+    assert "  notes at 13 (chapter):" in lines and "    Excludes2: neoplasms (C00-D49)" in lines
+    assert "--all-notes shows them" not in text
 
 
 def test_lookup_header_and_dates():
@@ -66,15 +80,15 @@ def test_pair():
 
 def test_pair_json():
     rc, text = run("--pair", "G89.29", "M54.17", "--json")
-    assert json.loads(text) == {
+    assert json.loads(text) == [{
         "a": "G89.29", "b": "M54.17", "relation": "excludes2", "carrier": "G89",
         "note": "spine pain (M54.-)", "other": "M54.17",
-    }
+    }]
 
 
 def test_lookup_json():
-    rc, text = run("S34.21", "--dos", "2026-03-10", "--json")
-    d = json.loads(text)
+    rc, text = run("S34.21", "--dos", "2026-03-10", "--format", "json")
+    [d] = json.loads(text)
     assert d["status"] == "NEEDS_7TH" and d["seventh_choices"] == ["S34.21XA", "S34.21XD", "S34.21XS"]
 
 
@@ -101,3 +115,35 @@ def test_import_bad_file(tmp_path):
     bad.write_text("not an order file\n")
     rc, text = run("import", str(bad), str(FIX / "icd10cm_tabular_2021_M51_M54.xml"), "--effective", "2027-10-01")
     assert rc == 1 and "import failed" in text
+
+
+def test_json_is_a_list_whatever_the_number_of_codes_and_windows_match_the_text():
+    rc, one = run("M54.17", "--dos", "2026-03-10", "--format", "json")
+    rc, two = run("M54.17", "M51.17", "--dos", "2026-03-10", "--format", "json")
+    assert isinstance(json.loads(one), list) and len(json.loads(two)) == 2
+    [d] = json.loads(one)
+    assert d["valid_windows"] == [["2015-10-01", "2027-03-31"]]  # the text says "billable: 2015-10-01 to 2027-03-31"
+    assert d["notes_not_shown"] == 11 and {n["level"] for n in d["notes"]} == {"subcategory", "category", "section"}
+
+
+def test_old_json_flag_still_works_but_is_not_advertised(capsys):
+    rc, text = run("M54.17", "--dos", "2026-03-10", "--json")
+    assert rc == 0 and json.loads(text)[0]["code"] == "M54.17"
+    with pytest.raises(SystemExit):
+        run("--help")
+    assert "--json" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("dos", ["03/10/2026", "3/10/26", "10.03.2026", "20260310", "10-Mar-2026"])
+def test_dos_in_every_form_the_sheet_accepts(dos):
+    rc, text = run("M54.17", "--dos", dos)
+    assert rc == 0 and "  on 2026-03-10: VALID (billable)" in text.splitlines()
+
+
+def test_dos_day_first_when_the_configuration_says_so(tmp_path):
+    cfg = tmp_path / "xlsheets.toml"
+    cfg.write_text('date_order = "DMY"\n')
+    rc, text = run("M54.17", "--dos", "10/03/2026", "--config", str(cfg))
+    assert rc == 0 and "  on 2026-03-10: VALID (billable)" in text.splitlines()
+    rc, text = run("M54.17", "--dos", "03/25/2026", "--config", str(cfg))
+    assert rc == 2

@@ -90,13 +90,19 @@ def parse_cli_date(text: str, order: str = "MDY", option: str = "--dos"):
     03/10/2026 (month first unless ``order`` is "DMY", the configuration's ``date_order``),
     10.03.2026 (day first), 20260310, 10-Mar-2026. Raises UsageError in plain words."""
     from datetime import date
-    from .values import read_date
+    from .values import date_order_of, read_date
     value = read_date(text, order)
     if isinstance(value, date):
         return value
+    example = f"2026-03-10 or {'10/03/2026' if order == 'DMY' else '03/10/2026'}"
+    written = date_order_of(text)
+    if written and written != order:
+        first = {"DMY": "day first", "MDY": "month first"}
+        raise UsageError(f"{option}: {text!r} can only be {first[written]}, but slash dates are read "
+                         f"{first[order]} (date_order \"{order}\"); write it as "
+                         f"YYYY-MM-DD, e.g. 2026-03-10")
     reason = getattr(value, "reason", None) or f"{text!r} is not a date"
-    raise UsageError(f"{option}: {reason} (e.g. 2026-03-10 or "
-                     f"{'10/03/2026' if order == 'DMY' else '03/10/2026'})")
+    raise UsageError(f"{option}: {reason}" + ("" if "2026-03-10" in reason else f" (e.g. {example})"))
 
 
 def config_date_order(config_path: str | None = None, near=None) -> str:

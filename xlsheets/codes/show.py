@@ -2,10 +2,13 @@
 
 The main CLI dispatches ``xlsheets codes <args>`` to :func:`main`. Forms::
 
-    xlsheets codes M54.17 [M51.17 ...] [--dos 2026-03-10] [--kind excludes1] [--json]
+    xlsheets codes M54.17 [M51.17 ...] [--dos 03/10/2026] [--kind excludes1] [--all-notes] [--format json]
     xlsheets codes --pair M54.17 M51.17
     xlsheets codes import ORDER.txt TABULAR.xml --effective 2026-10-01 [--until DATE] [--data-dir DIR]
-    xlsheets codes coverage [--json]
+    xlsheets codes coverage [--format json]
+
+Dates are read as the sheet reads them (xlsheets.cli.parse_cli_date, with the configuration's
+``date_order``). JSON is always a list, one object per answer.
 
 Exit codes: 0 done (a pair without relation is a normal answer), 1 a looked-up code is unknown
 or an import failed, 2 usage error.
@@ -14,7 +17,6 @@ or an import failed, 2 usage error.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import date
 from typing import TextIO
@@ -45,11 +47,44 @@ class _Parser(argparse.ArgumentParser):
         raise _Usage(f"{self.prog}: error: {message}")
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+EXIT_CODES = {0: "done: every code looked up is known (a pair with no relation is an answer too)",
+              1: "a looked-up code is unknown, or an import failed",
+              2: "usage: a bad option, date or configuration"}
+
+
+def _parser(prog: str, description: str, exit_codes: dict[int, str] = EXIT_CODES) -> "_Parser":
+    from ..cli import exit_codes_epilog
+    return _Parser(prog=prog, description=description, epilog=exit_codes_epilog(exit_codes),
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def _dates(a, *names: str) -> None:
+    """Turn the date options of ``a`` (text as typed) into dates, with the configuration's
+    date_order, as the sheet's date cells are read."""
+    from ..cli import UsageError, config_date_order, parse_cli_date
+    order = None
+    for name in names:
+        text = getattr(a, name)
+        if text is None:
+            continue
+        order = order or config_date_order(getattr(a, "config", None))
+        try:
+            setattr(a, name, parse_cli_date(text, order, option="--" + name.replace("_", "-")))
+        except UsageError as e:
+            raise _Usage(f"{_PROG}: error: {e}") from None
+
+
+_PROG = "xlsheets codes"
+
+# Where an inherited note sits, named by the shape of the code, section or chapter carrying it.
+def _level(carrier: str, code: str) -> str:
+    if carrier == code:
+        return "code"
+    if carrier.isdigit():
+        return "chapter"
+    if "-" in carrier:
+        return "section"
+    return "category" if len(carrier) == 3 else "subcategory"
 
 
 def _fmt_windows(windows) -> str:
@@ -58,8 +93,13 @@ def _fmt_windows(windows) -> str:
     return ", ".join(f"{f.isoformat()} to {t.isoformat()}" for f, t in windows)
 
 
-def describe_code(code: str, dos: date, kind: str | None = None) -> tuple[str, dict, bool]:
-    """Text and JSON for one code on one date; the flag says whether the code is known."""
+def describe_code(code: str, dos: date, kind: str | None = None,
+                  all_notes: bool = False) -> tuple[str, dict, bool]:
+    """Text and JSON for one code on one date; the flag says whether the code is known.
+
+    Notes are grouped by where they sit (the code, its subcategory and category, its section);
+    the chapter's own notes (the same dozen for every code of the chapter) only with
+    ``all_notes``, and otherwise counted, so that nothing is dropped without a word."""
     cs = icd10cm.get_codeset()
     chk = cs.check(code, dos)
     n = chk.code or code
@@ -77,7 +117,7 @@ def describe_code(code: str, dos: date, kind: str | None = None) -> tuple[str, d
         lines.append("  warning: no loaded code set covers this date; import a newer CMS release")
     known = chk.status is not icd10cm.UNKNOWN
     if known:
-        lines.append(f"  billable: {_fmt_windows(cs.valid_windows(n))}")
+        lines.append(f"  billable: {_fmt_windows(cs.valid_windows(n))}")  # = JSON valid_windows
         anc = cs.ancestors(n)
         if anc:
             lines.append(f"  under: {' > '.join(anc)}")
@@ -87,14 +127,22 @@ def describe_code(code: str, dos: date, kind: str | None = None) -> tuple[str, d
         lines.append(f"  7th character choices: {', '.join(chk.seventh_choices)}")
     if chk.suggestions:
         lines.append(f"  did you mean: {', '.join(chk.suggestions)}")
-    notes = cs.notes(n, kind) if known else []
-    if notes:
-        lines.append("  notes:")
-        for nt in notes:
-            where = "" if nt.carrier == n else f" (at {nt.carrier})"
-            lines.append(f"    {_KIND_LABEL.get(nt.kind, nt.kind)}{where}: {nt.text}")
+    windows = cs.valid_windows(n) if known else []
+    every_note = cs.notes(n, kind) if known else []
+    notes = [nt for nt in every_note if all_notes or _level(nt.carrier, n) != "chapter"]
+    hidden = len(every_note) - len(notes)
+    for carrier in dict.fromkeys(nt.carrier for nt in notes):  # nearest first, as cs.notes gives them
+        level = _level(carrier, n)
+        lines.append(f"  notes at {carrier} ({'this code' if level == 'code' else level}):")
+        lines += [f"    {_KIND_LABEL.get(nt.kind, nt.kind)}: {nt.text}" for nt in notes if nt.carrier == carrier]
+    if hidden:
+        chapter = next(nt.carrier for nt in every_note if _level(nt.carrier, n) == "chapter")
+        lines.append(f"  chapter {chapter}: {hidden} more note{'s' if hidden != 1 else ''} for the whole chapter "
+                     "(--all-notes shows them)")
     data = chk.to_dict()
-    data["notes"] = [nt._asdict() | {"refs": list(nt.refs)} for nt in notes]
+    data["valid_windows"] = [[f.isoformat(), t.isoformat()] for f, t in windows]  # as the text says
+    data["notes"] = [nt._asdict() | {"refs": list(nt.refs), "level": _level(nt.carrier, n)} for nt in notes]
+    data["notes_not_shown"] = hidden
     data["manifestation"] = cs.is_manifestation(n) if known else False
     return "\n".join(lines), data, known
 
@@ -124,13 +172,17 @@ def describe_pair(a: str, b: str) -> tuple[str, dict]:
 def _import(argv: list[str], out: TextIO) -> int:
     from .importer import import_release
 
-    ap = _Parser(prog="xlsheets codes import", description="Import a CMS ICD-10-CM release you downloaded.")
+    ap = _parser("xlsheets codes import", "Import a CMS ICD-10-CM release you downloaded.",
+                 {0: "imported", 1: "the files could not be read as a CMS release (nothing was stored)",
+                  2: "usage: a bad option or date"})
     ap.add_argument("order", help="CMS order file (icd10cm-order-*.txt)")
     ap.add_argument("tabular", help="CMS tabular XML (icd10cm-tabular-*.xml)")
-    ap.add_argument("--effective", type=_date, required=True, help="first date of service it applies to")
-    ap.add_argument("--until", type=_date, default=None, help="last date it covers (default: one year)")
+    ap.add_argument("--effective", required=True, metavar="DATE", help="first date of service it applies to")
+    ap.add_argument("--until", default=None, metavar="DATE", help="last date it covers (default: one year)")
     ap.add_argument("--data-dir", default=None, help="data folder (default: XLSHEETS_DATA_DIR or user data dir)")
+    ap.add_argument("--config", help="configuration file whose date_order reads the dates")
     a = ap.parse_args(argv)
+    _dates(a, "effective", "until")
     try:
         s = import_release(a.order, a.tabular, a.effective, data_dir=a.data_dir, until=a.until)
     except SyntaxError as e:  # xml.etree.ElementTree.ParseError derives from SyntaxError
@@ -149,12 +201,14 @@ def _import(argv: list[str], out: TextIO) -> int:
 
 
 def _coverage(argv: list[str], out: TextIO) -> int:
-    ap = _Parser(prog="xlsheets codes coverage", description="Show the loaded ICD-10-CM code sets.")
-    ap.add_argument("--json", action="store_true")
+    from ..cli import add_format_option, print_json
+    ap = _parser("xlsheets codes coverage", "Show the loaded ICD-10-CM code sets.",
+                 {0: "done", 2: "usage: a bad option"})
+    add_format_option(ap, json_alias=True)
     a = ap.parse_args(argv)
     cov = icd10cm.get_codeset().coverage()
-    if a.json:
-        print(json.dumps(cov, indent=2), file=out)
+    if a.format == "json":
+        print_json(cov, out)
     else:
         for c in cov:
             print(f"{c['name']}: {c['from']} to {c['to']} ({c['source']})", file=out)
@@ -170,15 +224,26 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             return _import(argv[1:], out)
         if argv and argv[0] == "coverage":
             return _coverage(argv[1:], out)
-        ap = _Parser(prog="xlsheets codes", description="Look up ICD-10-CM codes by date of service.")
+        from ..cli import add_format_option
+        ap = _parser(_PROG, "Look up ICD-10-CM codes by date of service.\n\n"
+                     "  xlsheets codes M54.17 --dos 03/10/2026\n"
+                     "  xlsheets codes --pair M54.17 M51.17\n"
+                     "  xlsheets codes import ORDER.txt TABULAR.xml --effective 2026-10-01\n"
+                     "  xlsheets codes coverage")
         ap.add_argument("codes", nargs="*", help="ICD-10-CM codes (M54.17 or M5417)")
-        ap.add_argument("--dos", type=_date, default=None, help="date of service (default: today)")
+        ap.add_argument("--dos", default=None, metavar="DATE",
+                        help="date of service, in any form the sheet accepts (2026-03-10, 03/10/2026, "
+                             "10.03.2026; slash dates as the configuration's date_order says; default: today)")
         ap.add_argument("--pair", nargs=2, metavar=("A", "B"), help="Excludes1/Excludes2 relation of two codes")
         ap.add_argument("--kind", default=None, choices=sorted(_KIND_LABEL), help="only notes of this kind")
-        ap.add_argument("--json", action="store_true", help="JSON output")
+        ap.add_argument("--all-notes", action="store_true",
+                        help="also the chapter's notes, which apply to every code of the chapter")
+        ap.add_argument("--config", help="configuration file (for date_order; default: found as validate finds it)")
+        add_format_option(ap, json_alias=True)
         a = ap.parse_args(argv)
         if not a.codes and not a.pair:
             raise _Usage("xlsheets codes: error: give codes, --pair A B, 'import' or 'coverage'")
+        _dates(a, "dos")
     except _Usage as e:
         print(str(e), file=sys.stderr)
         return 2
@@ -189,12 +254,13 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         texts.append(t)
         datas.append(d)
     for code in a.codes:
-        t, d, known = describe_code(code, dos, a.kind)
+        t, d, known = describe_code(code, dos, a.kind, a.all_notes)
         texts.append(t)
         datas.append(d)
         rc = rc if known else 1
-    if a.json:
-        print(json.dumps(datas if len(datas) > 1 else datas[0], indent=2, ensure_ascii=False), file=out)
+    if a.format == "json":
+        from ..cli import print_json
+        print_json(datas, out)  # always a list: one answer or many, the same shape
     else:
         print("\n\n".join(texts), file=out)
     return rc
