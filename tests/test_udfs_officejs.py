@@ -35,6 +35,7 @@ OFFICEJS = textwrap.dedent("""
 HEAD = ["claim_id", "patient_id", "dos", "payer", "dx1", "dx2", "cpt1", "disc_disorder_confirmed",
         "laterality"]
 NA = {"type": "Error", "errorType": "NotAvailable", "message": "#N/A"}
+REF = {"type": "Error", "basicType": "Error", "basicValue": "#REF!", "errorType": "Ref"}
 # Office.js: every argument is 2-D, integers are ints, dates are serial numbers, empty is null.
 CALLS = [
     ("claim_status", [[HEAD], [["C1", "P1", 46091, "Aetna", "M54.17", None, 64483, "Y", "R"]]]),
@@ -55,6 +56,11 @@ CALLS = [
     ("icd_title", [[[NA]]]),
     ("claim_status", [[["a", "b"]], [[1, 2]]]),
     ("claim_status", [[HEAD], [["C4", "P1", 46091, "Aetna", "M51.17", NA, 99214, "N", "R"]]]),
+    ("icd_valid", [[[NA]], [[46091]]]),
+    ("icd_billable", [[[REF]]]),
+    ("icd_title", [[["M5417"]], [[NA]]]),
+    ("icd_excludes1", [[["M54.17"]], [[REF]]]),
+    ("icd_dotted", [[[None]]]),
 ]
 FUNCTIONS = {"CLAIM_STATUS", "CLAIM_FINDINGS", "CLAIM_STATUS_TABLE", "ICD_TITLE", "ICD_VALID",
              "ICD_BILLABLE", "ICD_ELECTRONIC", "ICD_DOTTED", "ICD_EXCLUDES1"}
@@ -93,7 +99,18 @@ def test_officejs_icd_functions(officejs):
     assert r[6] == [[False]] and r[7] == [[False]] and r[8] == [[True]]
     assert r[9] == [["M5417"]] and r[10] == [["M54.17"]]
     assert r[11][0][0].startswith("M54.1 Excludes1:")
-    assert r[12] == [[""]]  # an error cell arrives as null: treated as blank
+    assert r[19] == [[""]]  # an empty cell is blank
+
+
+def test_officejs_error_cells_are_named_by_every_icd_function(officejs):
+    """xlwings' default conversion would turn the error object into None (a blank cell);
+    the functions take their arguments raw, so the cell says which error it was given."""
+    r = officejs["results"]
+    assert r[12] == [["xlsheets: the code cell holds the Excel error #N/A"]]
+    assert r[15] == [["xlsheets: the code cell holds the Excel error #N/A"]]  # not FALSE
+    assert r[16] == [["xlsheets: the code cell holds the Excel error #REF!"]]
+    assert r[17] == [["xlsheets: date of service: the date cell holds the Excel error #N/A"]]
+    assert r[18] == [["xlsheets: the code cell holds the Excel error #REF!"]]
 
 
 def test_officejs_failure_is_text_not_value_error(officejs):

@@ -5,6 +5,7 @@ Public API::
     import xlsheets
     findings = xlsheets.validate({"dos": "2026-03-10", "dx1": "M54.17", "disc_disorder_confirmed": "Y"})
     results = xlsheets.validate_rows(header_row, rows)      # a whole sheet, batch rules included
+    xlsheets.configure(settings=TOML_TEXT, plugins=[...])   # no files (xlwings Lite's main.py)
 
 Plugins import only this package: ``xlsheets.hookimpl``, ``xlsheets.rule``, ``xlsheets.Finding``.
 """
@@ -17,13 +18,14 @@ from .config import Config, ConfigError, load_config
 from .engine import ClaimResult, Context, Validator
 from .findings import Finding, Severity, status_of
 from .hookspecs import hookimpl
+from .inline import configure, make_validator
 from .rule import Rule, rule
 
 __version__ = "0.1.0"
 __all__ = [
     "validate", "validate_rows", "Validator", "Claim", "Procedure", "Finding", "Severity",
     "ClaimResult", "Context", "Rule", "rule", "hookimpl", "Config", "ConfigError", "load_config",
-    "HeaderMap", "claims_from_rows", "parse_row", "status_of", "__version__",
+    "HeaderMap", "claims_from_rows", "parse_row", "status_of", "configure", "__version__",
 ]
 
 _default: Validator | None = None
@@ -34,7 +36,7 @@ def _validator(config: Config | None) -> Validator:
     if config is not None:
         return Validator(config)
     if _default is None:
-        _default = Validator(load_config())
+        _default = make_validator()
     return _default
 
 

@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "codes": ("xlsheets.codes.show", "look up ICD-10-CM codes by date of service; import releases"),
     "plugins": ("xlsheets.plugin_kit", "list, create and test payer-policy plugins"),
     "template": ("xlsheets.template", "write the claims template workbook"),
+    "lite": ("xlsheets.lite", "write main.py and requirements.txt for xlwings Lite (Mac, web)"),
 }
 
 

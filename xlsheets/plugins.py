@@ -73,7 +73,7 @@ class MissingPlugin:
 @dataclass
 class LoadedPlugin:
     name: str
-    kind: str  # "builtin", "folder" or "entrypoint"
+    kind: str  # "builtin", "folder", "entrypoint" or "given" (xlsheets.configure)
     source: str
     module: Any
     hooks: list[str] = field(default_factory=list)
@@ -176,6 +176,35 @@ class PluginHost:
                                                f"{_describe_exc(exc)}. The plugin was skipped."))
             return
         self.add(module, name, "folder", str(path))
+
+    def load_given(self, name: str, plugin: Any, source: str) -> None:
+        """A plugin handed to ``xlsheets.configure()``: a module, an object with hook functions,
+        or a plugin file's source text (xlwings Lite has no plugin folder). Checked as a file is."""
+        if name in self.plugins:
+            self.failures.append(PluginFailure(name, source,
+                                               f"a plugin named {name!r} is already loaded from "
+                                               f"{self.plugins[name].source}; give this one another name"))
+            return
+        if isinstance(plugin, str):
+            module = ModuleType(f"xlsheets_plugins.{name}")
+            module.__file__ = source
+            try:
+                exec(compile(plugin, source, "exec"), module.__dict__)
+            except SyntaxError as exc:
+                self.failures.append(PluginFailure(name, source,
+                                                   f"{source}, line {exc.lineno}: syntax error: {exc.msg}. "
+                                                   "The plugin was skipped."))
+                return
+            except RuleDefinitionError as exc:
+                self.failures.append(PluginFailure(name, source, _sentence(str(exc)) + " The plugin was skipped."))
+                return
+            except (Exception, SystemExit, RecursionError) as exc:
+                self.failures.append(PluginFailure(name, source,
+                                                   f"{_where_in(exc, source)}could not be loaded: "
+                                                   f"{_describe_exc(exc)}. The plugin was skipped."))
+                return
+            plugin = module
+        self.add(plugin, name, "given", source)
 
     def add(self, module: ModuleType, name: str, kind: str, source: str) -> None:
         """Validate and register one plugin module; record a failure instead of raising."""
@@ -346,8 +375,13 @@ def _where_in(exc: BaseException, source: str) -> str:
 _CACHE: dict[tuple, PluginHost] = {}
 
 
-def load_plugins(plugin_dirs=(), entry_points: bool = True, cache: bool = True) -> PluginHost:
-    """The plugin host for these folders; built once per process and reused (Excel calls often)."""
+def load_plugins(plugin_dirs=(), entry_points: bool = True, cache: bool = True,
+                 given=()) -> PluginHost:
+    """The plugin host for these folders; built once per process and reused (Excel calls often).
+    ``given``: (name, plugin, source) from ``xlsheets.configure()``; such a host is not cached
+    here (configure() keeps it until it is called again)."""
+    given = list(given)
+    cache = cache and not given
     key = (tuple(str(Path(p).resolve()) for p in plugin_dirs), entry_points)
     if cache and key in _CACHE:
         return _CACHE[key]
@@ -356,6 +390,8 @@ def load_plugins(plugin_dirs=(), entry_points: bool = True, cache: bool = True) 
         host.load_entry_points()
     for folder in plugin_dirs:
         host.load_folder(Path(folder))
+    for name, plugin, source in given:
+        host.load_given(name, plugin, source)
     host.load_builtins()
     host.finish()
     if cache:

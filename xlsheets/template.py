@@ -73,8 +73,9 @@ INSTRUCTIONS = [
     "Getting the functions into Excel (pick one)",
     "",
     "A. xlwings Lite (Excel on Windows, macOS or the web; no Python install): Home > Add-ins, search "
-    "'xlwings Lite', add it. In its editor, add the line  xlsheets  to requirements.txt, then in main.py "
-    "write  from xlsheets.udfs import *  and restart. The formulas calculate.",
+    "'xlwings Lite', add it. Paste the two files of the xlsheets 'lite' folder (or what  xlsheets lite  "
+    "writes) into its requirements.txt and main.py tabs, then restart. The formulas calculate; settings "
+    "and plugins are pasted into main.py (docs/excel.md).",
     "B. Desktop Excel on Windows with Python: pip install \"xlsheets[excel]\", then  xlwings addin install. "
     "In Excel: xlwings ribbon > UDF Modules: xlsheets.udfs > Import Functions. Save as .xlsm if asked.",
     "",

@@ -73,10 +73,9 @@ class _State:
         if self.validator is None:
             with self.lock:
                 if self.validator is None:
-                    from .config import load_config
-                    from .engine import Validator
+                    from .inline import make_validator
                     from .plugins import plugin_problems
-                    validator = Validator(load_config())  # found as the CLI finds it
+                    validator = make_validator()  # xlsheets.configure(), or found as the CLI finds it
                     self.plugin_problem = _plugin_problem_finding(plugin_problems(validator.config,
                                                                                   validator.host))
                     self.validator = validator
@@ -186,10 +185,13 @@ def _never_raise(table: bool = False):
 
 
 # --- argument shapes --------------------------------------------------------------------------
-# Range arguments are taken "raw": xlwings' own conversion checks every cell (on CPython it tries
-# an import per cell) and costs 1-2 s per 10,000-row table; xlsheets.values reads every cell
-# form itself. What raw hands over: classic, a scalar or tuples of tuples (floats, datetimes,
-# None, COM error ints); Office.js, the 2-D JSON list (ints, serial dates, None, error dicts).
+# Every argument is taken "raw", ranges and single cells alike. Ranges, for speed: xlwings' own
+# conversion checks every cell (on CPython it tries an import per cell) and costs 1-2 s per
+# 10,000-row table; xlsheets.values reads every cell form itself. Single cells, for truth: the
+# default conversion turns an Office.js error object (#N/A) into None, so ICD_TITLE would show a
+# blank where the classic path names the error. What raw hands over: classic, a scalar or
+# tuples of tuples (floats, datetimes, None, COM error ints); Office.js, the 2-D JSON list (ints,
+# serial dates, None, error dicts; a single cell is unwrapped to its value).
 # Pyodide >= 0.28 turns JS null into a JsNull object rather than None: mapped back here.
 _IN_PYODIDE = sys.platform == "emscripten"
 
@@ -252,6 +254,20 @@ def _code_arg(code) -> str | None:
     if n is None:
         raise _Problem(f"{text[:20]!r} is not an ICD-10-CM code")
     return n
+
+
+def _code_or_none(code) -> str | None:
+    """For the TRUE/FALSE functions: text that is not a code shape is simply not valid (None),
+    but an error cell is named, as everywhere: FALSE would hide that the cell is broken."""
+    from .values import excel_error
+    cells = _cells(code) if isinstance(code, (list, tuple)) else [code]
+    err = excel_error(cells[0] if cells else None)
+    if err:
+        raise _Problem(f"the code cell holds the Excel error {err}")
+    try:
+        return _code_arg(code)
+    except _Problem:
+        return None
 
 
 def _header_map(headers):
@@ -367,8 +383,8 @@ def _codeset():
 
 
 @func
-@arg("code", doc=_CODE_DOC)
-@arg("dos", doc=_DOS_DOC)
+@arg("code", "raw", doc=_CODE_DOC)
+@arg("dos", "raw", doc=_DOS_DOC)
 @_never_raise()
 def icd_title(code, dos=None):
     """The ICD-10-CM title of a code."""
@@ -379,31 +395,25 @@ def icd_title(code, dos=None):
 
 
 @func
-@arg("code", doc=_CODE_DOC)
-@arg("dos", doc=_DOS_DOC)
+@arg("code", "raw", doc=_CODE_DOC)
+@arg("dos", "raw", doc=_DOS_DOC)
 @_never_raise()
 def icd_valid(code, dos=None):
     """TRUE when the code is in force on the date of service: billable, or a header that needs
     more characters. FALSE when it is deleted or not yet effective that day (as rule C103 says)."""
-    try:
-        n = _code_arg(code)
-    except _Problem:
-        return False  # text that is not a code shape is simply not valid
+    n = _code_or_none(code)
     if not n:
         return False
     return _codeset().check(n, _covered_date(dos)).status in ("VALID", "HEADER", "NEEDS_7TH")
 
 
 @func
-@arg("code", doc=_CODE_DOC)
-@arg("dos", doc=_DOS_DOC)
+@arg("code", "raw", doc=_CODE_DOC)
+@arg("dos", "raw", doc=_DOS_DOC)
 @_never_raise()
 def icd_billable(code, dos=None):
     """TRUE when the code is billable on the date of service (complete, valid that day)."""
-    try:
-        n = _code_arg(code)
-    except _Problem:
-        return False
+    n = _code_or_none(code)
     return bool(n) and _codeset().billable(n, _covered_date(dos))
 
 
@@ -418,7 +428,7 @@ def _covered_date(dos):
 
 
 @func
-@arg("code", doc=_CODE_DOC)
+@arg("code", "raw", doc=_CODE_DOC)
 @_never_raise()
 def icd_electronic(code):
     """The code as electronic claims (837) carry it, without the dot: M5417."""
@@ -427,7 +437,7 @@ def icd_electronic(code):
 
 
 @func
-@arg("code", doc=_CODE_DOC)
+@arg("code", "raw", doc=_CODE_DOC)
 @_never_raise()
 def icd_dotted(code):
     """The code with its dot, upper case: M54.17."""
@@ -436,8 +446,8 @@ def icd_dotted(code):
 
 
 @func
-@arg("code_a", doc="The first ICD-10-CM code.")
-@arg("code_b", doc="The second ICD-10-CM code.")
+@arg("code_a", "raw", doc="The first ICD-10-CM code.")
+@arg("code_b", "raw", doc="The second ICD-10-CM code.")
 @_never_raise()
 def icd_excludes1(code_a, code_b):
     """The Excludes1 note that forbids coding the two together, or empty."""
