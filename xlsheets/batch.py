@@ -144,8 +144,9 @@ class BatchResult:
 
     def __init__(self, source: str, sheet: str, header: list, header_row: int, validator,
                  spool, row_spool, pending: dict, claims: int, rows: int, line_level: bool, tally,
-                 header_map=None):
+                 header_map=None, layout=None):
         self.source, self.sheet, self.header, self.header_row = source, sheet, header, header_row
+        self.layout = layout  # the input's column widths and number formats, for the report
         self.header_map = header_map
         self.validator = validator
         self._spool, self._row_spool = spool, row_spool
@@ -197,16 +198,21 @@ class BatchResult:
             "by_severity": {k: by_severity.get(k, 0) for k in ("error", "warning", "info")},
             "by_rule": dict(sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
             "by_payer": {p: dict(c) for p, c in sorted(by_payer.items())},
+            "payer_groups": payer_groups(by_payer, self.validator.config),
             "rules_not_run": {rule: list(cols) for rule, cols in sorted(self.validator.skipped.items())},
             "plugins_failed": [{"plugin": f.name, "source": str(f.source), "message": f.message}
                                for f in getattr(host, "failures", [])],
             **_plugin_summary(self.validator.config, host),
         }
 
+    def codesets(self) -> list[dict]:
+        """The code sets in force (the JSON's ``codesets``, the report's Summary)."""
+        from .codes.icd10cm import get_codeset
+        return get_codeset().coverage()
+
     # --- outputs ---------------------------------------------------------------------------
     def write_json(self, out) -> None:
         """The JSON contract, streamed claim by claim."""
-        from .codes.icd10cm import get_codeset
         out.write('{"claims": [')
         dumps = json.JSONEncoder(ensure_ascii=False).encode
         chunk: list[str] = []
@@ -218,7 +224,7 @@ class BatchResult:
         out.write("".join(chunk))
         out.write("\n],\n")
         out.write(f'"summary": {json.dumps(self.summary, ensure_ascii=False)},\n')
-        out.write(f'"codesets": {json.dumps(get_codeset().coverage())}}}\n')
+        out.write(f'"codesets": {json.dumps(self.codesets())}}}\n')
 
     def write_text(self, out) -> None:
         from .config import config_line
@@ -261,6 +267,24 @@ def _plugin_summary(config, host) -> dict:
                for p in problems if isinstance(p, MissingPlugin)]
     return {"plugins_missing": missing,
             "plugins_skipped": list(dict.fromkeys(p.name for p in problems))}
+
+
+def payer_groups(by_payer: dict, config) -> list[dict]:
+    """Claims by configured payer: each payer section of the configuration with the payer
+    cells it matched as written ("HUMANA", "Humana Gold Plus"); cells no section matches are
+    grouped by their text, case and spaces aside. Largest first."""
+    groups: dict[tuple, dict] = {}
+    for text, counts in by_payer.items():
+        policy = config.payer_policy(text) if config is not None and text != "(no payer)" else None
+        key = ("section", policy.name) if policy else ("text", " ".join(text.lower().split()))
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = {"payer": policy.name if policy else text, "configured": bool(policy),
+                                   "spellings": [], "claims": 0, "error": 0, "warning": 0, "info": 0, "ok": 0}
+        group["spellings"].append(text)
+        for k in ("claims", "error", "warning", "info", "ok"):
+            group[k] += counts.get(k, 0)
+    return sorted(groups.values(), key=lambda g: (-g["claims"], g["payer"].lower()))
 
 
 def columns_not_used_line(columns: list[str]) -> str:
@@ -311,7 +335,7 @@ def summary_text(s: dict) -> str:
 def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False, progress=None):
     """Validate a file; yields a :class:`BatchResult`. The spool files vanish on exit."""
     from .claims import claims_from_rows
-    from .io import open_sheet, read_ahead
+    from .io import open_sheet, read_ahead, sheet_layout
 
     with tempfile.TemporaryFile() as spool, contextlib.ExitStack() as stack:
         row_spool = stack.enter_context(tempfile.TemporaryFile()) if keep_rows else None
@@ -349,7 +373,8 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
             spool.flush()
             yield BatchResult(str(path), opened.name, list(opened.header), opened.header_row,
                               validator, spool, row_spool, pending, claims, counter.count,
-                              header.line_level, tally, header)
+                              header.line_level, tally, header,
+                              sheet_layout(path, opened.name) if keep_rows else None)
 
 
 class _Tally:

@@ -32,7 +32,7 @@ from .cell_text import neutralize  # noqa: F401  (the one neutraliser, re-export
 from .claims import HeaderMap, is_blank_row
 
 __all__ = ["InputError", "Sheet", "open_sheet", "check_output_path", "atomic_output",
-           "neutralize", "EXCEL_MAX_ROWS", "HEADER_SCAN_ROWS"]
+           "neutralize", "sheet_layout", "EXCEL_MAX_ROWS", "HEADER_SCAN_ROWS"]
 
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_COLUMNS = 16_384
@@ -221,6 +221,21 @@ def _open_workbook(path: Path, sheet: str | None, reader: str | None,
         f"{path.name}: no claims header found in {where} (looked at the first {HEADER_SCAN_ROWS} "
         "rows). The header row needs at least a diagnosis or procedure column, e.g. 'Dx1' or "
         "'CPT'; see the claims template (xlsheets template).")
+
+
+def sheet_layout(path, sheet: str):
+    """The input sheet's column widths and number formats (:class:`xlsxstream.ColumnLayout`),
+    which the report copies; empty for CSV files and for anything unreadable (the report then
+    sizes columns by their contents, which loses nothing)."""
+    from .xlsxstream import ColumnLayout, XlsxReader
+    path = Path(path)
+    if not sheet or _kind_of(path) != "xlsx":
+        return ColumnLayout({}, {})
+    try:
+        with _checked_zip(path) as zf:
+            return XlsxReader(zf, path.name, limits=_stream_limits()).layout(sheet)
+    except Exception:  # the rows were read; the look of the columns is a nicety
+        return ColumnLayout({}, {})
 
 
 def _choose_reader(path: Path, zf: zipfile.ZipFile) -> str:

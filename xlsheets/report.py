@@ -1,26 +1,39 @@
-"""The report workbook of ``xlsheets validate -o report.xlsx``.
+"""The report workbook of ``xlsheets validate -o report.xlsx``, for the people who read it.
 
-Three sheets, for the revenue-cycle manager who decides what gets fixed before a batch goes out:
+A billing manager opens it to decide what gets fixed before a batch goes out, and often prints it.
+Four sheets, in the order they are read:
 
-* the claims, as they were, with Status and Findings columns added, coloured by severity, header
-  frozen and filters on (rows keep their input row numbers, so "row 57" means the same in both);
-* Findings: one row per finding, its row number linked to the claim row;
-* Summary: counts by status, severity, rule and payer, a bar chart of findings by rule, and what
-  could not be checked (rules lacking columns, plugins that failed to load or are configured but
-  not found; a run with ``--skip-broken-plugins`` says so in red at the top).
+* **Summary**: a headline in plain words ("31 claims: 15 will be rejected, 10 to review, 6
+  ready"), findings by rule with the rule's name, count, share and what to do, a chart of the top
+  rules labelled by name, claims by configured payer with the spellings each one matched, and
+  how the claims were checked: what could not be checked (a run with skipped plugins says NOT
+  FULLY CHECKED in red at the top; rules that could not run and why; plugins that failed or are
+  missing; columns not used), the configuration, plugins and code sets in force;
+* **Claims**: the input's claims with their row numbers, column widths and number formats; the
+  claim ID first, then Status and Findings (one finding per line, wrapped, rows as tall as their
+  findings), the other input columns after them. Status is never pushed off the page by a wide
+  sheet. Colours by severity, frozen header and claim ID, filters, and print titles repeating
+  the header row and the claim ID column. The input's own Status formula column (the
+  template's ``CLAIM_STATUS``, which outside Excel can only show ``#NAME?``) is left out, and
+  the Summary says so;
+* **Findings**: one row per finding; its row number is a number (sorts right) linked to the claim;
+* **Rules**: a legend of every rule that fired: ID, name, severity, what it checks, how to fix.
 
-Writer: XlsxWriter (pure Python, py3-none-any) in constant-memory mode: issue 4's measurement
-put it at about 10 s per 100,000 claim rows against 16 s for openpyxl's write-only mode; it keeps
-memory flat and supports everything the report needs (charts, hyperlinks, filters, print setup).
-benchmarks/bench_excel.py times the report part of ``validate -o``. Input cells pass through ``io.neutralize`` and are written with ``write_string``, so
-no text from the input can become a live formula or link. The file appears atomically.
+Every text cell is written through :func:`cell_text`, the one place where input text is made
+safe (``io.neutralize``: no text from the input can become a live formula or link) and cut to
+Excel's cell limit. Writer: XlsxWriter (pure Python) in constant-memory mode, rows in order, so
+memory stays flat; the report costs little more than XlsxWriter writing the same cells
+(benchmarks/bench_excel.py prints both). The file appears atomically.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from pathlib import Path
 
-__all__ = ["write_report", "STATUS_COLOURS"]
+from .io import _FORMULA_START, neutralize
+
+__all__ = ["write_report", "cell_text", "STATUS_COLOURS", "SHEETS"]
 
 # status -> (fill, font): Excel's own "Bad", "Neutral", "Good" styles, and a blue for info.
 STATUS_COLOURS = {
@@ -30,11 +43,31 @@ STATUS_COLOURS = {
     "ok": ("C6EFCE", "006100"),
 }
 STATUS_LABEL = {"error": "Error", "warning": "Warning", "info": "Info", "ok": "OK"}
-_RANK = {"info": 1, "warning": 2, "error": 3}
+SHEETS = ("Summary", "Claims", "Findings", "Rules")
 EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_TEXT = 32_767
 MAX_LINKS = 65_000  # Excel keeps at most 65,530 hyperlinks per sheet; later rows get plain numbers
-FINDINGS_COLUMNS = ["Row", "Claim ID", "Payer", "Rule", "Severity", "Message", "Codes",
-                    "Suggestion", "Reference"]
+TOP_RULES = 10  # bars in the chart
+STATUS_HEADERS = ("status", "xlsheets status", "claim status")  # the input's own status column
+FINDINGS_COLUMNS = [("Row", 6), ("Claim ID", 12), ("Payer", 12), ("Severity", 8), ("Rule", 6),
+                    ("Rule name", 16), ("Message", 46), ("What to do", 26), ("Codes", 10),
+                    ("Reference", 20)]  # 162 characters: printed one page wide at a readable size
+FINDINGS_WIDTH = 64  # the Claims sheet's Findings column
+LINE_HEIGHT = 15  # points per line of Calibri 11
+SAMPLE_ROWS = 200  # rows looked at to size columns the input gives no width for
+
+
+def cell_text(value) -> str:
+    """The text a report cell shows for a value: neutralised (``io.neutralize``: text that a
+    spreadsheet would run as a formula keeps its characters but gets a leading apostrophe) and
+    cut to Excel's limit. Every text cell of the report is written through here."""
+    if value.__class__ is not str:
+        if value is None:
+            return ""
+        value = str(value)
+    if value[:1] in _FORMULA_START:
+        value = neutralize(value)
+    return value if len(value) <= EXCEL_MAX_TEXT else value[:EXCEL_MAX_TEXT]
 
 
 def write_report(result, output) -> None:
@@ -51,94 +84,335 @@ def write_report(result, output) -> None:
             wb.close()
 
 
+def rule_name(rule_id: str, rule) -> str:
+    """A rule's name in words: ``header_code`` -> "Header code"."""
+    if rule is None:
+        return rule_id
+    name = rule.name.replace("_", " ").strip()
+    return name[:1].upper() + name[1:] if name else rule_id
+
+
+def _lines(text: str, width: float) -> int:
+    """Lines a wrapped cell of ``width`` characters needs for ``text`` (an estimate: Calibri's
+    average letter is a little narrower than the width unit, the digit 0)."""
+    per_line = max(int(width * 1.25), 1)
+    return sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+
+
 class _Report:
     def __init__(self, wb, result):
         self.wb, self.result = wb, result
+        self.s = result.summary
         self.claims_name = _sheet_name(result.sheet or "Claims")
-        self.bold = wb.add_format({"bold": True, "bg_color": "#D9D9D9", "border": 1, "text_wrap": True,
-                                   "valign": "top"})
-        self.date = wb.add_format({"num_format": "yyyy-mm-dd"})
-        self.link = wb.add_format({"font_color": "#0563C1", "underline": 1})
-        self.status = {s: wb.add_format({"bg_color": "#" + fill, "font_color": "#" + font})
+        host = getattr(result.validator, "host", None)
+        self.rules = {r.id: r for r in getattr(host, "rules", ())}
+        self.plan = claims_columns(list(result.header), getattr(result, "header_map", None))
+        add = wb.add_format
+        self.head = add({"bold": True, "bg_color": "#D9D9D9", "border": 1, "text_wrap": True,
+                         "valign": "top"})
+        self.top = add({"valign": "top"})
+        self.wrap = add({"valign": "top", "text_wrap": True})
+        self.link = add({"font_color": "#0563C1", "underline": 1, "valign": "top"})
+        self.title = add({"bold": True, "font_size": 16})
+        self.headline = add({"bold": True, "font_size": 13})
+        self.section = add({"bold": True, "font_size": 12, "font_color": "#1F4E78"})
+        self.percent = add({"num_format": "0%", "valign": "top"})
+        self.alarm = add({"bold": True, "text_wrap": True, "valign": "top",
+                          "bg_color": "#" + STATUS_COLOURS["error"][0],
+                          "font_color": "#" + STATUS_COLOURS["error"][1]})
+        self.status = {s: add({"bg_color": "#" + fill, "font_color": "#" + font, "valign": "top",
+                               "bold": s == "error"})
                        for s, (fill, font) in STATUS_COLOURS.items()}
-        self.findings_fmt = {s: wb.add_format({"bg_color": "#" + fill, "font_color": "#" + font,
-                                               "text_wrap": False})
-                             for s, (fill, font) in STATUS_COLOURS.items()}
-        self.title = wb.add_format({"bold": True, "font_size": 14})
+        self.status_wrap = {s: add({"bg_color": "#" + fill, "font_color": "#" + font,
+                                    "valign": "top", "text_wrap": True})
+                            for s, (fill, font) in STATUS_COLOURS.items()}
 
     def write(self) -> None:
+        self._summary_sheet()
         self._claims_sheet()
         self._findings_sheet()
-        self._summary_sheet()
+        self._rules_sheet()
+
+    def _text(self, ws, row: int, col: int, value, fmt=None) -> None:
+        ws.write_string(row, col, cell_text(value), fmt)
+
+    # --- summary --------------------------------------------------------------------------
+    def _summary_sheet(self) -> None:
+        s, ws = self.s, self.wb.add_worksheet("Summary")
+        _printable(ws, None)
+        ws.set_column(0, 0, 34)
+        ws.set_column(1, 1, 40)
+        ws.set_column(2, 3, 10)
+        ws.set_column(4, 4, 9)
+        ws.set_column(5, 5, 55)
+        ws.hide_gridlines(2)
+        text = self._text
+        text(ws, 0, 0, "xlsheets validation report", self.title)
+        where = Path(s["source"]).name + (f", sheet {s['sheet']}" if s["sheet"] else "")
+        text(ws, 1, 0, f"{where}: {s['claims']:,} claims in {s['rows']:,} rows")
+        row = 3
+        banner = _banner(s)
+        if banner:  # said where it is seen first: this was not a full check
+            ws.merge_range(row, 0, row, 5, cell_text(banner), self.alarm)
+            ws.set_row(row, LINE_HEIGHT * _lines(banner, 150))
+            row += 2
+        text(ws, row, 0, headline(s), self.headline)
+        row += 1
+        for key, words in (("error", "Error: will be rejected as they stand; fix before submitting"),
+                           ("warning", "Warning: to review; a coder should look before submitting"),
+                           ("info", "Info: a suggestion only; ready to submit"),
+                           ("ok", "OK: no findings; ready to submit")):
+            row += 1
+            ws.merge_range(row, 0, row, 1, cell_text(words), self.status[key])
+            ws.write_number(row, 2, s["by_status"][key], self.top)
+        row = self._findings_by_rule(ws, row + 2)
+        row = self._payers(ws, row + 2)
+        row = self._how_checked(ws, row + 2)
+
+    def _findings_by_rule(self, ws, row: int) -> int:
+        s, text = self.s, self._text
+        total = sum(s["by_rule"].values())
+        if not total:
+            text(ws, row, 0, "Findings by rule", self.section)
+            text(ws, row + 1, 0, "No rule found anything.")
+            return row + 1
+        shown = min(TOP_RULES, len(s["by_rule"]))
+        chart_rows = math.ceil((90 + 28 * shown) / 20) + 1
+        chart_at = row
+        row += chart_rows + 1
+        text(ws, row, 0, "Findings by rule", self.section)
+        row += 1
+        for c, name in enumerate(("Rule", "What it checks", "Findings", "Share", "Severity",
+                                  "What to do")):
+            text(ws, row, c, name, self.head)
+        first = row + 1
+        for rule_id, n in s["by_rule"].items():
+            row += 1
+            r = self.rules.get(rule_id)
+            label = f"{rule_id} {rule_name(rule_id, r)}"
+            summary = r.summary if r else ""
+            fix = (r.section("Fix") if r else "") or ""
+            sev = str(r.severity) if r else ""
+            text(ws, row, 0, label, self.wrap)
+            text(ws, row, 1, summary, self.wrap)
+            ws.write_number(row, 2, n, self.top)
+            ws.write_number(row, 3, n / total, self.percent)
+            text(ws, row, 4, sev, self.status.get(sev, self.top))
+            text(ws, row, 5, fix, self.wrap)
+            ws.set_row(row, LINE_HEIGHT * max(_lines(label, 34), _lines(summary, 40), _lines(fix, 55)))
+        last = row
+        chart = self.wb.add_chart({"type": "bar"})
+        chart.add_series({
+            "name": "Findings",
+            "categories": ["Summary", first, 0, first + shown - 1, 0],
+            "values": ["Summary", first, 2, first + shown - 1, 2],
+            "fill": {"color": "#C0504D"},
+            "data_labels": {"value": True},
+        })
+        more = f" (of {last - first + 1})" if last - first + 1 > shown else ""
+        chart.set_title({"name": f"Top {shown} rules by findings{more}", "name_font": {"size": 12}})
+        chart.set_legend({"none": True})
+        chart.set_y_axis({"reverse": True, "num_font": {"size": 9}})
+        top = max(s["by_rule"].values())
+        chart.set_x_axis({"major_unit": max(1, -(-top // 6)), "num_format": "0", "min": 0,
+                          "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
+        chart.set_size({"width": 720, "height": 90 + 28 * shown})
+        ws.insert_chart(chart_at, 0, chart, {"object_position": 3})
+        return row
+
+    def _payers(self, ws, row: int) -> int:
+        text = self._text
+        groups = self.s.get("payer_groups", ())
+        sections = any(g["configured"] for g in groups)
+        text(ws, row, 0, "Claims by payer" + ("" if sections else
+                                              " (no payer sections are configured: grouped by name)"),
+             self.section)
+        row += 1
+        for c, name in enumerate(("Payer", "Spellings in the sheet", "Claims", "Errors",
+                                  "Warnings")):
+            text(ws, row, c, name, self.head)
+        for group in groups:
+            row += 1
+            name = group["payer"] + ("" if group["configured"] or not sections else " (no payer section)")
+            spellings = ", ".join(group["spellings"])
+            text(ws, row, 0, name, self.wrap)
+            text(ws, row, 1, spellings, self.wrap)
+            for c, key in enumerate(("claims", "error", "warning"), 2):
+                ws.write_number(row, c, group.get(key, 0), self.top)
+            ws.set_row(row, LINE_HEIGHT * max(_lines(name, 34), _lines(spellings, 40)))
+        return row
+
+    def _how_checked(self, ws, row: int) -> int:
+        """What could not be checked first, then the configuration, plugins and code sets in
+        force: what a reader needs to trust the counts above. Returns the last row written."""
+        s, text = self.s, self._text
+        config = s.get("config") or {}
+        gaps = []  # (title, [(what, why)])
+        if s.get("rules_not_run"):
+            gaps.append(("Rules that could not run (the sheet lacks their columns)",
+                         [(f"{rule} {rule_name(rule, self.rules.get(rule))}",
+                           "needs " + ", ".join(cols)) for rule, cols in s["rules_not_run"].items()]))
+        for title, key in (("Plugins that failed to load", "plugins_failed"),
+                           ("Plugins configured but not found", "plugins_missing")):
+            if s.get(key):
+                gaps.append((title, [(p["plugin"], p["message"]) for p in s[key]]))
+        if s.get("columns_not_used"):
+            gaps.append(("Columns not used",
+                         [(str(name), "xlsheets read nothing from this column: rename it, or map it "
+                                      "under [columns] in xlsheets.toml, if it holds claim data")
+                          for name in s["columns_not_used"]]))
+        dropped = [self.result.header[i] for i in self.plan.dropped]
+        if dropped:
+            gaps.append(("Left out of the Claims sheet",
+                         [(str(name), "the input's own status formulas, which show #NAME? outside "
+                                      "Excel with xlsheets; the Status column replaces them")
+                          for name in dropped]))
+        for note in s.get("date_notes") or ():
+            gaps.append(("Dates", [(note, "")]))
+        text(ws, row, 0, "What could not be checked", self.section)
+        if not gaps:
+            row += 1
+            text(ws, row, 0, "Nothing: every configured rule ran, and every column was read.")
+        for title, items in gaps:
+            row += 1
+            ws.merge_range(row, 0, row, 5, cell_text(title), self.head)
+            for what, why in items:
+                row += 1
+                text(ws, row, 0, what, self.wrap)
+                if why:
+                    ws.merge_range(row, 1, row, 5, cell_text(why), self.wrap)
+                    ws.set_row(row, LINE_HEIGHT * max(_lines(why, 120), _lines(what, 34)))
+        row += 2
+        text(ws, row, 0, "Configuration, plugins and code sets", self.section)
+        row += 1
+        text(ws, row, 0, "Configuration", self.head)
+        text(ws, row, 1, str(config.get("file", "built-in defaults")))
+        for payer, names in (config.get("plugins") or {}).items():
+            row += 1
+            text(ws, row, 0, f"Plugins: {payer}")
+            text(ws, row, 1, ", ".join(names) if names else "built-in rules only")
+        if config.get("date_order"):
+            row += 1
+            text(ws, row, 0, "Slash dates read")
+            text(ws, row, 1, "month first (MM/DD/YYYY)" if config["date_order"] == "MDY"
+                 else "day first (DD/MM/YYYY)")
+        for entry in self.result.codesets():
+            row += 1
+            text(ws, row, 0, "Code set")
+            ws.merge_range(row, 1, row, 5, cell_text(_describe_codeset(entry)), self.wrap)
+        return row
 
     # --- claims ---------------------------------------------------------------------------
     def _claims_sheet(self) -> None:
-        from .io import neutralize
         r = self.result
         ws = self.wb.add_worksheet(self.claims_name)
         header = list(r.header)
-        width = len(header)
-        status_col, findings_col = width, width + 1
+        plan = self.plan
+        status_col, findings_col = plan.status, plan.findings
         head_row = r.header_row - 1  # 0-based
-        for c, value in enumerate(header):
-            ws.write_string(head_row, c, _text(neutralize(value)), self.bold)
-        taken = {str(h).strip().lower() for h in header if h is not None}
-        for col, label in ((status_col, "Status"), (findings_col, "Findings")):
-            # the template's own Status formula column must not be confused with ours
-            label = label if label.lower() not in taken else f"xlsheets {label.lower()}"
-            ws.write_string(head_row, col, label, self.bold)
-        ws.freeze_panes(head_row + 1, 0)
+        layout = getattr(r, "layout", None)
+        widths = dict(layout.widths) if layout is not None else {}
+        formats = dict(layout.formats) if layout is not None else {}
+        sample = self._sample_widths(header)
+        # one format per output column: its number format, top-aligned (rows get tall)
+        col_fmt, date_fmt = {}, {}
+        for out, source in plan.inputs:
+            code = formats.get(source)
+            col_fmt[out] = self.wb.add_format({"num_format": code, "valign": "top"}) if code else self.top
+            date_fmt[out] = col_fmt[out] if code else self.wb.add_format(
+                {"num_format": "yyyy-mm-dd", "valign": "top"})
+            width = widths.get(source)
+            ws.set_column(out, out, width if width is not None else sample.get(source, 12))
+        ws.set_column(status_col, status_col, 9)
+        ws.set_column(findings_col, findings_col, FINDINGS_WIDTH)
+        head_lines = 1
+        for out, source in plan.inputs:
+            value = header[source] if source < len(header) else None
+            width = widths.get(source) or sample.get(source, 12)
+            head_lines = max(head_lines, _lines(cell_text(value), max(width - 1, 1)))
+            self._text(ws, head_row, out, value, self.head)
+        self._text(ws, head_row, status_col, "Status", self.head)
+        self._text(ws, head_row, findings_col, "Findings", self.head)
+        ws.set_row(head_row, LINE_HEIGHT * head_lines + 2)
+        ws.freeze_panes(head_row + 1, status_col + 1)  # header, claim ID and Status stay in view
         _printable(ws, head_row, fit=False)  # too wide to fit: printed across pages
-        for c in range(width):
-            ws.set_column(c, c, 12)
-        ws.set_column(status_col, status_col, 10)
-        ws.set_column(findings_col, findings_col, 70)
+        ws.repeat_columns(0, status_col)
         last = head_row
         verdicts = _row_verdicts(r.results())
         verdict = next(verdicts, None)
+        write_string, write_number, write_datetime, write_boolean = (
+            ws.write_string, ws.write_number, ws.write_datetime, ws.write_boolean)
+        inputs = [(out, source, col_fmt[out], date_fmt[out]) for out, source in plan.inputs]
+        status_fmt, status_wrap = self.status, self.status_wrap
         for row, values in r.rows():
             if row > EXCEL_MAX_ROWS:  # a CSV longer than a sheet: the rest is in the JSON output
                 break
             while verdict is not None and verdict[0] < row:
                 verdict = next(verdicts, None)
             i = row - 1
-            for c, value in enumerate(values[:width] if len(values) > width else values):
-                self._cell(ws, i, c, neutralize(value))
             if verdict is not None and verdict[0] == row:
                 _, status, texts = verdict
-                ws.write_string(i, status_col, STATUS_LABEL[status], self.status[status])
                 if texts:
-                    ws.write_string(i, findings_col, "\n".join(texts)[:32000], self.findings_fmt[status])
+                    joined = "\n".join(texts)
+                    lines = _lines(joined, FINDINGS_WIDTH)
+                    if lines > 1:
+                        ws.set_row(i, LINE_HEIGHT * lines)
+                    write_string(i, findings_col, cell_text(joined), status_wrap[status])
+                write_string(i, status_col, STATUS_LABEL[status], status_fmt[status])
+            n = len(values)
+            for out, source, fmt, dfmt in inputs:
+                if source >= n:
+                    continue
+                value = values[source]
+                if value is None:
+                    continue
+                kind = type(value)
+                if kind is str:
+                    write_string(i, out, cell_text(value), fmt)
+                elif kind is int or kind is float:
+                    if value == value and value not in (_INF, _NINF):
+                        write_number(i, out, value, fmt)
+                elif kind is bool:
+                    write_boolean(i, out, value, fmt)
+                elif isinstance(value, (_dt.datetime, _dt.date, _dt.time, _dt.timedelta)):
+                    write_datetime(i, out, value, dfmt)
+                elif isinstance(value, (int, float)):
+                    write_number(i, out, value, fmt)
+                else:
+                    write_string(i, out, cell_text(value), fmt)
             last = i
-        ws.autofilter(head_row, 0, max(last, head_row), findings_col)
+        ws.autofilter(head_row, 0, max(last, head_row), plan.width - 1)
 
-    def _cell(self, ws, i, c, value) -> None:
-        if value is None:
-            return
-        if isinstance(value, bool):
-            ws.write_boolean(i, c, value)
-        elif isinstance(value, (int, float)):
-            if value == value and abs(value) != float("inf"):
-                ws.write_number(i, c, value)
-        elif isinstance(value, (_dt.datetime, _dt.date, _dt.time, _dt.timedelta)):
-            ws.write_datetime(i, c, value, self.date)
-        else:
-            ws.write_string(i, c, _text(value)[:32767])
+    def _sample_widths(self, header) -> dict:
+        """Column widths from the header and the first rows' contents (for columns the input
+        gives no width, such as every CSV column)."""
+        lengths = {c: len(cell_text(v)) for c, v in enumerate(header)}
+        for n, (_row, values) in enumerate(self.result.rows()):
+            if n >= SAMPLE_ROWS:
+                break
+            for c, v in enumerate(values):
+                if v is not None:
+                    size = 10 if isinstance(v, (_dt.date, _dt.time, _dt.timedelta)) else len(cell_text(v))
+                    if size > lengths.get(c, 0):
+                        lengths[c] = size
+        return {c: min(max(n + 2, 8), 40) for c, n in lengths.items()}
 
     # --- findings -------------------------------------------------------------------------
     def _findings_sheet(self) -> None:
-        from .io import neutralize
         ws = self.wb.add_worksheet("Findings")
-        for c, name in enumerate(FINDINGS_COLUMNS):
-            ws.write_string(0, c, name, self.bold)
-        ws.freeze_panes(1, 0)
+        text = self._text
+        for c, (name, width) in enumerate(FINDINGS_COLUMNS):
+            text(ws, 0, c, name, self.head)
+            ws.set_column(c, c, width)
+        ws.freeze_panes(1, 2)
         _printable(ws, 0)
-        for c, w in enumerate([7, 14, 16, 7, 9, 90, 18, 28, 40]):
-            ws.set_column(c, c, w)
-        i = 0
-        dropped = 0
+        ws.repeat_columns(0, 1)
+        i = dropped = 0
         target = self.claims_name.replace("'", "''")
+        names = {}
+        widths = [w for _n, w in FINDINGS_COLUMNS]
         for result in self.result.results():
+            claim_id, payer = cell_text(result.claim_id), cell_text(result.payer)
             for f in sorted(result.findings, key=lambda f: -f.severity):
                 if i >= EXCEL_MAX_ROWS - 2:
                     dropped += 1  # the sheet is full; the JSON output has every finding
@@ -147,128 +421,137 @@ class _Report:
                 row = (f.rows or result.rows or (None,))[0]
                 if row and i <= MAX_LINKS:
                     ws.write_url(i, 0, f"internal:'{target}'!A{row}", self.link, string=str(row),
-                                 tip="Go to the claim row")
+                                 tip="Go to the claim")
+                    ws.write_number(i, 0, row, self.link)  # the link stays; the cell is a number
                 elif row:
-                    ws.write_number(i, 0, row)
-                ws.write_string(i, 1, _text(neutralize(result.claim_id)))
-                ws.write_string(i, 2, _text(neutralize(result.payer)))
-                ws.write_string(i, 3, f.rule)
+                    ws.write_number(i, 0, row, self.top)
+                name = names.get(f.rule)
+                if name is None:
+                    name = names[f.rule] = rule_name(f.rule, self.rules.get(f.rule))
                 sev = str(f.severity)
-                ws.write_string(i, 4, sev, self.status[sev])
-                ws.write_string(i, 5, f.message[:32767])
-                ws.write_string(i, 6, ", ".join(f.codes))
-                ws.write_string(i, 7, _text(neutralize(f.suggestion or "")))
-                ws.write_string(i, 8, f.reference or "")
+                message, todo = cell_text(f.message), cell_text(f.suggestion)
+                ws.write_string(i, 1, claim_id, self.top)
+                ws.write_string(i, 2, payer, self.wrap)
+                ws.write_string(i, 3, sev, self.status[sev])
+                ws.write_string(i, 4, f.rule, self.top)
+                ws.write_string(i, 5, name, self.wrap)
+                ws.write_string(i, 6, message, self.wrap)
+                ws.write_string(i, 7, todo, self.wrap)
+                ws.write_string(i, 8, cell_text(", ".join(f.codes)), self.wrap)
+                ws.write_string(i, 9, cell_text(f.reference), self.wrap)
+                lines = max(_lines(message, widths[6]), _lines(todo, widths[7]),
+                            _lines(name, widths[5]), _lines(payer, widths[2]),
+                            _lines(f.reference or "", widths[9]), len(f.codes) // 2 + 1)
+                if lines > 1:
+                    ws.set_row(i, LINE_HEIGHT * lines)
         if dropped:
-            ws.write_string(i + 1, 0, f"... {dropped:,} more findings do not fit in a sheet; "
-                                      "use --format json for all of them.")
+            text(ws, i + 1, 0, f"... {dropped:,} more findings do not fit in a sheet; "
+                               "use --format json for all of them.")
         ws.autofilter(0, 0, max(i, 1), len(FINDINGS_COLUMNS) - 1)
 
-    # --- summary --------------------------------------------------------------------------
-    def _severity_counts(self, ws, row: int, title: str, unit: str, counts: dict, keys) -> int:
-        """A small coloured table of counts by severity; returns its last row."""
-        ws.write_string(row, 0, title, self.bold)
-        ws.write_string(row, 1, unit, self.bold)
-        for key in keys:
+    # --- rules ----------------------------------------------------------------------------
+    def _rules_sheet(self) -> None:
+        ws = self.wb.add_worksheet("Rules")
+        text = self._text
+        columns = [("Rule", 7), ("Name", 24), ("Severity", 9), ("Findings", 9),
+                   ("What it checks", 50), ("How to fix", 50), ("Reference", 28), ("From", 16)]
+        for c, (name, width) in enumerate(columns):
+            text(ws, 0, c, name, self.head)
+            ws.set_column(c, c, width)
+        ws.freeze_panes(1, 1)
+        _printable(ws, 0)
+        row = 0
+        for rule_id, n in sorted(self.s["by_rule"].items()):
             row += 1
-            ws.write_string(row, 0, STATUS_LABEL[key], self.status[key])
-            ws.write_number(row, 1, counts[key])
-        return row
+            r = self.rules.get(rule_id)
+            sev = str(r.severity) if r else ""
+            summary = r.summary if r else ""
+            fix = (r.section("Fix") if r else "") or ""
+            text(ws, row, 0, rule_id, self.top)
+            text(ws, row, 1, rule_name(rule_id, r), self.wrap)
+            text(ws, row, 2, sev, self.status.get(sev, self.top))
+            ws.write_number(row, 3, n, self.top)
+            text(ws, row, 4, summary, self.wrap)
+            text(ws, row, 5, fix, self.wrap)
+            text(ws, row, 6, r.reference if r else "", self.wrap)
+            text(ws, row, 7, ("built-in" if r.trusted else r.plugin) if r else "", self.wrap)
+            ws.set_row(row, LINE_HEIGHT * max(_lines(summary, 50), _lines(fix, 50),
+                                              _lines(r.reference if r else "", 28)))
+        ws.autofilter(0, 0, max(row, 1), len(columns) - 1)
 
-    def _how_checked(self, ws, row: int, s: dict) -> int:
-        """Configuration, plugins per payer, columns not read, how dates were read: what a
-        reader needs to trust the counts above. Returns the last row written."""
-        config = s.get("config") or {}
-        ws.write_string(row, 0, "Configuration", self.bold)
-        ws.write_string(row, 1, str(config.get("file", "built-in defaults")))
-        for payer, names in (config.get("plugins") or {}).items():
-            row += 1
-            ws.write_string(row, 0, f"Plugins: {payer}")
-            ws.write_string(row, 1, ", ".join(names) if names else "built-in rules only")
-        if s.get("columns_not_used"):
-            row += 2
-            ws.write_string(row, 0, "Columns not used", self.bold)
-            ws.write_string(row, 1, "xlsheets read nothing from these columns: rename them, or map "
-                                    "them under [columns] in xlsheets.toml, if they hold claim data")
-            for name in s["columns_not_used"]:
-                row += 1
-                ws.write_string(row, 0, str(name))
-        for note in s.get("date_notes") or ():
-            row += 2
-            ws.write_string(row, 0, "Dates", self.bold)
-            ws.write_string(row, 1, note)
-        return row
 
-    def _summary_sheet(self) -> None:
-        s = self.result.summary
-        ws = self.wb.add_worksheet("Summary")
-        _printable(ws, None)
-        ws.set_column(0, 0, 28)
-        ws.set_column(1, 4, 11)
-        ws.write_string(0, 0, "xlsheets validation report", self.title)
-        ws.write_string(1, 0, f"{Path(s['source']).name}" + (f", sheet {s['sheet']}" if s["sheet"] else ""))
-        ws.write_string(2, 0, f"{s['claims']:,} claims in {s['rows']:,} rows")
-        if s.get("plugins_skipped"):  # said where it is seen first: this was not a full check
-            from .batch import skipped_banner
-            ws.write_string(3, 0, skipped_banner(s), self.wb.add_format(
-                {"bold": True, "bg_color": "#" + STATUS_COLOURS["error"][0],
-                 "font_color": "#" + STATUS_COLOURS["error"][1]}))
-        row = self._severity_counts(ws, 4, "Claims by status", "Claims", s["by_status"],
-                                    ("error", "warning", "info", "ok"))
-        row = self._severity_counts(ws, row + 2, "Findings by severity", "Findings", s["by_severity"],
-                                    ("error", "warning", "info"))
-        row += 2
-        ws.write_string(row, 0, "Findings by rule", self.bold)
-        ws.write_string(row, 1, "Findings", self.bold)
-        first_rule = row + 1
-        for rule, n in s["by_rule"].items():
-            row += 1
-            ws.write_string(row, 0, rule)
-            ws.write_number(row, 1, n)
-        last_rule = row
-        row += 2
-        ws.write_string(row, 0, "Payer", self.bold)
-        for c, name in enumerate(("Claims", "Errors", "Warnings", "Info", "OK"), 1):
-            ws.write_string(row, c, name, self.bold)
-        for payer, counts in s["by_payer"].items():
-            row += 1
-            ws.write_string(row, 0, payer)
-            for c, key in enumerate(("claims", "error", "warning", "info", "ok"), 1):
-                ws.write_number(row, c, counts.get(key, 0))
-        row = self._how_checked(ws, row + 2, s)
-        if s["rules_not_run"]:
-            row += 2
-            ws.write_string(row, 0, "Rules that could not run", self.bold)
-            ws.write_string(row, 1, "Missing columns", self.bold)
-            for rule, cols in s["rules_not_run"].items():
-                row += 1
-                ws.write_string(row, 0, rule)
-                ws.write_string(row, 1, ", ".join(cols))
-        for title, key in (("Plugins that failed to load", "plugins_failed"),
-                           ("Plugins configured but not found", "plugins_missing")):
-            if s.get(key):
-                row += 2
-                ws.write_string(row, 0, title, self.bold)
-                for p in s[key]:
-                    row += 1
-                    ws.write_string(row, 0, p["plugin"])
-                    ws.write_string(row, 1, p["message"][:32767])
-        if last_rule >= first_rule:
-            chart = self.wb.add_chart({"type": "bar"})
-            chart.add_series({
-                "name": "Findings by rule",
-                "categories": ["Summary", first_rule, 0, last_rule, 0],
-                "values": ["Summary", first_rule, 1, last_rule, 1],
-                "fill": {"color": "#C0504D"},
-                "data_labels": {"value": True},
-            })
-            chart.set_title({"name": "Findings by rule"})
-            chart.set_legend({"none": True})
-            chart.set_y_axis({"reverse": True})
-            chart.set_x_axis({"major_unit": max(1, -(-max(s["by_rule"].values()) // 8)), "num_format": "0",
-                              "min": 0})
-            chart.set_size({"width": 560, "height": max(260, 22 * (last_rule - first_rule + 1) + 90)})
-            ws.insert_chart(4, 7, chart)
+_INF, _NINF = float("inf"), float("-inf")
+
+
+class ClaimsColumns:
+    """Where each column of the Claims sheet comes from: the claim ID first, then Status and
+    Findings (never pushed off a wide sheet), then the other input columns in their order; the
+    input's own status column is left out."""
+
+    def __init__(self, claim_id, status, findings, inputs, dropped, width):
+        self.claim_id, self.status, self.findings = claim_id, status, findings
+        self.inputs = inputs  # [(output column, input column)]
+        self.dropped = dropped  # input columns left out (the input's own status formulas)
+        self.width = width
+
+
+def claims_columns(header: list, header_map=None) -> ClaimsColumns:
+    id_index = None
+    if header_map is not None:
+        id_index = next((i for i, canon, _t in header_map.columns if canon == "claim_id"), None)
+        unused = {i for i, _t in header_map.unused}
+    else:
+        unused = set(range(len(header)))
+    dropped = [i for i, v in enumerate(header)
+               if i in unused and isinstance(v, str) and " ".join(v.lower().split()) in STATUS_HEADERS]
+    inputs = []
+    out = 0
+    if id_index is not None:
+        inputs.append((0, id_index))
+        out = 1
+    status, findings = out, out + 1
+    out += 2
+    for i in range(len(header)):
+        if i == id_index or i in dropped:
+            continue
+        inputs.append((out, i))
+        out += 1
+    return ClaimsColumns(0 if id_index is not None else None, status, findings, inputs, dropped, out)
+
+
+def headline(s: dict) -> str:
+    """"31 claims: 15 will be rejected, 10 to review, 6 ready", in plain words. Claims whose
+    check was incomplete are never called ready."""
+    by = s["by_status"]
+    ready = by["ok"] + by["info"]
+    parts = []
+    if by["error"]:
+        parts.append(f"{by['error']:,} will be rejected")
+    if by["warning"]:
+        parts.append(f"{by['warning']:,} to review")
+    complete = not s.get("plugins_skipped")
+    if ready:
+        parts.append(f"{ready:,} ready" if complete else f"{ready:,} without findings, but not fully checked")
+    claims = s["claims"]
+    text = f"{claims:,} claim{'' if claims == 1 else 's'}: " + (", ".join(parts) or "none")
+    if s.get("rules_not_run"):
+        n = len(s["rules_not_run"])
+        text += f" ({n} rule{'' if n == 1 else 's'} could not run: see below)"
+    return text
+
+
+def _banner(s: dict) -> str:
+    from .batch import skipped_banner
+    return skipped_banner(s)
+
+
+def _describe_codeset(entry) -> str:
+    """One line for a code set, whatever fields it has (name, dates, source...)."""
+    if not isinstance(entry, dict):
+        return str(entry)
+    name = entry.get("name", "")
+    rest = [f"{k} {v}" for k, v in entry.items() if k != "name" and v not in (None, "", [], {})]
+    return name + (f" ({', '.join(rest)})" if rest else "")
 
 
 def _printable(ws, header_row, fit: bool = True) -> None:
@@ -277,6 +560,7 @@ def _printable(ws, header_row, fit: bool = True) -> None:
     if fit:
         ws.fit_to_pages(1, 0)
     ws.set_paper(9)  # A4; Letter users' Excel rescales
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
     if header_row is not None:
         ws.repeat_rows(header_row)
 
@@ -295,13 +579,7 @@ def _row_verdicts(results):
             yield r, status, [f.short() for f in found]
 
 
-def _text(value) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)
-
-
 def _sheet_name(name: str) -> str:
     """A valid, different-from-ours sheet name (31 characters, no []:*?/\\)."""
     clean = "".join("_" if ch in "[]:*?/\\" else ch for ch in name).strip("'")[:31] or "Claims"
-    return clean if clean.lower() not in ("findings", "summary") else "Claims"
+    return clean if clean.lower() not in ("findings", "summary", "rules") else "Claims"

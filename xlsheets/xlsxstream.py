@@ -23,12 +23,12 @@ import datetime as _dt
 import posixpath
 import re
 import zipfile
-from typing import Iterator
+from typing import Iterator, NamedTuple
 from xml.etree.ElementTree import XMLPullParser, ParseError, fromstring
 
 from .values import Uncalculated
 
-__all__ = ["XlsxReader", "calamine_value", "has_uncalculated"]
+__all__ = ["XlsxReader", "ColumnLayout", "calamine_value", "has_uncalculated"]
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -50,9 +50,11 @@ class XlsxReader:
         self.max_columns = limits.get("max_columns", 16_384)
         self.max_rows = limits.get("max_rows", 1_048_576)
         self._sheets: list[tuple[str, str]] | None = None
+        self._styles_read = False
         self._strings: list[str] | None = None
         self._date_styles: set[int] = set()
         self._timedelta_styles: set[int] = set()
+        self._number_formats: dict[int, str] = {}  # style index -> format code, when not General
         self._epoch = None
         self._workbook_part = "xl/workbook.xml"
 
@@ -134,8 +136,9 @@ class XlsxReader:
             elif kind.endswith("/styles") and target in self.zf.NameToInfo:
                 styles_part = target
         self._strings = strings
-        if styles_part:
+        if styles_part and not self._styles_read:
             self._read_styles(styles_part)
+            self._styles_read = True
 
     def _read_shared_strings(self, part: str) -> list[str]:
         out: list[str] = []
@@ -164,10 +167,53 @@ class XlsxReader:
             except ValueError:
                 continue
             code = custom.get(fmt_id, BUILTIN_FORMATS.get(fmt_id))
+            if code and code != "General":
+                self._number_formats[index] = code
             if is_date_format(code):
                 self._date_styles.add(index)
             if is_timedelta_format(code):
                 self._timedelta_styles.add(index)
+
+    # --- layout -------------------------------------------------------------------------
+    def layout(self, sheet: str, sample_bytes: int = 1 << 20) -> "ColumnLayout":
+        """The sheet's column widths (``<cols>``) and, per column, the number format most of
+        its first cells use: what the report copies so the claims look as they did. Only the
+        start of the part is read (the widths come before the rows)."""
+        parts = dict(self._sheet_parts())
+        if sheet not in parts:
+            raise KeyError(sheet)
+        for target, kind in self._relationships(self._workbook_part).values():
+            if kind.endswith("/styles") and target in self.zf.NameToInfo and not self._styles_read:
+                self._read_styles(target)
+        self._styles_read = True
+        with self.zf.open(parts[sheet]) as f:
+            head = f.read(sample_bytes)
+        _refuse_doctype(head[:65536], self.name, parts[sheet])
+        widths: dict[int, float] = {}
+        cols = _COLS.search(head)
+        for m in _COL.finditer(cols.group(0) if cols else b""):
+            attrs = dict(_ATTR.findall(m.group(1)))
+            try:
+                low, high = int(attrs[b"min"]), int(attrs[b"max"])
+                width = float(attrs[b"width"])
+            except (KeyError, ValueError):
+                continue
+            if attrs.get(b"hidden") in (b"1", b"true"):
+                width = 0.0
+            for index in range(max(low, 1) - 1, min(high, low + 16_384)):
+                widths[index] = width
+        counts: dict[int, dict[str, int]] = {}
+        for letters, style in _STYLED_CELL.findall(head[head.find(b"<sheetData"):]):
+            code = self._number_formats.get(int(style))
+            if code:
+                try:
+                    col = _column_index(letters)
+                except ValueError:
+                    continue
+                per = counts.setdefault(col, {})
+                per[code] = per.get(code, 0) + 1
+        formats = {col: max(per, key=per.get) for col, per in counts.items()}
+        return ColumnLayout(widths, formats)
 
     # --- rows ---------------------------------------------------------------------------
     def rows(self, sheet: str) -> Iterator[list[object]]:
@@ -468,6 +514,28 @@ class XlsxReader:
 
     def close(self) -> None:
         self._strings = None
+
+
+class ColumnLayout(NamedTuple):
+    """Column widths (characters) and number format codes of a sheet, by 0-based column."""
+
+    widths: dict
+    formats: dict
+
+
+_COLS = re.compile(rb"<(?:[\w.-]+:)?cols\b.*?</(?:[\w.-]+:)?cols>", re.S)
+_COL = re.compile(rb"<(?:[\w.-]+:)?col\b([^>]*)/?>")
+_ATTR = re.compile(rb'([\w:]+)\s*=\s*["\']([^"\']*)["\']')
+_STYLED_CELL = re.compile(rb'<(?:[\w.-]+:)?c r="([A-Z]{1,3})\d+" s="(\d+)"')
+
+
+def _column_index(letters: bytes) -> int:
+    index = 0
+    for ch in letters.decode("ascii"):
+        index = index * 26 + ord(ch) - 64
+    if not 1 <= index <= 16_384:
+        raise ValueError(letters)
+    return index - 1
 
 
 def _string_item(el) -> str:
