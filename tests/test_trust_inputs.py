@@ -242,10 +242,11 @@ def test_uncalculated_cells_pass_through_the_reading_process_and_into_the_report
     code, data, err = validate_json(capsys, path, "-o", report)
     assert code == 1, err
     assert data["claims"][0]["status"] == "error"
-    ws = openpyxl.load_workbook(report).worksheets[0]
-    assert ws["D2"].value == "'=UPPER(\"m51.16\")"  # shown as text, never a live formula
-    assert ws["D2"].data_type == "s"
-    assert ws["D3"].value == "M51.16"
+    ws = openpyxl.load_workbook(report)["Claims"]
+    icd1 = next(c.column for c in ws[1] if c.value == "ICD1")
+    assert ws.cell(2, icd1).value == "'=UPPER(\"m51.16\")"  # shown as text, never a live formula
+    assert ws.cell(2, icd1).data_type == "s"
+    assert ws.cell(3, icd1).value == "M51.16"
 
 
 def test_the_template_status_formulas_do_not_make_claims_of_empty_rows(tmp_path, capsys):

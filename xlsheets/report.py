@@ -19,8 +19,8 @@ Four sheets, in the order they are read:
 * **Findings**: one row per finding; its row number is a number (sorts right) linked to the claim;
 * **Rules**: a legend of every rule that fired: ID, name, severity, what it checks, how to fix.
 
-Every text cell is written through :func:`cell_text`, the one place where input text is made
-safe (``io.neutralize``: no text from the input can become a live formula or link) and cut to
+Every text cell is written through :func:`xlsheets.cell_text.cell_text`, the one place where
+text is made safe (no text from the input can become a live formula or link) and fitted to
 Excel's cell limit. Writer: XlsxWriter (pure Python) in constant-memory mode, rows in order, so
 memory stays flat; the report costs little more than XlsxWriter writing the same cells
 (benchmarks/bench_excel.py prints both). The file appears atomically.
@@ -31,7 +31,7 @@ import datetime as _dt
 import math
 from pathlib import Path
 
-from .io import _FORMULA_START, neutralize
+from .cell_text import cell_text  # the one way text gets into a cell: neutralised, never cut silently
 
 __all__ = ["write_report", "cell_text", "STATUS_COLOURS", "SHEETS"]
 
@@ -45,7 +45,6 @@ STATUS_COLOURS = {
 STATUS_LABEL = {"error": "Error", "warning": "Warning", "info": "Info", "ok": "OK"}
 SHEETS = ("Summary", "Claims", "Findings", "Rules")
 EXCEL_MAX_ROWS = 1_048_576
-EXCEL_MAX_TEXT = 32_767
 MAX_LINKS = 65_000  # Excel keeps at most 65,530 hyperlinks per sheet; later rows get plain numbers
 TOP_RULES = 10  # bars in the chart
 STATUS_HEADERS = ("status", "xlsheets status", "claim status")  # the input's own status column
@@ -55,19 +54,6 @@ FINDINGS_COLUMNS = [("Row", 6), ("Claim ID", 12), ("Payer", 12), ("Severity", 8)
 FINDINGS_WIDTH = 64  # the Claims sheet's Findings column
 LINE_HEIGHT = 15  # points per line of Calibri 11
 SAMPLE_ROWS = 200  # rows looked at to size columns the input gives no width for
-
-
-def cell_text(value) -> str:
-    """The text a report cell shows for a value: neutralised (``io.neutralize``: text that a
-    spreadsheet would run as a formula keeps its characters but gets a leading apostrophe) and
-    cut to Excel's limit. Every text cell of the report is written through here."""
-    if value.__class__ is not str:
-        if value is None:
-            return ""
-        value = str(value)
-    if value[:1] in _FORMULA_START:
-        value = neutralize(value)
-    return value if len(value) <= EXCEL_MAX_TEXT else value[:EXCEL_MAX_TEXT]
 
 
 def write_report(result, output) -> None:
