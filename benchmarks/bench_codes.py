@@ -11,6 +11,9 @@ Targets: load <= 0.5 s and <= 80 MB, >= 3x faster and <= 1/3 memory vs simple-ic
 >= 1,000,000 lookups/s, >= 300,000 pair checks/s, data <= 5 MB.
 
 Run: ``python benchmarks/bench_codes.py`` (needs ``pip install simple-icd-10-cm==1.5.0``).
+``--baseline DIR`` also loads another checkout's code set (e.g. ``/work/main`` or a ``git
+worktree`` of the previous commit) in the same run, alternating, and prints the ratios: a data
+change must not make the cold load more than 10% slower or bigger.
 """
 
 from __future__ import annotations
@@ -78,7 +81,23 @@ def _rate(fn, items, min_seconds: float = 0.5) -> float:
     return n / total
 
 
+def _compare(baseline: Path, rounds: int = 5) -> None:
+    """Cold load of this checkout vs ``baseline``, alternating so both see the same machine load."""
+    ours, base = [], []
+    for _ in range(rounds):
+        ours.append(_cold(_LOAD_OURS.format(repo=str(REPO)), 1))
+        base.append(_cold(_LOAD_OURS.format(repo=str(baseline)), 1))
+    o_s, b_s = min(r["seconds"] for r in ours), min(r["seconds"] for r in base)
+    o_mb, b_mb = max(r["mb"] for r in ours), max(r["mb"] for r in base)
+    print(f"\n{'cold load vs baseline':28}{'this':>10}{'baseline':>10}{'ratio':>8}  (target <= 1.10)")
+    print(f"{'  seconds (best of ' + str(rounds) + ')':28}{o_s:>10.3f}{b_s:>10.3f}{o_s / b_s:>8.2f}")
+    print(f"{'  peak RSS MB (max)':28}{o_mb:>10.1f}{b_mb:>10.1f}{o_mb / b_mb:>8.2f}")
+
+
 def main() -> int:
+    if "--baseline" in sys.argv:
+        _compare(Path(sys.argv[sys.argv.index("--baseline") + 1]).resolve())
+        return 0
     sys.path.insert(0, str(REPO))
     os.environ["XLSHEETS_DATA_DIR"] = str(REPO / ".bench-empty-data")
     import warnings

@@ -27,6 +27,7 @@ def test_rebuild_is_byte_identical(tmp_path):
         capture_output=True, text=True, check=True,
     )
     assert "not in the April 2026 code list: 0" in out.stdout
+    assert "qualified references parsed: 189, unparsed: 0" in out.stdout  # none silently dropped
     for name in ("icd10cm_validity.txt.gz", "icd10cm_fy2026.json.gz"):
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
 

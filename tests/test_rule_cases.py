@@ -86,8 +86,21 @@ def test_c101_suggests_near_matches():
 
 
 def test_c102_lists_billable_children():
-    f = _one({"claim_id": "A1", "dos": "2022-01-10", "dx1": "M54.5"}, "C102")
-    assert all(c in f.message for c in ("M54.50", "M54.51", "M54.59"))
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.4"}, "C102")
+    assert all(c in f.message for c in ("M54.40", "M54.41", "M54.42"))
+
+
+def test_c103_for_a_former_code_that_is_a_header_now_gives_its_children_as_the_fix():
+    f = _one({"claim_id": "A1", "dos": "2022-01-10", "dx1": "M54.5"}, "C103")
+    assert "since 2021-10-01" in f.message and f.suggestion == "M54.50 / M54.51 / M54.59"
+    assert not _findings({"claim_id": "A1", "dos": "2022-01-10", "dx1": "M54.5"}, rule_id="C102")
+
+
+def test_c103_gives_the_window_of_a_code_of_another_year():
+    f = _one({"claim_id": "A1", "dos": "2023-08-01", "dx1": "S63.14"}, "C103")
+    assert "2015-10-01 to 2017-09-30" in f.message
+    f = _one({"claim_id": "A1", "dos": "2023-08-01", "dx1": "M67.A"}, "C103")
+    assert "2026-10-01 to 2027-03-31" in f.message
 
 
 def test_c104_lists_valid_seventh_characters():
@@ -116,6 +129,13 @@ def test_x201_quotes_the_note_and_the_exception():
     f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.17", "dx2": "M51.17"}, "X201")
     assert "M51.1-" in f.message  # the note M54.17 inherits from M54.1
     assert "unrelated" in f.message and "I.A.12.a" in f.message
+
+
+def test_x201_quotes_the_note_that_names_the_code():
+    """S33's "(M51.-)" names M51.17; S33.0's "(M51.- with fifth character 6)" does not."""
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "S33.0XXA", "dx2": "M51.17"}, "X201")
+    assert 'S33 says "Excludes1: nontraumatic rupture or displacement of lumbar intervertebral disc NOS (M51.-)"' in f.message
+    assert "fifth character" not in f.message
 
 
 def test_x201_suggestion_leaves_the_choice_to_the_documentation():

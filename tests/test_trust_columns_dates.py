@@ -123,7 +123,7 @@ T1,2026-05-04,M54.5,99213
 "Svc Line A" = "cpt1"
 """)
     code, claims, _ = validate_json(capsys, path, "--config", config)
-    assert code == 1 and "C102" in rules(claims["T1"])  # M54.5 is a header since 2021-10-01
+    assert code == 1 and "C103" in rules(claims["T1"])  # M54.5 is a header since 2021-10-01
 
 
 def test_a_mapping_to_an_unknown_column_is_a_configuration_error(tmp_path, capsys):

@@ -251,7 +251,7 @@ def test_skip_broken_plugins_json_summary_lists_failed_missing_and_skipped(tmp_p
 
 def test_skip_broken_plugins_still_exits_1_when_a_claim_has_an_error(tmp_path, capsys):
     cfg = _broken_setup(tmp_path)
-    error_row = "V-9,2026-03-10,Harbor Mutual,M54.5,,99214"  # M54.5 is not billable: C102
+    error_row = "V-9,2026-03-10,Harbor Mutual,M54.5,,99214"  # M54.5 is not billable: C103
     code, claims, _summary = validate_json(capsys, claims_csv(tmp_path, error_row), "--config", cfg,
                                            "--skip-broken-plugins")
     assert code == 1 and claims["V-9"]["status"] == "error"

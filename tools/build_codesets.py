@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     last = max(e for ws in windows.values() for _, e in ws)
     write_validity(a.out / "icd10cm_validity.txt.gz", windows, flags, first, last)
 
-    tree = parse_tabular(tabular)
+    stats: dict[str, int] = {}
+    tree = parse_tabular(tabular, strict=True, stats=stats)  # an unread qualifier stops the build
     tree["source"] = f"CMS ICD-10-CM tabular {TABULAR} (simple-icd-10-cm 1.5.0)"
     _write_gz(
         a.out / "icd10cm_fy2026.json.gz",
@@ -166,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = sorted(c for c in mce_valid if c not in listed_set)
     print(f"MCE master: {len(entries)} rows, {len(windows)} codes, windows {first}..{last}")
     print(f"tree: {len(tree['names'])} nodes, {len(tree['notes'])} notes, {len(tree['seventh'])} 7th-char tables")
+    print(f"qualified references parsed: {stats['qualified']}, unparsed: {stats['unparsed']}")
     print(f"valid on 2026-04-01: {len(mce_valid)}; not in the April 2026 code list: {len(missing)} {missing[:5]}")
     for p in sorted(a.out.glob("*.gz")):
         print(f"{p.name}: {p.stat().st_size:,} bytes")

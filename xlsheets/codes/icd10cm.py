@@ -113,7 +113,9 @@ class CodeCheck:
     """What the code set says about one code on one date of service.
 
     ``valid_windows``: (from, to) inclusive dates when the code was billable. ``children``: billable codes under it on the date (HEADER, and
-    NOT_ON_DATE for a code that became a header). ``suggestions``: near matches (UNKNOWN).
+    NOT_ON_DATE for a code that became a header). ``header_windows``: when a code that is not
+    billable itself had billable codes under it (NOT_ON_DATE for a header of another year's
+    code set: S63.14 until 2017-09-30, M67.A from 2026-10-01). ``suggestions``: near matches (UNKNOWN).
     ``seventh_choices``: complete codes with a valid 7th character (NEEDS_7TH, BAD_7TH).
     """
 
@@ -126,6 +128,7 @@ class CodeCheck:
     children: tuple[str, ...] = ()
     suggestions: tuple[str, ...] = ()
     seventh_choices: tuple[str, ...] = ()
+    header_windows: tuple[Window, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -142,6 +145,7 @@ class CodeCheck:
             "children": list(self.children),
             "suggestions": list(self.suggestions),
             "seventh_choices": list(self.seventh_choices),
+            "header_windows": [[f.isoformat(), t.isoformat()] for f, t in self.header_windows],
         }
 
 
@@ -182,8 +186,9 @@ class _Tree:
         self.index: dict[str, int] = dict(zip(self.names, range(len(self.names))))
         self.has_child = frozenset(self.parents)
         self.notes: dict[int, list[tuple[str, str, tuple[str, ...]]]] = {}
+        shared = [tuple(r) for r in data.get("shared_refs", ())]  # lists many notes repeat
         for i, kind, text, refs in data["notes"]:
-            self.notes.setdefault(i, []).append((kind, text, tuple(refs)))
+            self.notes.setdefault(i, []).append((kind, text, shared[refs] if isinstance(refs, int) else tuple(refs)))
         self.seventh: dict[int, dict[str, str]] = {i: t for i, t in data["seventh"]}
         self.code_names = sorted(n for n, k in zip(self.names, self.kinds) if k in "dp")
 
@@ -682,9 +687,38 @@ class CodeSet:
             return CodeCheck(raw, n, dos, NOT_ON_DATE, title=title, valid_windows=windows, children=children)
         if children:
             return CodeCheck(raw, n, dos, HEADER, title=title, children=children)
-        if title is not None:  # in the tabular, but nothing under it is valid on that date
-            return CodeCheck(raw, n, dos, NOT_ON_DATE, title=title)
+        spans = tuple(self.header_windows(n))
+        if spans or title is not None:  # a header of another year's code set: real, not unknown
+            return CodeCheck(raw, n, dos, NOT_ON_DATE, title=title, header_windows=spans)
         return CodeCheck(raw, n, dos, UNKNOWN, suggestions=tuple(self.suggest(n, dos)))
+
+    def header_windows(self, code: str) -> list[Window]:
+        """(from, to) date ranges when ``code`` had billable codes under it (a header then).
+
+        The CMS master lists billable codes only; a header's life is the union of its
+        descendants' windows (S63.14: 2015-10-01 to 2017-09-30; M67.A: from 2026-10-01).
+        """
+        n = normalize(code)
+        if n is None:
+            return []
+        spans: list[tuple[int, int]] = []
+        names = self._all_codes()
+        i = bisect_left(names, n)
+        while i < len(names) and names[i].startswith(n):
+            if names[i] != n:
+                spans.extend(self._win.get(names[i], ()))
+                for k, r in enumerate(self._releases):
+                    if names[i] in r.billable:
+                        nxt = self._releases[k + 1].effective - 1 if k + 1 < len(self._releases) else r.end
+                        spans.append((r.effective, min(r.end, nxt)))
+            i += 1
+        merged: list[list[int]] = []
+        for s, e in sorted(spans):
+            if merged and s <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], e)
+            else:
+                merged.append([s, e])
+        return [(date.fromordinal(s), date.fromordinal(e)) for s, e in merged]
 
     def suggest(self, code: str, dos: date | None = None, limit: int = 10) -> list[str]:
         """"Did you mean": codes one edit away (missing, extra, swapped or wrong character,

@@ -121,6 +121,8 @@ def describe_code(code: str, dos: date, kind: str | None = None,
         anc = cs.ancestors(n)
         if anc:
             lines.append(f"  under: {' > '.join(anc)}")
+    if chk.header_windows:
+        lines.append(f"  a header (not billable itself) in the code sets of: {_fmt_windows(chk.header_windows)}")
     if chk.children:
         lines.append(f"  billable codes under it: {', '.join(chk.children)}")
     if chk.seventh_choices:
@@ -197,6 +199,10 @@ def _import(argv: list[str], out: TextIO) -> int:
         f"used for dates of service {s['effective']} to {s['until']}\nstored in {s['path']}",
         file=out,
     )
+    if s["unparsed_qualifiers"]:
+        print(f"warning: {s['unparsed_qualifiers']} note reference qualifier(s) could not be read; those "
+              "notes name their whole code range, so some Excludes pairs may be reported too widely",
+              file=out)
     return 0
 
 

@@ -5,6 +5,8 @@ year's: when no loaded code set covers the date, C108 says so instead of guessin
 """
 from __future__ import annotations
 
+from datetime import date
+
 from ..codes import cpt
 from ..codes.icd10cm import electronic
 from ..hookspecs import hookimpl
@@ -53,7 +55,6 @@ _CHECKS: dict[tuple, object] = {}  # (code set, code, date) -> its check, or Non
 def _newest_date(cs):
     newest = _NEWEST.get(id(cs))
     if newest is None:
-        from datetime import date
         newest = _NEWEST[id(cs)] = max(date.fromisoformat(c["to"]) for c in cs.coverage() if c.get("to"))
     return newest
 
@@ -86,16 +87,17 @@ def header_code(claim, ctx):
     """A code that exists but is not billable: a header that needs more characters.
 
     Why: only codes at the highest level of detail may be reported; a category or subcategory
-    header is rejected.
-    Bad: M54.5 (a header since 2021-10-01), M54.1
-    Good: M54.50, M54.51 or M54.59; M54.16 or M54.17
+    header is rejected. A code that was billable before the date of service and is a header on
+    it (M54.5 from 2021-10-01 on) is C103's instead: one problem, one finding.
+    Bad: M54.1 ; M54 ; M67.A on 2026-12-01 (a FY2027 header)
+    Good: M54.16 or M54.17
     Fix: choose the billable child the documentation supports.
     """
     out = []
     for code, check in _problems(claim, ctx, dated=True):
-        # A code that was billable once and is a header now (M54.5 since 2021-10-01) is both
-        # a header (C102) and not valid on the date (C103).
-        if check.status == "HEADER" or (check.status == "NOT_ON_DATE" and check.children):
+        # One problem, one finding: a code that was billable once and is a header on the date
+        # (M54.5 since 2021-10-01) is C103's, with the same children as its fix.
+        if check.status == "HEADER":
             children = list(check.children or ())
             out.append(ctx.finding(
                 f"{code} is a header, not a billable code; it needs more characters."
@@ -110,23 +112,49 @@ def not_valid_on_date(claim, ctx):
     """A code that is not valid on the date of service: deleted, or not yet in effect.
 
     Why: codes are effective October 1 (and April 1) each year; a deleted code, or a new code
-    used before its effective date, is rejected.
-    Bad: M54.5 on 2022-01-10; M54.50 on 2021-06-01; M51.37 on 2025-01-10
+    used before its effective date, is rejected. A code that exists only in another year's code
+    set is real, not unknown: the finding says when it was (or will be) valid.
+    Bad: M54.5 on 2022-01-10 (a header since 2021-10-01); M54.50 on 2021-06-01; M51.37 on
+    2025-01-10; S63.14 on 2023-08-01 (deleted 2017-10-01); M67.A on 2023-08-01 (FY2027)
     Good: M54.50 on 2022-01-10; M54.5 on 2021-06-01; M51.370 on 2025-01-10
     Fix: use the code in force on the date of service.
     """
     out = []
     for code, check in _problems(claim, ctx, dated=True):
         if check.status == "NOT_ON_DATE":
-            windows = list(check.valid_windows or ())
-            span = "; ".join(f"{a} to {b}" for a, b in windows) or "other dates"
-            children = list(check.children or ())
-            out.append(ctx.finding(
-                f"{code} is not valid on {claim.dos.isoformat()}: it is valid {span}."
+            out.append(_not_on_date(code, check, claim.dos))
+    return [ctx.finding(text, codes=[code], suggestion=fix, brief=brief) for code, text, fix, brief in out]
+
+
+def _spans(windows) -> str:
+    return "; ".join(f"{a} to {b}" for a, b in windows)
+
+
+def _not_on_date(code, check, dos):
+    """(code, message, fix, brief) for C103: billable on other dates, a header now, or a code of
+    another year's code set only."""
+    day = dos.isoformat()
+    windows = list(check.valid_windows or ())
+    children = list(check.children or ())
+    fix = " / ".join(children[:4]) or None
+    if windows and children and windows[-1][1] < dos:
+        since = date.fromordinal(windows[-1][1].toordinal() + 1).isoformat()
+        return (code, f"{code} is not billable on {day}: it has been a header since {since} "
+                f"(billable {_spans(windows)}). Use a billable code under it: {_listing(children)}.",
+                fix, f"{code} a header since {since}")
+    if windows:
+        return (code, f"{code} is not valid on {day}: it is valid {_spans(windows)}."
                 + (f" Codes in force on that date: {_listing(children)}." if children else ""),
-                codes=[code], suggestion=" / ".join(children[:4]) or None,
-                brief=f"{code} not valid on {claim.dos.isoformat()}"))
-    return out
+                fix, f"{code} not valid on {day}")
+    spans = list(check.header_windows or ())
+    if spans:
+        when = "until" if spans[-1][1] < dos else "from"
+        edge = spans[-1][1] if when == "until" else spans[0][0]
+        return (code, f"{code} is not in the ICD-10-CM code set on {day}: it is a header (not billable "
+                f"itself) in the code sets of {_spans(spans)}.",
+                None, f"{code} not in the code set on {day} ({when} {edge.isoformat()})")
+    return (code, f"{code} is not valid on {day}: no code under it is valid on that date.",
+            None, f"{code} not valid on {day}")
 
 
 @rule("C104", severity="error", reads=("diagnoses", "dos"), reference="ICD-10-CM Official Guidelines I.B.3 (7th characters)")
