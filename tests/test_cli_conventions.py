@@ -64,3 +64,110 @@ def test_a_bad_date_is_a_usage_error_with_exit_2_and_no_traceback():
     done = xlsheets("codes", "M54.17", "--dos", "31/31/2026")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "--dos" in done.stderr
+
+
+# --- validate: counts, zero counts, files that are not spreadsheets -----------------------------
+def test_one_claim_reads_one_claim_and_every_payer_count_is_there(tmp_path):
+    sheet = tmp_path / "claims.csv"
+    sheet.write_text("Claim ID,DOS,Payer,Dx1,CPT1,Disc Disorder Confirmed\nC1,03/10/2026,Aetna,M51.17,99214,Y\n")
+    done = xlsheets("validate", sheet)
+    assert done.returncode == 0, done.stderr
+    assert "1 claim in 1 row (" in done.stdout and "1 claims" not in done.stdout
+    done = xlsheets("validate", sheet, "--format", "json")
+    import json
+    summary = json.loads(done.stdout)["summary"]
+    assert summary["by_payer"] == {"Aetna": {"claims": 1, "error": 0, "warning": 0, "info": 0, "ok": 1}}
+
+
+def test_validate_a_document_says_it_is_not_a_spreadsheet():
+    done = xlsheets("validate", ROOT / "README.md")
+    assert done.returncode == 2
+    assert "README.md is not a spreadsheet" in done.stderr and "Traceback" not in done.stderr
+
+
+# --- explain knows every ID an output can show ---------------------------------------------------
+BROKEN_PLUGIN = '''"""A payer plugin with one rule that crashes (E102) and one that works."""
+import xlsheets
+
+@xlsheets.rule("ZZB101", severity="error", dx=("M54",))
+def crashes(claim, ctx):
+    """Crashes on every M54 claim.
+
+    Why: to see E102.
+    """
+    raise KeyError("payer")
+
+@xlsheets.hookimpl
+def xlsheets_rules():
+    return [crashes]
+'''
+
+
+def test_every_id_in_a_validate_output_can_be_explained(tmp_path):
+    """E101 (an unreadable cell), E102 (a plugin rule that crashes), E103 (codes in a column not
+    read), plugin and built-in rules: each ID the JSON shows, `explain` explains (exit 0)."""
+    import json
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "zzbroken.py").write_text(BROKEN_PLUGIN)
+    sheet = tmp_path / "claims.csv"
+    sheet.write_text("Claim ID,DOS,Payer,Dx1,Dx2,CPT1,Units,Pt Problem A,Conservative Care Weeks\n"
+                     "C1,03/10/2026,Aetna,M54.17,#N/A,64483,1,M51.17,2\n"
+                     "C2,03/10/2026,Aetna,M54.16,M54.17,72148,two,,1\n")
+    args = ["--plugins-dir", plugins, "--plugin", "zzbroken", "--plugin", "medicare_esi",
+            "--plugins-dir", ROOT / "plugins"]
+    done = xlsheets("validate", sheet, "--format", "json", *args)
+    assert done.returncode == 1, done.stderr
+    ids = {f["rule"] for c in json.loads(done.stdout)["claims"] for f in c["findings"]}
+    assert {"E101", "E102", "E103", "D401", "S303"} <= ids, ids
+    done = xlsheets("explain", *sorted(ids), "--format", "json", *args)
+    assert done.returncode == 0, done.stderr
+    assert [r["id"] for r in json.loads(done.stdout)] == sorted(ids)
+    text = xlsheets("explain", "E102", *args).stdout
+    assert text.startswith("E102  A rule or plugin failed") and "Why:" in text
+
+
+def test_rules_lists_every_id_explain_knows():
+    import json
+    listed = [r["id"] for r in json.loads(xlsheets("rules", "--format", "json").stdout)]
+    assert {"C101", "X201", "S301", "D401", "E101", "E102", "E103"} <= set(listed)
+    done = xlsheets("explain", *listed)
+    assert done.returncode == 0, done.stderr
+
+
+def test_an_unknown_id_says_what_is_known_and_where_plugin_rules_come_from():
+    done = xlsheets("explain", "MED101")
+    assert done.returncode == 2
+    assert "No loaded plugin has rules starting MED" in done.stderr and "--plugins-dir" in done.stderr
+    assert xlsheets("explain", "MED101", "--plugins-dir", ROOT / "plugins").returncode == 0
+
+
+# --- severity per case, as the rule object declares it -------------------------------------------
+def test_d401_says_error_on_an_injection_and_warning_on_an_mri_and_validate_agrees(tmp_path):
+    import json
+    rules = {r["id"]: r for r in json.loads(xlsheets("rules", "--format", "json").stdout)}
+    cases = {c["severity"]: c["when"] for c in rules["D401"]["severities"]}
+    assert set(cases) == {"error", "warning"} and "MRI" in cases["warning"] and "injection" in cases["error"]
+    text = xlsheets("rules").stdout
+    d401 = text[text.index("\nD401 "):].splitlines()[1:4]
+    assert d401[0].startswith("D401  error/warning")
+    assert any(line.strip().startswith("warning on a lumbar MRI") for line in d401)
+    explained = xlsheets("explain", "D401").stdout
+    assert "Severity:  error on an epidural steroid injection\n           warning on a lumbar MRI" in explained
+    sheet = tmp_path / "claims.csv"
+    sheet.write_text("Claim ID,DOS,Dx1,CPT1,Conservative Care Weeks,Laterality,Nerve Root Level\n"
+                     "ESI,2026-03-10,M51.17,64483,1,R,L5\nMRI,2026-03-10,M51.17,72148,1,,\n")
+    claims = json.loads(xlsheets("validate", sheet, "--format", "json").stdout)["claims"]
+    got = {c["claim_id"]: [f["severity"] for f in c["findings"] if f["rule"] == "D401"] for c in claims}
+    assert got == {"ESI": ["error"], "MRI": ["warning"]}
+
+
+def test_every_builtin_rule_that_sets_a_finding_severity_declares_its_cases():
+    """A check that passes severity= to ctx.finding gives more than one severity: the rule
+    object must say when, or `rules` and `explain` would say one severity for all."""
+    import inspect
+    from xlsheets.plugins import BUILTIN_MODULES, load_plugins
+    for r in load_plugins().rules:
+        body = inspect.getsource(r.check).split("\ndef ", 1)[1]  # the check, not its @rule line
+        if r.plugin in BUILTIN_MODULES and "severity=" in body:
+            assert len(r.severities) >= 2, f"{r.id} sets a finding's severity but declares no severities"

@@ -58,4 +58,4 @@ def test_explain_prints_one_rule(capsys):
 
 def test_explain_unknown_rule_is_a_usage_error(capsys):
     assert main(["explain", "S399"]) == 2
-    assert "no rule 'S399'" in capsys.readouterr().err
+    assert "no rule or input check 'S399'; did you mean S309?" in capsys.readouterr().err

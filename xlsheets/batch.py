@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .findings import Finding, Severity
+from .words import plural
 
 __all__ = ["main", "BatchResult", "run_batch"]
 
@@ -197,7 +198,8 @@ class BatchResult:
             "by_status": {k: by_status.get(k, 0) for k in ("error", "warning", "info", "ok")},
             "by_severity": {k: by_severity.get(k, 0) for k in ("error", "warning", "info")},
             "by_rule": dict(sorted(by_rule.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "by_payer": {p: dict(c) for p, c in sorted(by_payer.items())},
+            "by_payer": {p: {k: c.get(k, 0) for k in ("claims", "error", "warning", "info", "ok")}
+                         for p, c in sorted(by_payer.items())},  # every count, zeros too
             "payer_groups": payer_groups(by_payer, self.validator.config),
             "rules_not_run": {rule: list(cols) for rule, cols in sorted(self.validator.skipped.items())},
             "plugins_failed": [{"plugin": f.name, "source": str(f.source), "message": f.message}
@@ -293,10 +295,6 @@ def columns_not_used_line(columns: list[str]) -> str:
             "it under [columns] in xlsheets.toml, if it holds claim data.")
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
 def claim_dict(result) -> dict:
     return {"row": result.row, "claim_id": result.claim_id, "status": result.status,
             "rows": list(result.rows), "payer": result.payer,
@@ -306,7 +304,7 @@ def claim_dict(result) -> dict:
 def summary_text(s: dict) -> str:
     where = f"{Path(s['source']).name}" + (f", sheet {s['sheet']!r}" if s["sheet"] else "")
     layout = "one service line per row" if s["line_level"] else "one claim per row"
-    lines = [f"{_plural(s['claims'], 'claim')} in {_plural(s['rows'], 'row')} ({where}; {layout})", ""]
+    lines = [f"{plural(s['claims'], 'claim')} in {plural(s['rows'], 'row')} ({where}; {layout})", ""]
     lines.append(f"  {'status':<10}{'claims':>8}")
     for status in ("error", "warning", "info", "ok"):
         lines.append(f"  {status:<10}{s['by_status'][status]:>8,}")

@@ -16,6 +16,7 @@ import sys
 import textwrap
 
 from . import __version__
+from .words import plural  # noqa: F401  (re-exported: one spelling of counts)
 
 # subcommand -> (module, one-line help). Each module has main(argv) -> int.
 SUBCOMMANDS = {
@@ -113,11 +114,6 @@ def config_date_order(config_path: str | None = None, near=None) -> str:
     return load_config(config_path, near=near).date_order
 
 
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """'1 claim', '2 claims', '0 claims' (``many`` for irregular plurals)."""
-    return f"{count:,} {word if count == 1 else (many or word + 's')}"
-
-
 def print_json(data, out=None) -> None:
     """JSON on stdout as every command writes it: indented, UTF-8 text kept readable."""
     print(json.dumps(data, indent=2, ensure_ascii=False), file=out or sys.stdout)
@@ -174,48 +170,121 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "(exit 3 instead of 0)")
 
 
+RULES_EXIT = {0: "listed", 2: "usage, or a plugin problem (a plugin that failed to load, a configured "
+                  "plugin name that no plugin has); --skip-broken-plugins goes on",
+              3: "listed, but some configured plugins were skipped (--skip-broken-plugins)"}
+EXPLAIN_EXIT = {0: "explained", 2: "an ID that no rule, loaded plugin or input check has; usage; or a "
+                    "plugin problem, as for rules", 3: "explained, but some configured plugins were skipped"}
+
+
+def _documented(v) -> list:
+    """Every ID an output can show: the rules of the built-ins and of every loaded plugin, then
+    the input checks (E101, E102, E103)."""
+    from .input_checks import INPUT_CHECKS
+    return [*v.host.rules, *INPUT_CHECKS]
+
+
+def _configured(v, r) -> str | None:
+    """The severity the configuration gives the rule everywhere (``[severity]``), if it does."""
+    sev = v.config.severity.get(r.id)
+    return None if sev is None else str(sev)
+
+
+def _rule_json(v, r) -> dict:
+    from .input_checks import INPUT_CHECKS
+    data = r.describe()
+    data["configured_severity"] = _configured(v, r)
+    data["kind"] = "input check" if r in INPUT_CHECKS else "rule"
+    data["builtin"] = r in INPUT_CHECKS or v.host.plugins[r.plugin].builtin
+    return data
+
+
 def rules_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="xlsheets rules", description="List the rules in force.")
+    parser = argparse.ArgumentParser(
+        prog="xlsheets rules", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="List the rules in force (the built-ins and every loaded plugin's) and the input\n"
+                    "checks E101-E103, with their severity in each case.",
+        epilog=exit_codes_epilog(RULES_EXIT))
     _common(parser)
-    parser.add_argument("--format", choices=["text", "json"], default="text")
+    add_format_option(parser)
     args = parser.parse_args(argv)
     v = _validator_from(args)
     skipped = _plugins_checked(v, args)
     if skipped == 2:
         return 2
-    rules = v.host.rules
+    documented = _documented(v)
     if args.format == "json":
-        print(json.dumps([r.describe() for r in rules], indent=2))
+        print_json([_rule_json(v, r) for r in documented])
         return skipped or 0
-    for r in rules:
-        origin = "" if v.host.plugins[r.plugin].builtin else f"  [{r.plugin}]"
-        print(f"{r.id}  {str(r.severity):<7}  {r.summary}{origin}")
+    width = max(len(r.id) for r in documented)
+    for r in documented:
+        builtin = r.plugin not in v.host.plugins or v.host.plugins[r.plugin].builtin
+        origin = "" if builtin else f"  [{r.plugin}]"
+        print(f"{r.id:<{width}}  {r.severity_names():<13}  {r.summary}{origin}")
+        pad = " " * (width + 17)
+        for when, case in r.severities:  # one line per case, wrapped under the summary
+            print(textwrap.fill(f"{case} {when}", width=100, initial_indent=pad,
+                                subsequent_indent=pad + "  "))
+        if _configured(v, r):
+            print(pad + f"configured: {_configured(v, r)} ([severity] {r.id} in {v.config.source or 'the configuration'})")
     for failure in v.host.failures:
         print(f"plugin {failure.name} not loaded: {failure.message}", file=sys.stderr)
     return skipped or 0
 
 
 def explain_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="xlsheets explain", description="Explain one rule.")
-    parser.add_argument("rule_id", help="rule ID, e.g. S301")
+    parser = argparse.ArgumentParser(
+        prog="xlsheets explain", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Explain rules and input checks: why, a bad and a good example, the fix, the\n"
+                    "severity in each case. Any ID an output shows: C101, X201, S301, D401, E102, or a\n"
+                    "loaded plugin's (MED101 with --plugins-dir plugins).",
+        epilog=exit_codes_epilog(EXPLAIN_EXIT))
+    parser.add_argument("rule_ids", nargs="+", metavar="ID", help="rule ID, e.g. S301 (several allowed)")
     _common(parser)
+    add_format_option(parser)
     args = parser.parse_args(argv)
     v = _validator_from(args)
     skipped = _plugins_checked(v, args)
     if skipped == 2:
         return 2
-    r = v.host.rule(args.rule_id)
-    if r is None:
-        known = ", ".join(x.id for x in v.host.rules)
-        print(f"xlsheets: no rule {args.rule_id!r}. Rules: {known}", file=sys.stderr)
-        return 2
-    print(explain_text(r))
+    documented = {r.id: r for r in _documented(v)}
+    found = []
+    for rule_id in args.rule_ids:
+        r = documented.get(rule_id.strip().upper())
+        if r is None:
+            print(f"xlsheets explain: {_unknown_id(rule_id, documented, v)}", file=sys.stderr)
+            return 2
+        found.append(r)
+    if args.format == "json":
+        print_json([_rule_json(v, r) | {"doc": r.doc} for r in found])
+    else:
+        print("\n\n".join(explain_text(r, _configured(v, r)) for r in found))
     return skipped or 0
 
 
-def explain_text(r) -> str:
-    lines = [f"{r.id}  {r.summary}", "",
-             f"Severity:  {r.severity}", f"Plugin:    {r.plugin}"]
+def _unknown_id(rule_id: str, documented: dict, v) -> str:
+    """Why an ID is not known, and what is: a near ID, or the plugin folder to load."""
+    import difflib
+    rule_id = rule_id.strip().upper()
+    prefix = rule_id.rstrip("0123456789")
+    same_family = [i for i in documented if i.rstrip("0123456789") == prefix]
+    near = difflib.get_close_matches(rule_id, same_family, n=3, cutoff=0.6)
+    text = f"no rule or input check {rule_id!r}"
+    text += f"; did you mean {' or '.join(near)}?" if near else "."
+    if prefix and not any(i.rstrip("0123456789") == prefix for i in documented):
+        text += (f" No loaded plugin has rules starting {prefix}: if a plugin of yours has it, name its "
+                 "folder with --plugins-dir or plugin_dirs in the configuration.")
+    families = sorted({i[:-2] + "xx" for i in documented})  # C101 -> C1xx, MED101 -> MED1xx
+    return text + f" Known: {', '.join(families)} (xlsheets rules lists them)."
+
+
+def explain_text(r, configured: str | None = None) -> str:
+    lines = [f"{r.id}  {r.summary}", ""]
+    for n, (when, sev) in enumerate(r.severity_cases()):
+        lines.append(("Severity:  " if n == 0 else " " * 11) + f"{sev} {when}".rstrip())
+    if configured:
+        lines.append(f"           configured: {configured} for every finding ([severity] {r.id})")
+    lines.append(f"Plugin:    {r.plugin}")
     if r.reference:
         lines.append(f"Reference: {r.reference}")
     triggers = [*r.dx_prefixes, *sorted(r.procedures)]

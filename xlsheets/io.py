@@ -54,6 +54,9 @@ OLE_SIGNATURE = bytes.fromhex("D0CF11E0A1B11AE1")
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+# Text files that are documents or settings, never a claims export: said so, not read as CSV.
+DOCUMENT_SUFFIXES = (".md", ".markdown", ".rst", ".html", ".htm", ".json", ".toml", ".yaml", ".yml",
+                     ".ini", ".cfg", ".xml", ".py", ".log", ".rtf")
 
 
 class InputError(Exception):
@@ -131,10 +134,13 @@ def _kind_of(path: Path) -> str:
                              "it as an Excel Workbook (.xlsx).")
         raise InputError(f"{path.name} is not an Excel workbook (it does not start like one; it "
                          "may be damaged or only partly downloaded). Export or copy it again.")
+    if suffix in DOCUMENT_SUFFIXES:
+        raise InputError(f"{path.name} is not a spreadsheet (a {suffix} text file). Give a claims "
+                         "workbook (.xlsx, .xlsm) or a CSV file (.csv).")
     if suffix in CSV_SUFFIXES or _looks_like_text(path):
         return "csv"
-    raise InputError(f"{path.name}: unsupported file type. Use an Excel workbook (.xlsx, .xlsm) "
-                     "or a CSV file (.csv).")
+    raise InputError(f"{path.name} is not a spreadsheet (unsupported file type). Use an Excel "
+                     "workbook (.xlsx, .xlsm) or a CSV file (.csv).")
 
 
 def _looks_like_text(path: Path) -> bool:

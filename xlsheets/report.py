@@ -32,6 +32,7 @@ import math
 from pathlib import Path
 
 from .cell_text import cell_text  # the one way text gets into a cell: neutralised, never cut silently
+from .words import plural
 
 __all__ = ["write_report", "cell_text", "STATUS_COLOURS", "SHEETS"]
 
@@ -91,7 +92,8 @@ class _Report:
         self.s = result.summary
         self.claims_name = _sheet_name(result.sheet or "Claims")
         host = getattr(result.validator, "host", None)
-        self.rules = {r.id: r for r in getattr(host, "rules", ())}
+        from .input_checks import INPUT_CHECKS  # E101-E103 are documented as rules are
+        self.rules = {r.id: r for r in (*getattr(host, "rules", ()), *INPUT_CHECKS)}
         self.plan = claims_columns(list(result.header), getattr(result, "header_map", None))
         add = wb.add_format
         self.head = add({"bold": True, "bg_color": "#D9D9D9", "border": 1, "text_wrap": True,
@@ -135,7 +137,7 @@ class _Report:
         text = self._text
         text(ws, 0, 0, "xlsheets validation report", self.title)
         where = Path(s["source"]).name + (f", sheet {s['sheet']}" if s["sheet"] else "")
-        text(ws, 1, 0, f"{where}: {s['claims']:,} claims in {s['rows']:,} rows")
+        text(ws, 1, 0, f"{where}: {plural(s['claims'], 'claim')} in {plural(s['rows'], 'row')}")
         row = 3
         banner = _banner(s)
         if banner:  # said where it is seen first: this was not a full check
@@ -183,7 +185,7 @@ class _Report:
             text(ws, row, 1, summary, self.wrap)
             ws.write_number(row, 2, n, self.top)
             ws.write_number(row, 3, n / total, self.percent)
-            text(ws, row, 4, sev, self.status.get(sev, self.top))
+            text(ws, row, 4, r.severity_names() if r else "", self.status.get(sev, self.top))
             text(ws, row, 5, fix, self.wrap)
             ws.set_row(row, LINE_HEIGHT * max(_lines(label, 34), _lines(summary, 40), _lines(fix, 55)))
         last = row
@@ -455,7 +457,7 @@ class _Report:
             fix = (r.section("Fix") if r else "") or ""
             text(ws, row, 0, rule_id, self.top)
             text(ws, row, 1, rule_name(rule_id, r), self.wrap)
-            text(ws, row, 2, sev, self.status.get(sev, self.top))
+            text(ws, row, 2, r.severity_names() if r else "", self.status.get(sev, self.top))
             ws.write_number(row, 3, n, self.top)
             text(ws, row, 4, summary, self.wrap)
             text(ws, row, 5, fix, self.wrap)

@@ -57,6 +57,9 @@ class Rule:
     source: str = ""  # file:line of the check function
     plugin: str = ""  # filled in when registered
     trusted: bool = False  # built-in: run without the guards plugins get
+    # (when, severity) for a rule whose findings differ in severity by case, e.g. D401: error on
+    # an injection, warning on an MRI. Empty: every finding has ``severity``.
+    severities: tuple[tuple[str, Severity], ...] = ()
 
     @property
     def always(self) -> bool:
@@ -68,11 +71,28 @@ class Rule:
         m = re.search(rf"^{heading}:\s*(.*?)(?=^\w[\w ]*:|\Z)", self.doc, re.M | re.S)
         return " ".join(m.group(1).split()) if m else ""
 
+    def severity_cases(self) -> list[tuple[str, Severity]]:
+        """(when, severity) of every kind of finding the rule gives; one ("", severity) pair for
+        a rule whose findings all have the same severity."""
+        return list(self.severities) or [("", self.severity)]
+
+    def severity_names(self) -> str:
+        """'error', or 'error/warning' for a rule whose findings differ by case (worst first)."""
+        levels = sorted({sev for _, sev in self.severity_cases()}, reverse=True)
+        return "/".join(map(str, levels))
+
+    def severity_text(self) -> str:
+        """'error' or, for a rule with cases, 'error when ...; warning when ...'."""
+        if not self.severities:
+            return str(self.severity)
+        return "; ".join(f"{sev} {when}" for when, sev in self.severities)
+
     def describe(self) -> dict:
         return {
             "id": self.id,
             "name": self.name,
             "severity": str(self.severity),
+            "severities": [{"when": when, "severity": str(sev)} for when, sev in self.severity_cases()],
             "summary": self.summary,
             "scope": self.scope,
             "plugin": self.plugin,
@@ -97,6 +117,7 @@ def rule(
     scope: str = "claim",
     setting: str = "",
     reads: Iterable[str] = (),
+    severities: dict[str, str] | None = None,
 ) -> Callable[[Callable], Rule]:
     """Turn a check function into a :class:`Rule`.
 
@@ -107,6 +128,11 @@ def rule(
     that have one of them. ``needs`` lists columns it reads: when the sheet lacks one, the rule
     does not run (the fact is unknown) and the report says so once. ``setting`` names a setting
     that switches the rule on (the rule is skipped while it is false).
+
+    ``severities`` is for a rule whose findings differ in severity (``ctx.finding(severity=...)``):
+    when -> severity, one entry per case, ``severity`` among them, e.g. ``{"when an injection
+    lacks the weeks": "error", "when an MRI does": "warning"}``. ``xlsheets rules`` and
+    ``explain`` show every case.
 
     ``reads`` (optional, a promise) names the only claim fields and documentation columns the
     check looks at, from ``READABLE_FIELDS`` and ``READABLE_FACTS``, e.g. ``("diagnoses", "dos")``
@@ -140,6 +166,15 @@ def rule(
             raise RuleDefinitionError(
                 f"{source}: rule {id}: reads must list claim fields ({', '.join(READABLE_FIELDS)}) "
                 f"or documentation columns ({', '.join(READABLE_FACTS)}), not {reads!r}")
+        try:
+            cases = tuple((str(when).strip(), Severity.parse(level)) for when, level in (severities or {}).items())
+        except ValueError as exc:
+            raise RuleDefinitionError(f"{source}: rule {id}: severities: {exc}") from None
+        if cases and (len(cases) < 2 or sev not in {c[1] for c in cases} or not all(w for w, _ in cases)):
+            raise RuleDefinitionError(
+                f"{source}: rule {id}: severities lists two or more cases (when -> severity), "
+                f"one of them with the rule's severity {sev}, e.g. {{\"when ...\": \"{sev}\", "
+                "\"when ...\": \"warning\"}")
         doc = inspect.getdoc(func) or ""
         if not doc.strip():
             raise RuleDefinitionError(
@@ -160,6 +195,7 @@ def rule(
             setting=setting,
             reads=tuple(sorted(set(reads))),  # one spelling per set: rules group by it
             source=source,
+            severities=cases,
         )
 
     return wrap

@@ -277,7 +277,9 @@ def no_code_set(claim, ctx):
             brief=f"no code set for {claim.dos.isoformat()}")
 
 
-@rule("C109", severity="error", reference="CMS-1500 item 24A / 837P DTP*472")
+@rule("C109", severity="error", reference="CMS-1500 item 24A / 837P DTP*472",
+      severities={"when the date is blank or cannot be read": "error",
+                  "when the sheet has no date-of-service column": "warning"})
 def date_of_service(claim, ctx):
     """The date of service is missing or cannot be read.
 

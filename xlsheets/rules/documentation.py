@@ -28,6 +28,8 @@ def _rows(procs):
 
 
 @rule("D401", severity="error", procedures=ESI | IMAGING, needs=("conservative_care_weeks",),
+      severities={"on an epidural steroid injection": "error",
+                  "on a lumbar MRI (no red flags documented)": "warning"},
       reads=("procedures", "conservative_care_weeks", "red_flags"),
       reference="Medicare ESI LCD L39240/L39242 (4 weeks); ACR Appropriateness Criteria, low back pain (6 weeks)")
 def conservative_care(claim, ctx):
@@ -168,6 +170,8 @@ def level_documented(claim, ctx):
 
 
 @rule("D406", severity="error", procedures=TPI,
+      severities={"when the sheet has a myofascial pain column": "error",
+                  "when it has none (myofascial pain unknown)": "warning"},
       reference="Trigger point injection LCDs (2024-04-01): myalgia M79.1- required")
 def trigger_point_diagnosis(claim, ctx):
     """Trigger point injection without documented myofascial pain or a myalgia code (M79.1-).

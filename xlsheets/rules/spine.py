@@ -103,6 +103,8 @@ def level_contradicts_region(claim, ctx):
 
 
 @rule("S303", severity="warning", dx=("M54.16", "M54.17"), reads=("diagnoses", "payer"),
+      severities={"to verify the payer's policy": "warning",
+                  "when a payer plugin (or pair_policy_default) says deny": "error"},
       reference="payer policy")
 def lumbar_and_lumbosacral(claim, ctx):
     """M54.16 and M54.17 on the same claim: payers differ; verify the payer's policy.
