@@ -100,7 +100,12 @@ def _run(args) -> int:
             result.write_text(sys.stdout)
         if args.output:
             from .report import write_report
-            write_report(result, args.output)
+            try:
+                write_report(result, args.output)
+            except OSError as exc:  # the disk filled up, the folder went away meanwhile
+                raise InputError(f"the report {args.output} could not be written "
+                                 f"({exc.strerror or exc}); nothing was written there. Free some "
+                                 "space or choose another folder, and run again.") from None
             print(f"Report written to {args.output}", file=sys.stderr if args.format == "json" else sys.stdout)
         if args.profile:
             _print_profile(validator, sys.stderr)

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from .codes.icd10cm import normalize as normalize_icd
 from .findings import Finding, Severity
-from .values import (Unreadable, _quote, clean_text, code_text, date_order_of, excel_error, read_date,
+from .values import (Unreadable, plain_value, _quote, clean_text, code_text, date_order_of, excel_error, read_date,
                      read_flag, read_number)
 from .values import UNCALCULATED_FIX, Uncalculated, uncalculated_reason
 
@@ -127,8 +127,16 @@ _MODIFIER_COLUMNS = tuple(f"modifier{i}" for i in range(1, 5))
 _HEADER_STRIP = re.compile(r"[\s\-_#.:/()\[\]*]+")
 
 
+_PLAIN_TYPES = frozenset((str, int, float, bool, type(None), _dt.datetime, _dt.date, _dt.time,
+                          _dt.timedelta, Uncalculated))
+
+
 def header_key(text: object) -> str:
     """Header text reduced for matching: case, spaces, dashes and underscores do not count."""
+    if text is not None and type(text) not in _PLAIN_TYPES:
+        text = plain_value(text)
+        if isinstance(text, Unreadable):
+            return ""  # a header cell that cannot be read names no column
     raw = clean_text(text).lower()
     key = _HEADER_STRIP.sub("", raw)
     if raw.endswith("#") and key:
@@ -376,7 +384,9 @@ class HeaderMap:
         unknown = []
         unused = []
         for index, cell in enumerate(header_row):
-            text = clean_text(cell)
+            if cell is not None and type(cell) not in _PLAIN_TYPES:
+                cell = plain_value(cell)  # a header cell that cannot be read names no column
+            text = clean_text(cell) if not isinstance(cell, Unreadable) else ""
             if not text:
                 continue
             key = header_key(text)
@@ -541,6 +551,23 @@ def _procedure_cell(value: object, row: int | None) -> tuple[Procedure, ...]:
     return hit
 
 
+def _plain_values(header: HeaderMap, values: Sequence[object], row: int | None, claim: Claim) -> list:
+    """The row with every value of another type made plain (``values.plain_value``); one that
+    cannot be read is None, and an E101 on the claim when its column is read."""
+    read = {index: (canon, text) for index, canon, text in header.columns}
+    out = []
+    for index, value in enumerate(values):
+        if value is not None and type(value) not in _PLAIN_TYPES:
+            value = plain_value(value)
+            if isinstance(value, Unreadable):
+                if index in read:
+                    canon, text = read[index]
+                    claim.problems.append(_problem(canon, text, row, value.reason))
+                value = None
+        out.append(value)
+    return out
+
+
 def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = None) -> Claim:
     """One worksheet row -> one claim (a service line when the sheet is line-level).
 
@@ -549,6 +576,8 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
     """
     claim = Claim(present=header.present, rows=(row,) if row else ())
     facts = claim.facts
+    if not _PLAIN_TYPES.issuperset(map(type, values)):
+        values = _plain_values(header, values, row, claim)
     if len(values) < header.width:
         values = [*values, *([None] * (header.width - len(values)))]
     for index, canon, text in header.flag_columns:

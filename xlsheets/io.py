@@ -22,13 +22,15 @@ import os
 import pickle
 import re
 import signal
+import stat
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .cell_text import neutralize  # noqa: F401  (the one neutraliser, re-exported)
+from .cell_text import EXCEL_CELL_CHARS, neutralize  # noqa: F401  (neutralize: re-exported)
 from .claims import HeaderMap, is_blank_row
 
 __all__ = ["InputError", "Sheet", "open_sheet", "check_output_path", "atomic_output",
@@ -109,8 +111,7 @@ def _kind_of(path: Path) -> str:
     if path.is_dir():
         raise InputError(f"{path} is a folder, not a file. Give the workbook's file name.")
     try:
-        with open(path, "rb") as f:
-            head = f.read(8)
+        head = _read_head(path)
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc}). Check that the file is "
                          "not open elsewhere and that you may read it.") from None
@@ -141,6 +142,41 @@ def _kind_of(path: Path) -> str:
         return "csv"
     raise InputError(f"{path.name} is not a spreadsheet (unsupported file type). Use an Excel "
                      "workbook (.xlsx, .xlsm) or a CSV file (.csv).")
+
+
+def _read_head(path: Path) -> bytes:
+    """The first 8 bytes of a regular file; InputError for anything else (a device such as
+    /dev/zero, a FIFO, a socket), which could be read for ever. Links are followed: a link to
+    a regular file is fine. Opened without blocking, so a FIFO with no writer cannot hang."""
+    refuse_unless_regular(path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for something else meanwhile
+            refuse_unless_regular(path, force=True)
+        return os.read(fd, 8)
+    finally:
+        os.close(fd)
+
+
+def refuse_unless_regular(path, what: str = "input", force: bool = False) -> None:
+    """InputError unless ``path`` (links followed) is a regular file: xlsheets reads only files,
+    never devices, pipes or sockets, whose data may never end."""
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # not there: the caller says so in its own words
+    if stat.S_ISREG(mode) and not force:
+        return
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a folder"
+            if stat.S_ISDIR(mode) else "not a regular file")
+    link = f" (a link to {os.path.realpath(path)})" if os.path.islink(path) else ""
+    if what == "output":
+        raise InputError(f"The output {path}{link} is {kind}, not a file; xlsheets writes only "
+                         "regular files. Give a file name, e.g. report.xlsx.")
+    raise InputError(f"{path}{link} is {kind}, not a file; xlsheets reads only regular files "
+                     f"as its {what}. Save it to a file and give that file's name.")
 
 
 def _looks_like_text(path: Path) -> bool:
@@ -178,6 +214,8 @@ def _open_workbook(path: Path, sheet: str | None, reader: str | None,
                    stack: contextlib.ExitStack, columns: dict[str, str] | None = None) -> Sheet:
     zf = stack.enter_context(_checked_zip(path))
     reader = reader or _choose_reader(path, zf)
+    if reader != "xlsxstream":
+        _check_sheets_whole(path, zf)
     if reader == "calamine" and _any_uncalculated(zf):
         reader = "xlsxstream"  # calamine would read formulas without values as blank cells
     if reader == "calamine":
@@ -269,6 +307,23 @@ def _choose_reader(path: Path, zf: zipfile.ZipFile) -> str:
     return "calamine"
 
 
+def _check_sheets_whole(path: Path, zf: zipfile.ZipFile) -> None:
+    """Every sheet part read whole for what it claims and for texts readers disagree on, before
+    a reader that trusts the sheet's own structure (python-calamine, openpyxl) is given it. The
+    streaming reader checks each row itself as it reads."""
+    total = sum(i.file_size for i in zf.infolist())
+    try:
+        for info in zf.infolist():
+            if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                with zf.open(info) as f:
+                    head = f.read(PROLOG_SCAN_BYTES)
+                    _check_rest(path, info.filename, f, head, total, sheet=True)
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+        raise _damaged(path, exc) from None
+
+
 def _any_uncalculated(zf: zipfile.ZipFile) -> bool:
     """Whether a sheet may hold a formula without its value; a damaged part counts as yes (the
     streaming reader then says what is damaged)."""
@@ -332,6 +387,12 @@ def _checked_zip(path: Path) -> Iterator[zipfile.ZipFile]:
             raise InputError(f"{path.name} holds {len(infos)} parts, more than any workbook "
                              f"needs ({MAX_ZIP_MEMBERS}); it is refused as unsafe.")
         names = {i.filename for i in infos}
+        if len(names) != len(infos) or len({n.lower() for n in names}) != len(names):
+            seen: set[str] = set()
+            twice = next(n for n in (i.filename for i in infos) if n.lower() in seen or seen.add(n.lower()))
+            raise InputError(f"{path.name} is damaged: the part {twice} appears twice in the zip "
+                             "container (readers would disagree about which one counts). Open it "
+                             "in Excel and save it again, or export the claims again.")
         if "xl/workbook.bin" in names:
             raise InputError(f"{path.name} is an Excel Binary Workbook (.xlsb), which is not "
                              "supported. In Excel use File > Save As > Excel Workbook (.xlsx).")
@@ -351,11 +412,11 @@ def _checked_zip(path: Path) -> Iterator[zipfile.ZipFile]:
                              "Split the claims into smaller workbooks.")
         for info in infos:
             if info.filename.lower().endswith((".xml", ".rels", ".vml")):
-                _check_prolog(path, zf, info)
+                _check_part(path, zf, info, total)
     except InputError:
         zf.close()
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
         zf.close()
         raise _damaged(path, exc) from None
     try:
@@ -378,11 +439,89 @@ def _check_sizes(path: Path, part: str, size: int, compressed: int) -> None:
 _PROLOG_SKIP = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->)", re.S)
 
 
-def _check_prolog(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-    """Refuse a DOCTYPE: without one no XML entity can be declared, so no expansion bomb and no
-    external entity (XXE) can reach any parser (ours, openpyxl's or calamine's)."""
+def _check_part(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, total: int) -> None:
+    """One XML part, before any reader sees it: its prolog (no DOCTYPE) and what it claims.
+
+    Readers size their tables from what a file says: python-calamine reserves memory for the
+    shared-strings table's ``count`` (a 2.5 KB file claiming 4,000,000,000 strings made it ask
+    for 96 GB and abort the process). So every count, dimension and column span a part states
+    is checked against what the workbook can hold, here, for every reader and any file size:
+    no element takes fewer than 4 bytes, and no sheet reaches past Excel's last row or column.
+    Parts other than sheets are read whole (their counts may sit anywhere, and their strings
+    are checked for markup Excel never writes inside a text, on which readers disagree);
+    sheets are read as far as their claims go (the start, before the rows), and their cells
+    are checked by whichever reader reads them.
+    """
+    sheet = info.filename.startswith(("xl/worksheets/", "xl/chartsheets/", "xl/dialogsheets/"))
     with zf.open(info) as f:
         head = f.read(PROLOG_SCAN_BYTES)
+        _check_prolog(path, info, head)
+        _check_claims(path, info.filename, head, total, sheet)
+        if sheet:
+            return
+        _check_rest(path, info.filename, f, head, total, sheet=False)
+
+
+def _check_rest(path: Path, part: str, f, head: bytes, total: int, sheet: bool) -> None:
+    """The rest of a part after ``head``, block by block (blocks overlap by 64 KB so a text
+    cut at a block's end is judged whole): its counts, its texts, and for sheets its extent."""
+    from .xlsxstream import malformed_text, refuse_malformed_text
+    if malformed_text(head):
+        refuse_malformed_text(path.name, part)
+    tail = head
+    while block := f.read(1 << 20):
+        data = tail[-65536:] + block
+        _check_claims(path, part, data, total, sheet)
+        if malformed_text(data):
+            refuse_malformed_text(path.name, part)
+        tail = data
+
+
+_COUNT_CLAIM = re.compile(rb"""\s(count|uniqueCount)\s*=\s*["']\s*(\d+)""")
+_DIMENSION = re.compile(rb"""<(?:[\w.-]+:)?dimension\b[^>]*?\sref\s*=\s*["']([^"']*)["']""")
+_SPANS = re.compile(rb"""\s(?:spans\s*=\s*["'][\d\s]*:\s*|max\s*=\s*["']\s*)(\d+)""")
+_REFERENCE = re.compile(r"^\$?([A-Za-z]{1,4})\$?(\d{1,8})$")
+
+
+def _check_claims(path: Path, part: str, data: bytes, total: int, sheet: bool) -> None:
+    """Refuse counts larger than the workbook's bytes can hold and sheet extents (dimension,
+    row spans, column ranges) past Excel's last row or column."""
+    for m in _COUNT_CLAIM.finditer(data):
+        n = int(m.group(2))
+        if n * 4 > total:
+            raise InputError(
+                f"{path.name}: part {part} claims {m.group(1).decode()}=\"{n:,}\" items, more than "
+                f"the whole workbook ({total:,} bytes unpacked) can hold; the file was not written "
+                "by Excel and is refused as unsafe. Open it in Excel and save it again, or export "
+                "the claims again.")
+    if not sheet:
+        return
+    for m in _SPANS.finditer(data):
+        if int(m.group(1)) > EXCEL_MAX_COLUMNS:
+            raise InputError(f"{path.name}: part {part} claims column {int(m.group(1)):,}, beyond "
+                             f"Excel's last column ({EXCEL_MAX_COLUMNS:,}, XFD); the file was not "
+                             "written by Excel. Open it in Excel and save it again.")
+    for m in _DIMENSION.finditer(data):
+        for ref in m.group(1).decode("ascii", "replace").split(":"):
+            cell = _REFERENCE.match(ref.strip())
+            col = _column_number(cell.group(1)) if cell else 0
+            if cell is None or not 1 <= col <= EXCEL_MAX_COLUMNS or not 1 <= int(cell.group(2)) <= EXCEL_MAX_ROWS:
+                raise InputError(f"{path.name}: part {part} claims the sheet reaches {ref.strip()[:20]!r}, "
+                                 "which is not a cell of an Excel sheet (past its last row or "
+                                 "column); the file was not written by Excel. Open it in Excel and "
+                                 "save it again.")
+
+
+def _column_number(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _check_prolog(path: Path, info: zipfile.ZipInfo, head: bytes) -> None:
+    """Refuse a DOCTYPE: without one no XML entity can be declared, so no expansion bomb and no
+    external entity (XXE) can reach any parser (ours, openpyxl's or calamine's)."""
     if head.startswith(codecs.BOM_UTF8):
         head = head[3:]
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -604,7 +743,7 @@ def _open_csv(path: Path, stack: contextlib.ExitStack, columns: dict[str, str] |
     f.seek(0)
     delimiter = _sniff_delimiter(sample)
     csv.field_size_limit(1 << 20)
-    reader = csv.reader(f, delimiter=delimiter)
+    reader = csv.reader(_bounded_lines(path, f, delimiter), delimiter=delimiter)
     rows = _csv_rows(path, reader, delimiter, encoding)
     stack.callback(_close_quietly, rows)
     found = _find_header(rows, columns)
@@ -617,6 +756,43 @@ def _open_csv(path: Path, stack: contextlib.ExitStack, columns: dict[str, str] |
     header_row, header, buffered = found
     _check_unlabelled_columns(path, "", header, header_row, buffered)
     return Sheet(path, "", header, header_row, _chain(buffered, rows), "csv")
+
+
+CSV_MAX_LINE_CHARS = 64 << 20  # far above any claims row; a line longer is not an export
+
+
+def _bounded_lines(path: Path, f, delimiter: str) -> Iterator[str]:
+    """The file's lines, with a CSV held to a workbook's limits before the csv module splits
+    them: a line of more than Excel's 16,384 cells is refused when it is met, before 52 million
+    fields of one 100 MB line become a list, and no line is read past 64 MB."""
+    number = 0
+    while line := f.readline(CSV_MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) > EXCEL_MAX_COLUMNS:
+            if len(line) > CSV_MAX_LINE_CHARS:
+                raise InputError(f"{path.name}: line {number:,} is longer than "
+                                 f"{CSV_MAX_LINE_CHARS >> 20} MB, which no claims export is; the "
+                                 "file is refused. Check that you picked the claims file.")
+            if line.count(delimiter) >= EXCEL_MAX_COLUMNS and _cells_in(line, delimiter) > EXCEL_MAX_COLUMNS:
+                raise _too_wide(path, number, _cells_in(line, delimiter))
+        yield line
+
+
+_QUOTED = re.compile(r'"[^"]*"')
+
+
+def _cells_in(line: str, delimiter: str) -> int:
+    """Cells of one line (delimiters outside quoted text, plus one); a quote left open makes
+    the rest one cell, as the csv module reads it."""
+    outside = _QUOTED.sub("", line)
+    cut = outside.find('"')
+    return (outside if cut < 0 else outside[:cut]).count(delimiter) + 1
+
+
+def _too_wide(path: Path, line: int, cells: int) -> InputError:
+    return InputError(f"{path.name}: line {line:,} has {cells:,} cells, more than an Excel sheet's "
+                      f"{EXCEL_MAX_COLUMNS:,} columns; the file is refused. Check the delimiter "
+                      "and that you picked the claims file.")
 
 
 def _csv_rows(path: Path, reader, delimiter: str = ",", encoding: str = "utf-8") -> Iterator[list[object]]:
@@ -635,6 +811,8 @@ def _csv_rows(path: Path, reader, delimiter: str = ",", encoding: str = "utf-8")
     try:
         for row in reader:
             end = reader.line_num
+            if len(row) > EXCEL_MAX_COLUMNS:
+                raise _too_wide(path, line + 1, len(row))
             if end - line > 1:
                 _check_swallowed(path, row, line + 1, end, delimiter, widest)
             elif len(row) > widest:
@@ -642,6 +820,11 @@ def _csv_rows(path: Path, reader, delimiter: str = ",", encoding: str = "utf-8")
             start, line = line + 1, end
             yield [v if v != "" else None for v in row]
     except csv.Error as exc:
+        if "field larger than field limit" in str(exc) and reader.line_num - line <= 1:
+            raise InputError(f"{path.name}: line {line + 1:,} has a cell of more than "
+                             f"{csv.field_size_limit():,} characters (an Excel cell holds "
+                             f"{EXCEL_CELL_CHARS:,}); the file is refused. Check that you picked "
+                             "the claims file.") from None
         if "field larger than field limit" in str(exc):  # a quote that never closes, most likely
             raise InputError(
                 f"{path.name}: line {line + 1}: a quote (\") opens a cell that runs over more than "
@@ -768,6 +951,15 @@ def check_output_path(input_path, output_path) -> None:
     if not folder.is_dir():
         raise InputError(f"The output folder {folder} does not exist. Create it or choose "
                          "another output path.")
+    if os.path.lexists(out) and not os.path.isfile(out):
+        refuse_unless_regular(out, what="output")
+    try:  # found now, before validating, not after the whole run: can a file be made there?
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".xlsheets-probe.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"The output folder {folder} cannot be written to ({exc.strerror or exc}). "
+                         "Choose a folder you may write to, e.g. your Documents folder.") from None
 
 
 @contextlib.contextmanager

@@ -109,6 +109,37 @@ _OFFICE_JS_ERRORS = {
 }
 
 
+_PLAIN = (str, bool, int, float, _dt.datetime, _dt.date, _dt.time, _dt.timedelta, dict)
+
+
+def plain_value(value: object) -> object:
+    """A cell value of a type the parser knows, or :class:`Unreadable`.
+
+    The readers only ever give str, numbers, bools, dates and None; a caller of the Python API
+    (``Validator.validate_rows``) may pass anything. An object of another type is read as its
+    text; one whose text cannot be had (``__str__`` raises, or gives no string) is unreadable,
+    an E101 on the claim, never an exception out of the validator. Subclasses of the plain
+    types become the plain type, so no overridden method of theirs runs later.
+    """
+    try:
+        if isinstance(value, _PLAIN):
+            if isinstance(value, (Uncalculated, _dt.date, _dt.time, _dt.timedelta, dict)):
+                return value
+            if isinstance(value, str):
+                return str.__str__(value)
+            if isinstance(value, bool):
+                return bool(value)
+            if isinstance(value, int):
+                return int.__index__(value)
+            return float.__float__(value)
+        text = str(value)
+        if type(text) is not str:
+            raise TypeError("__str__ returned a non-string")
+        return text
+    except Exception:
+        return Unreadable(f"the value (of type {type(value).__name__}) cannot be read as text")
+
+
 def clean_text(value: object) -> str:
     """Text of a cell with non-breaking and zero-width spaces folded and ends trimmed."""
     if value is None:

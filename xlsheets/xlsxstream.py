@@ -28,7 +28,7 @@ from xml.etree.ElementTree import XMLPullParser, ParseError, fromstring
 
 from .values import Uncalculated
 
-__all__ = ["XlsxReader", "ColumnLayout", "calamine_value", "has_uncalculated"]
+__all__ = ["XlsxReader", "ColumnLayout", "calamine_value", "has_uncalculated", "malformed_text"]
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -144,6 +144,8 @@ class XlsxReader:
         out: list[str] = []
         append = out.append
         for wrap_open, chunk in self._blocks(part, b"si", b"sst"):
+            if malformed_text(chunk):
+                refuse_malformed_text(self.name, part)
             for el in fromstring(wrap_open + chunk + b"</xlsheets-wrap>"):
                 append(_string_item(el).replace("x005F_", ""))
         return out
@@ -372,6 +374,8 @@ class XlsxReader:
             else:
                 items = None
             if items is None:  # unusual layout: the XML parser reads the whole block
+                if malformed_text(chunk):
+                    refuse_malformed_text(self.name, part)
                 root = fromstring(wrap_open + chunk + b"</xlsheets-wrap>")
                 items = [(None, el) for el in root]
             for attrs, body in items:
@@ -391,6 +395,8 @@ class XlsxReader:
                         values = mark_uncalculated(body, values)
                     if values is None:
                         raw = b"<row" + attrs + b">" + body + b"</row>"
+                        if malformed_text(raw):
+                            refuse_malformed_text(self.name, part)
                         el = fromstring(wrap_open + raw + b"</xlsheets-wrap>")[0]
                         tag = el.tag
                         ns = tag[:tag.index("}") + 1] if tag.startswith("{") else ""
@@ -551,6 +557,36 @@ def _string_item(el) -> str:
                 if t.tag.rsplit("}", 1)[-1] == "t":
                     parts.append(t.text or "")
     return "".join(parts)
+
+
+_P = rb"(?:[\w.-]+:)?"  # a namespace prefix
+_TEXT_MARKUP = re.compile(  # an element (or comment) inside a <t> or <v>: only text belongs there
+    rb"<" + _P + rb"[tv](?:\s[^>]*?)?(?<!/)>[^<]*<(?!/" + _P + rb"[tv]\s*>|!\[CDATA\[)")
+_TEXT_ORDER = re.compile(  # <t> after a <t> or a rich-text run <r>: one plain text, then runs
+    rb"</" + _P + rb"[tr]\s*>\s*<" + _P + rb"t[\s>/]")
+_RUN_IN_RUN = re.compile(
+    rb"<" + _P + rb"r(?:\s[^>]*?)?(?<!/)>(?:[^<]|<(?!/?" + _P + rb"r[\s>/]))*<" + _P + rb"r[\s>/]")
+
+
+def malformed_text(data: bytes) -> bool:
+    """Whether XML holds a text (shared or inline string, cell value) in a shape Excel never
+    writes and readers read differently: an element inside ``<t>`` or ``<v>``, a second
+    ``<t>``, a ``<t>`` after a rich-text run, a run inside a run. python-calamine, openpyxl and
+    this reader would each give a different text for the same cell, so such a file is refused
+    as damaged whichever reader its size picks."""
+    if b"<" not in data:
+        return False
+    return bool(_TEXT_MARKUP.search(data) or _TEXT_ORDER.search(data)
+                or (b"<r>" in data or b":r>" in data or b"<r " in data) and _RUN_IN_RUN.search(data))
+
+
+def refuse_malformed_text(name: str, part: str) -> None:
+    """Raise the InputError for a part where :func:`malformed_text` found a text Excel never writes."""
+    from .io import InputError
+    raise InputError(f"{name} is damaged: part {part} has a text cell holding markup Excel never "
+                     "writes there (an element inside a text, or text pieces out of order), which "
+                     "readers would read differently. Open it in Excel and save it again, or "
+                     "export the claims again.")
 
 
 def _refuse_doctype(data: bytes, name: str, part: str) -> None:
