@@ -1,0 +1,69 @@
+# Runs inside Pyodide (tests/pyodide/run.mjs): what xlwings Lite does with the two tabs of the
+# bundle `xlsheets lite` wrote, then the add-in's calls. Prints one line: RESULT {json}.
+import importlib, json, os, sys, time
+
+import micropip
+
+os.environ["XLWINGS_ON_SERVER"] = "true"          # the Office.js decorators, as in xlwings Lite
+os.environ.setdefault("XLWINGS_LICENSE_KEY", "noncommercial")
+timings = {"pyodide_load": PYODIDE_LOAD_SECONDS}
+
+# 1. requirements.txt, installed by micropip with dependencies from the package index. The
+#    xlsheets line names the wheel under test instead (as --wheel-url does); xlwings is pinned to
+#    the version whose call interface the tests use.
+lines = [l.strip() for l in open("/home/pyodide/lite/requirements.txt") if l.strip() and not l.startswith("#")]
+wanted = [XLSHEETS_WHEEL if l.startswith("xlsheets") else "xlwings==0.37.8" if l == "xlwings" else l
+          for l in lines]
+t = time.perf_counter()
+await micropip.install(wanted)
+timings["micropip_install"] = time.perf_counter() - t
+installed = {name: pkg.version for name, pkg in micropip.list().items()}
+
+# 2. main.py, imported as the add-in imports its main.py tab.
+sys.path.insert(0, "/home/pyodide/lite")
+t = time.perf_counter()
+main = importlib.import_module("main")
+timings["import_main"] = time.perf_counter() - t
+
+from xlwings.server import custom_functions_call, custom_functions_meta, custom_scripts_call, custom_scripts_meta
+import xlwings as xw
+
+
+async def run(call):
+    if call["kind"] == "function":
+        return await custom_functions_call(call["payload"], main)
+    book = xw.Book(json=call["book"])
+    await custom_scripts_call(main, call["name"], typehint_to_value={xw.Book: book})
+    return book.json()
+
+
+given = CALLS.to_py()
+calls = given["calls"]
+results = []
+for n, call in enumerate(calls):
+    t = time.perf_counter()
+    try:
+        results.append({"ok": await run(call)})
+    except Exception as exc:
+        results.append({"error": f"{type(exc).__name__}: {exc}"})
+    if n == 0:
+        timings["first_call"] = time.perf_counter() - t
+
+# 3. A 10,000-row CLAIM_STATUS_TABLE, cold (first time these rows are seen) and warm (recalculated).
+big = given.get("big")
+if big is not None and type(big).__name__ != "JsNull":  # JS null
+    t = time.perf_counter()
+    cold = await custom_functions_call(big, main)
+    timings["table_10000_cold"] = time.perf_counter() - t
+    t = time.perf_counter()
+    warm = await custom_functions_call(CALLS.to_py()["big"], main)
+    timings["table_10000_warm"] = time.perf_counter() - t
+    timings["table_10000_same"] = cold == warm
+
+print("RESULT " + json.dumps({
+    "python": sys.version.split()[0], "platform": sys.platform,
+    "pyodide": importlib.import_module("pyodide").__version__,
+    "installed": installed, "timings": timings, "results": results,
+    "functions": sorted(f["name"] for f in custom_functions_meta(main)["functions"]),
+    "scripts": custom_scripts_meta(main),
+}, default=str))
