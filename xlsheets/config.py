@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import math
 import os
 import re
 import tomllib
@@ -46,7 +47,7 @@ from typing import Any, Mapping
 from .findings import Severity
 
 __all__ = ["Config", "PayerPolicy", "ConfigError", "load_config", "find_config", "DEFAULT_SETTINGS",
-           "describe_config", "config_line"]
+           "describe_config", "config_line", "config_from_dict", "check_settings", "check_plugin_settings"]
 
 # Thresholds and switches of the core rules; plugins add their own defaults through a hook.
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -57,6 +58,12 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "electronic_format": False,  # C110
     "pair_policy_default": "review",  # S303 when no payer plugin decides
     "plugin_rule_seconds": 10,  # a plugin rule running longer is stopped (command line)
+}
+
+# Settings that take more than their default's type says: (test, what the value must be).
+_SETTING_RANGES: dict[str, tuple[Any, str]] = {
+    "plugin_rule_seconds": (lambda v: v > 0, "a number of seconds greater than 0, e.g. 10"),
+    "pair_policy_default": (lambda v: v in ("allow", "deny", "review"), '"allow", "deny" or "review"'),
 }
 
 _TOP_KEYS = {"select", "ignore", "plugin_dirs", "plugins", "electronic_format", "severity",
@@ -160,16 +167,10 @@ def find_config(explicit: str | os.PathLike | None = None, cwd: Path | None = No
                 near: str | os.PathLike | None = None) -> Path | None:
     """The configuration file to use, or None for the defaults; ``near`` is the workbook."""
     if explicit:
-        path = Path(explicit)
-        if not path.is_file():
-            raise ConfigError(f"configuration file {path} not found")
-        return path
+        return _named_file(Path(explicit), "--config names")
     env = os.environ.get("XLSHEETS_CONFIG")
     if env:
-        path = Path(env)
-        if not path.is_file():
-            raise ConfigError(f"XLSHEETS_CONFIG names {path}, which does not exist")
-        return path
+        return _named_file(Path(env), "XLSHEETS_CONFIG names")
     starts = []
     if near is not None:
         starts.append(Path(near).resolve().parent)
@@ -180,6 +181,23 @@ def find_config(explicit: str | os.PathLike | None = None, cwd: Path | None = No
             return found
     user = _user_config_dir() / "xlsheets.toml"
     return user if user.is_file() else None
+
+
+def _named_file(path: Path, named: str) -> Path:
+    """A configuration file named on the command line or in XLSHEETS_CONFIG, which must be a
+    regular file: a folder, a device or a pipe is said to be one."""
+    import stat
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        raise ConfigError(f"{named} {path}, which does not exist") from None
+    if stat.S_ISDIR(mode):
+        raise ConfigError(f"{named} {path}, which is a folder; name the file in it, e.g. "
+                          f"{path / 'xlsheets.toml'}")
+    if not stat.S_ISREG(mode):
+        raise ConfigError(f"{named} {path}, which is not a regular file (a device or a pipe); "
+                          "name an xlsheets.toml file")
+    return path
 
 
 def _nearest(start: Path) -> Path | None:
@@ -238,9 +256,13 @@ def config_from_dict(data: Mapping[str, Any], source: Path | None = None) -> Con
     cfg.plugin_dirs = [(base / p).resolve() for p in _str_list(data.get("plugin_dirs", []), where, "plugin_dirs")]
     cfg.plugins = _str_list(data.get("plugins", []), where, "plugins")
     cfg.severity = _severities(data.get("severity", {}), where, "severity")
-    cfg.settings.update(_table(data.get("settings", {}), where, "settings"))
+    cfg.settings.update(check_settings(_table(data.get("settings", {}), where, "settings"), where))
     if "electronic_format" in data:
-        cfg.settings["electronic_format"] = bool(data["electronic_format"])
+        value = data["electronic_format"]
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: electronic_format = {_toml(value)}: electronic_format must be "
+                              "true or false (without quotes)")
+        cfg.settings["electronic_format"] = value
     cfg.columns = _columns(data.get("columns", {}), where)
     if "date_order" in data:
         order = str(data["date_order"]).strip().upper()
@@ -263,9 +285,85 @@ def config_from_dict(data: Mapping[str, Any], source: Path | None = None) -> Con
             select=_rule_list(section.get("select", []), sect_where, "select"),
             ignore=_rule_list(section.get("ignore", []), sect_where, "ignore"),
             severity=_severities(section.get("severity", {}), sect_where, "severity"),
-            settings=_table(section.get("settings", {}), sect_where, "settings"),
+            settings=check_settings(_table(section.get("settings", {}), sect_where, "settings"),
+                                    where, f"payers.{name}.settings"),
         ))
     return cfg
+
+
+def check_settings(settings: Mapping[str, Any], where: str, section: str = "settings",
+                   defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``settings`` checked against the type of each one's default (``defaults``: the core's
+    DEFAULT_SETTINGS, or a plugin's ``xlsheets_default_settings``); ConfigError naming
+    ``where`` (the file) and the key for a value of the wrong type or out of range.
+
+    A switch takes true or false (``"false"`` in quotes is text, and would count as true); a
+    number takes a finite number, not below 0 when its default is not (weeks, visits, seconds);
+    text takes text; a list a list. Keys without a default are left for their plugin (checked
+    when the plugins are loaded, see ``Validator``)."""
+    defaults = DEFAULT_SETTINGS if defaults is None else defaults
+    out = dict(settings)
+    for key, value in settings.items():
+        if key in defaults:
+            _check_setting(key, value, defaults[key], where, section)
+    return out
+
+
+def check_plugin_settings(cfg: "Config", declared: Mapping[str, tuple[Any, str]]) -> None:
+    """The configuration's settings (top level and each payer's) checked against the types
+    plugins declare: ``declared`` maps a setting to (its default from the plugin's
+    ``xlsheets_default_settings``, the plugin's name). ConfigError naming the file, the key
+    and the plugin, as for the core's settings."""
+    where = str(cfg.source) if cfg.source else "configuration"
+    sections = [("settings", cfg.settings)] + [(f"payers.{p.name}.settings", p.settings) for p in cfg.payers]
+    for section, settings in sections:
+        for key, value in settings.items():
+            if key in declared and key not in DEFAULT_SETTINGS:
+                default, plugin = declared[key]
+                try:
+                    _check_setting(key, value, default, where, section)
+                except ConfigError as exc:
+                    raise ConfigError(f"{exc} (a setting of plugin {plugin})") from None
+
+
+def _check_setting(key: str, value: Any, default: Any, where: str, section: str) -> None:
+    def bad(must: str) -> ConfigError:
+        return ConfigError(f"{where}: [{section}] {key} = {_toml(value)}: {key} must be {must}")
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            hint = f" (without quotes: {key} = {value.strip().lower()})" if isinstance(value, str) and \
+                value.strip().lower() in ("true", "false") else ""
+            raise bad(f"true or false{hint}")
+    elif isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad(f"a number, e.g. {key} = {default}" + (" (without quotes)" if isinstance(value, str) else ""))
+        if not math.isfinite(value):
+            raise bad("a finite number")
+        if default >= 0 and value < 0:
+            raise bad("a number of 0 or more")
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise bad(f'text, e.g. {key} = "{default}"')
+    elif isinstance(default, (list, tuple)):
+        if not isinstance(value, list):
+            raise bad("a list, e.g. [\"a\", \"b\"]")
+    elif isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise bad("a table")
+    extra = _SETTING_RANGES.get(key)
+    if extra is not None and not extra[0](value):
+        raise bad(extra[1])
+
+
+def _toml(value: Any) -> str:
+    """A value as it is written in TOML (for messages)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value[:60].replace('"', '\\"') + '"'
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if value != value else ("inf" if value > 0 else "-inf")
+    return repr(value)[:60]
 
 
 def _columns(value, where) -> dict[str, str]:

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 from .claims import Claim, ClaimIsReadOnly, HeaderMap, claims_from_rows, parse_row
 from .codes.icd10cm import get_codeset
-from .config import Config, PayerPolicy, rule_selected
+from .config import Config, PayerPolicy, check_plugin_settings, rule_selected
 from .findings import Finding, Severity, status_of
 from .plugins import PluginHost, load_plugins, where_of
 from . import readcheck
@@ -168,6 +168,9 @@ class Validator:
                  profile: bool = False, check_reads: bool = False):
         self.config = config or Config()
         self.host = host or load_plugins(self.config.plugin_dirs)
+        # Settings of the loaded plugins are typed as strictly as the core's (ConfigError).
+        check_plugin_settings(self.config, {key: (value, p.name) for p in self.host.plugins.values()
+                                            for key, value in p.settings.items()})
         self._plans: dict[str, _Plan] = {}
         self._memos: dict[tuple[str, tuple[str, ...]], _Memo] = {}  # (plan signature, rule IDs) -> memo
         self.profile: dict[str, list[float]] | None = defaultdict(lambda: [0.0, 0]) if profile else None
