@@ -8,8 +8,8 @@ from xlsheets import hookspecs
 from xlsheets.cli import main
 from xlsheets.plugins import BUILTIN_MODULES, load_plugins
 
-CATALOGUE = [f"C1{n:02d}" for n in range(1, 14)] + ["X201", "X202", "X203"] + \
-    [f"S30{n}" for n in range(1, 10)] + [f"D40{n}" for n in range(1, 7)]
+CATALOGUE = [f"C1{n:02d}" for n in range(1, 15)] + ["X201", "X202", "X203"] + \
+    [f"S3{n:02d}" for n in range(1, 11)] + [f"D40{n}" for n in range(1, 7)]
 HOOKS = [name for name in dir(hookspecs) if name.startswith("xlsheets_")]
 BUILTIN = [r for r in load_plugins().rules if r.plugin in BUILTIN_MODULES]
 

@@ -60,8 +60,8 @@ def test_every_rule_has_firing_and_silent_cases(rule_id):
 
 def test_catalogue_is_complete():
     """Exactly the catalogue of domain.md §3, one cases file each, and no stray files."""
-    catalogue = ([f"C{n}" for n in range(101, 114)] + [f"X{n}" for n in range(201, 204)]
-                 + [f"S{n}" for n in range(301, 310)] + [f"D{n}" for n in range(401, 407)])
+    catalogue = ([f"C{n}" for n in range(101, 115)] + [f"X{n}" for n in range(201, 204)]
+                 + [f"S{n}" for n in range(301, 311)] + [f"D{n}" for n in range(401, 407)])
     assert BUILTIN == sorted(catalogue)
     assert [f.stem for f in FILES] == sorted(catalogue)
 
@@ -186,3 +186,39 @@ def test_c111_reported_on_the_add_on_row_of_a_line_level_sheet():
     hits = [f for r in results for f in r.findings if f.rule == "C111"]
     assert len(results) == 1 and len(hits) == 1
     assert hits[0].rows == (4,) and "64483" in hits[0].message
+
+
+def test_s302_suggests_the_code_of_the_documented_region_for_every_spine_code():
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M51.26", "nerve_root_level": "L5-S1"}, "S302")
+    assert f.suggestion == "M51.27" and "lumbosacral" in f.message
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M48.07", "nerve_root_level": "L4-L5"}, "S302")
+    assert f.suggestion == "M48.061 / M48.062"
+
+
+def test_s309_names_the_code_of_the_documented_side():
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.41", "laterality": "L"}, "S309")
+    assert f.suggestion == "M54.42" and "right" in f.message
+
+
+def test_s310_says_why_the_encounter_is_for_pain_management():
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M51.17", "dx2": "G89.29", "cpt1": "64493"}, "S310")
+    assert "64493" in f.message and f.suggestion == "list G89.29 first"
+
+
+def test_d401_gives_the_medicare_pain_duration():
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.17", "cpt1": "64483-RT", "laterality": "R",
+              "nerve_root_level": "L5-S1", "conservative_care_weeks": 6, "symptom_weeks": 2}, "D401")
+    assert "pain for 2 weeks" in f.message and "at least 4 weeks of pain" in f.message
+
+
+def test_d406_says_to_code_documented_myofascial_pain():
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M54.16", "cpt1": "20552", "myofascial_pain": "Y"}, "D406")
+    assert "code it" in f.message and "M79.1-" in f.message
+
+
+def test_c114_is_reported_on_the_guidance_line():
+    header = ["Claim ID", "DOS", "Dx 1", "CPT", "Modifier 1"]
+    rows = [["L1", "03/10/2026", "M54.17", "64483", "RT"], ["L1", "03/10/2026", "", "77003", ""]]
+    results = Validator(Config()).validate_rows(header, rows)
+    (hit,) = [f for r in results for f in r.findings if f.rule == "C114"]
+    assert hit.rows == (3,) and hit.suggestion == "remove 77003" and "included in 64483" in hit.message

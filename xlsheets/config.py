@@ -52,7 +52,9 @@ __all__ = ["Config", "PayerPolicy", "ConfigError", "load_config", "find_config",
 # Thresholds and switches of the core rules; plugins add their own defaults through a hook.
 DEFAULT_SETTINGS: dict[str, Any] = {
     "esi_conservative_care_weeks": 4,  # Medicare ESI LCDs (L39240 family)
+    "esi_symptom_weeks": 4,  # Medicare ESI LCDs: pain for at least 4 weeks (D401)
     "mri_conservative_care_weeks": 6,  # ACR criteria used by commercial reviewers
+    "tpi_covered_diagnoses": ["M79.1"],  # D406: covered codes (prefixes); G44.2 per one secondary source
     "chronic_pain_weeks": 12,  # the article's threshold for S305; no official time frame
     "chronic_pain_suggestion": True,  # S305 as info; false turns the suggestion off
     "electronic_format": False,  # C110

@@ -70,6 +70,19 @@ PT_CODES = frozenset(
 
 TRIGGER_POINT = frozenset({"20552", "20553"})
 
+# Imaging guidance (fluoroscopy 77003, CT 77012) and the injection codes that include it (C114):
+# CPT bundled it into 64479-64484 on 2011-01-01 and into the with-imaging codes of 62320-62327
+# when they replaced 62310-62319 on 2017-01-01; NCCI's PTP edits deny the pair.
+IMAGING_GUIDANCE = frozenset({"77003", "77012"})
+GUIDANCE_INCLUDED_SINCE: dict[str, date] = {
+    **dict.fromkeys(("64479", "64480", "64483", "64484"), date(2011, 1, 1)),
+    **dict.fromkeys(("62321", "62323", "62325", "62327"), date(2017, 1, 1)),
+}
+
+# Nerve blocks and facet injections: with an ESI or a trigger point injection, an encounter for
+# pain control (guideline I.C.6.b.1.a names spinal injections as its example; rule S310).
+NERVE_BLOCKS = _span(64400, 64530) | _span(64490, 64495) | _span(64633, 64636)
+
 EM_OFFICE = _span(99202, 99205) | _span(99211, 99215)
 
 # add-on code -> the primary codes it must be reported with (rule C111)

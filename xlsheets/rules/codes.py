@@ -387,13 +387,41 @@ def no_procedure(claim, ctx):
                         suggestion="enter the procedure codes", brief="no procedure")]
 
 
+@rule("C114", severity="error", procedures=tuple(cpt.IMAGING_GUIDANCE), reads=("procedures", "dos"),
+      reference="CPT 2011 (64479-64484) and 2017 (62320-62327): imaging guidance included; NCCI PTP edits")
+def guidance_included(claim, ctx):
+    """Imaging guidance billed with an injection whose code already includes it.
+
+    Why: the transforaminal codes (64479-64484, since 2011) and the interlaminar codes with
+    imaging (62321, 62323, 62325, 62327, since 2017) include fluoroscopy or CT guidance; NCCI
+    bundles 77003 and 77012 into them, so the guidance line is denied.
+    Bad: 64483 + 77003 ; 62323 + 77012
+    Good: 64483 alone ; 62322 (without imaging) when no guidance was used
+    Fix: remove the imaging guidance line.
+    """
+    if claim.dos is None:
+        return
+    for inj in claim.procedures:
+        since = cpt.GUIDANCE_INCLUDED_SINCE.get(inj.code)
+        if since is None or claim.dos < since:
+            continue
+        for guide in claim.procedures:
+            if guide.code in cpt.IMAGING_GUIDANCE:
+                yield ctx.finding(
+                    f"Imaging guidance {guide.code} is included in {inj.code} (since {since.isoformat()}) "
+                    "and is not billed separately; the line will be denied.",
+                    codes=[guide.code, inj.code], suggestion=f"remove {guide.code}",
+                    rows=[guide.row] if guide.row else None, brief=f"{guide.code} included in {inj.code}")
+        return  # one finding per guidance line, against the first injection that includes it
+
+
 _DX_COLUMNS = frozenset(("diagnoses", *(f"dx{i}" for i in range(1, 13))))
 _CPT_COLUMNS = frozenset(("procedures", *(f"cpt{i}" for i in range(1, 13))))
 
 
 RULES = [unknown_code, header_code, not_valid_on_date, seventh_character, malformed_procedure,
          deleted_procedure, duplicate_diagnosis, no_code_set, date_of_service, electronic_format,
-         addon_without_primary, no_diagnosis, no_procedure]
+         addon_without_primary, no_diagnosis, no_procedure, guidance_included]
 
 
 @hookimpl

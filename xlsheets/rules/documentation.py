@@ -30,30 +30,42 @@ def _rows(procs):
 @rule("D401", severity="error", procedures=ESI | IMAGING, needs=("conservative_care_weeks",),
       severities={"on an epidural steroid injection": "error",
                   "on a lumbar MRI (no red flags documented)": "warning"},
-      reads=("procedures", "conservative_care_weeks", "red_flags"),
-      reference="Medicare ESI LCD L39240/L39242 (4 weeks); ACR Appropriateness Criteria, low back pain (6 weeks)")
+      reads=("procedures", "conservative_care_weeks", "red_flags", "symptom_weeks", "present"),
+      reference="Medicare ESI LCD L39240/L39242 (4 weeks of pain, 4 weeks of care); ACR Appropriateness Criteria, low back pain (6 weeks)")
 def conservative_care(claim, ctx):
     """An epidural steroid injection or lumbar MRI without enough documented conservative care.
 
     Why: Medicare's ESI LCDs require at least 4 weeks of failed conservative care (physical
-    therapy, NSAIDs, activity modification); commercial reviewers apply the ACR criteria, 6 weeks
-    before lumbar MRI unless red flags are present. The article says 4-6 weeks. Both are settings.
-    Bad: 64483 with conservative care 2 weeks ; 72148 with 3 weeks
-    Good: 64483 with 6 weeks documented
-    Fix: document the conservative care (type, dates, response) or defer the service.
+    therapy, NSAIDs, activity modification), and pain that has lasted at least 4 weeks
+    (``symptom_weeks``, checked when the sheet has that column); commercial reviewers apply the
+    ACR criteria, 6 weeks of care before lumbar MRI unless red flags are present. The article
+    says 4-6 weeks. All are settings (``esi_conservative_care_weeks``, ``esi_symptom_weeks``,
+    ``mri_conservative_care_weeks``).
+    Bad: 64483 with conservative care 2 weeks ; 64483 with pain for 3 weeks ; 72148 with 3 weeks of care
+    Good: 64483 with 6 weeks of care and 8 weeks of pain documented
+    Fix: document the conservative care (type, dates, response) and the pain's onset, or defer the service.
     """
     weeks = claim.number("conservative_care_weeks")
     documented = 0.0 if weeks is None else weeks
     esi = claim.procedures_in(ESI)
     if esi:
         need = float(ctx.settings.get("esi_conservative_care_weeks", 4))
+        need_pain = float(ctx.settings.get("esi_symptom_weeks", 4))
+        pain = claim.number("symptom_weeks")
+        short = []
         if documented < need:
+            short.append(f"{documented:g} weeks of documented conservative care (at least {need:g} required)")
+        if claim.known("symptom_weeks") and (pain is None or pain < need_pain):
+            short.append(("no documented pain duration" if pain is None else f"pain for {pain:g} weeks")
+                         + f" (at least {need_pain:g} weeks of pain required)")
+        if short:
             yield ctx.finding(
-                f"Epidural steroid injection {esi[0].code} with {documented:g} weeks of documented "
-                f"conservative care; at least {need:g} weeks are required.",
+                f"Epidural steroid injection {esi[0].code} with " + " and ".join(short) + ".",
                 codes=[p.code for p in esi], rows=_rows(esi),
-                suggestion=f"document at least {need:g} weeks of conservative care",
-                brief=f"conservative care {documented:g} < {need:g} weeks")
+                suggestion=(f"document at least {need:g} weeks of conservative care" if documented < need
+                            else f"document at least {need_pain:g} weeks of pain"),
+                brief=(f"conservative care {documented:g} < {need:g} weeks" if documented < need
+                       else "pain " + (f"{pain:g}" if pain is not None else "not documented") + f" < {need_pain:g} weeks"))
     mri = claim.procedures_in(IMAGING)
     if mri and not claim.yes("red_flags"):
         need = float(ctx.settings.get("mri_conservative_care_weeks", 6))
@@ -169,27 +181,38 @@ def level_documented(claim, ctx):
                       suggestion="document the level (e.g. L5-S1)", brief="level not documented")
 
 
-@rule("D406", severity="error", procedures=TPI,
-      severities={"when the sheet has a myofascial pain column": "error",
-                  "when it has none (myofascial pain unknown)": "warning"},
-      reference="Trigger point injection LCDs (2024-04-01): myalgia M79.1- required")
-def trigger_point_diagnosis(claim, ctx):
-    """Trigger point injection without documented myofascial pain or a myalgia code (M79.1-).
+def covered_prefixes(setting) -> tuple[str, ...]:
+    """``tpi_covered_diagnoses`` as code prefixes: ``["M79.1-", "G44.2"]`` -> ("M79.1", "G44.2")."""
+    items = [setting] if isinstance(setting, str) else list(setting or ())
+    return tuple(str(i).strip().upper().rstrip("-").rstrip(".") for i in items if str(i).strip())
 
-    Why: trigger point injection policies cover myofascial pain (myalgia, M79.1-) only.
-    Bad: 20552 with M54.16 only
-    Good: 20552 with M79.18 and myofascial pain documented
-    Fix: code and document myofascial pain, or do not bill the injection.
+
+@rule("D406", severity="error", procedures=TPI, reads=("diagnoses", "procedures", "myofascial_pain"),
+      reference="Medicare trigger point injection LCDs and billing articles (e.g. A59480, 2024-04-01): covered diagnosis codes")
+def trigger_point_diagnosis(claim, ctx):
+    """Trigger point injection without a covered diagnosis code (myalgia, M79.1-).
+
+    Why: coverage is by diagnosis code: the Medicare billing articles list myalgia (M79.1-); one
+    secondary source adds tension-type headache (G44.2-), to verify with the payer. Myofascial
+    pain documented but not coded is still denied: code it. The covered list is the setting
+    ``tpi_covered_diagnoses`` (default ``["M79.1"]``).
+    Bad: 20552 with M54.16 only ; 20552 with myofascial pain documented and no M79.1x code
+    Good: 20552 with M79.18
+    Fix: code the myalgia (M79.1-) the record documents, or do not bill the injection.
     """
-    if claim.dx_with_prefix("M79.1") or claim.yes("myofascial_pain"):
+    covered = covered_prefixes(ctx.settings.get("tpi_covered_diagnoses", ["M79.1"]))
+    if not covered or claim.dx_with_prefix(*covered):
         return
     services = claim.procedures_in(TPI)
-    # Without the column, myofascial pain is unknown: review rather than deny.
-    sev = None if claim.known("myofascial_pain") else "warning"
-    yield ctx.finding(f"Trigger point injection {services[0].code} without a myalgia diagnosis (M79.1-) "
-                      "or documented myofascial pain.",
-                      codes=[p.code for p in services], rows=_rows(services), severity=sev,
-                      suggestion="add a myalgia code (M79.1-) and document myofascial pain", brief="trigger point injection without a myalgia code")
+    listing = ", ".join(f"{c}-" for c in covered)
+    if claim.yes("myofascial_pain"):
+        text = (f"Trigger point injection {services[0].code}: myofascial pain is documented but not coded; "
+                f"coverage is by diagnosis code ({listing}): code it.")
+    else:
+        text = f"Trigger point injection {services[0].code} without a covered diagnosis code ({listing})."
+    yield ctx.finding(text, codes=[p.code for p in services], rows=_rows(services),
+                      suggestion=f"code the documented myalgia ({listing})",
+                      brief="trigger point injection without a covered diagnosis")
 
 
 RULES = [conservative_care, radiculopathy_triad, telehealth_without_exam, injection_laterality,

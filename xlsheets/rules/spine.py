@@ -80,26 +80,106 @@ def _level_region(text: str) -> str | None:
     return None
 
 
-@rule("S302", severity="warning", dx=("M54.16", "M54.17"), needs=("nerve_root_level",),
-      reads=("diagnoses", "nerve_root_level"),
-      reference="ICD-10-CM M54.16 (lumbar) / M54.17 (lumbosacral)")
-def level_contradicts_region(claim, ctx):
-    """The documented nerve-root level contradicts the region of the radiculopathy code.
+SPINE = tuple(f"M{n}" for n in range(40, 55))  # dorsopathies: where region-specific codes live
+_REGION_WORDS = (("lumbosacral", re.compile(r"\blumbosacral region")),
+                 ("sacral", re.compile(r"\bsacral and sacrococcygeal region")),
+                 ("lumbar", re.compile(r"(?<![a-z])lumbar region")))  # not "thoracolumbar region"
+_REGION_OF_LEVEL = {"lumbar": "lumbar", "lumbosacral": "lumbosacral"}
 
-    Why: M54.16 is lumbar, M54.17 lumbosacral. L1-L4 levels (L4-L5 included) are lumbar;
-    L5-S1 and S1 are lumbosacral. L5 alone is ambiguous and left alone.
-    Bad: M54.17 with level L4-L5 ; M54.16 with level L5-S1
-    Good: M54.16 with L4-L5 ; M54.17 with L5-S1
+
+def code_region(title: str | None) -> str | None:
+    """``lumbar``, ``lumbosacral`` or ``sacral`` from a code's tabular title
+    ("Radiculopathy, lumbar region"), else None. Thoracolumbar is not lumbar."""
+    for region, pattern in _REGION_WORDS:
+        if title and pattern.search(title):
+            return region
+    return None
+
+
+def _without(title: str, words: re.Pattern) -> str:
+    return " ".join(words.sub(" ", title.lower()).replace(",", " ").split())
+
+
+def counterpart(cs, code: str, region: str, dos) -> tuple[str, ...]:
+    """The codes of the same category and meaning for another region (M51.16 -> M51.17; M48.061
+    -> M48.07; M48.07 -> M48.061, M48.062), from the titles: the same words with the region
+    swapped; failing that the code whose words this code's start with, or those starting with
+    this code's words."""
+    key = (id(cs), code, region, dos)
+    hit = _COUNTERPARTS.get(key, _COUNTERPARTS)
+    if hit is _COUNTERPARTS:
+        hit = ()
+        title = cs.title(code, dos) or ""
+        mine = code_region(title)
+        if mine:
+            own_words = dict(_REGION_WORDS)[mine]
+            want_words = dict(_REGION_WORDS)[region]
+            base = _without(title, own_words)
+            best, longer = (-1, ""), []
+            for other in cs.billable_children(code[:3], dos):
+                t = cs.title(other, dos) or ""
+                if code_region(t) != region:
+                    continue
+                words = _without(t, want_words)
+                score = 10_000 if words == base else (len(words) if base.startswith(words) else -1)
+                if score > best[0]:
+                    best = (score, other)
+                if words.startswith(base):
+                    longer.append(other)
+            hit = (best[1],) if best[0] >= 0 else tuple(longer)
+        if len(_COUNTERPARTS) > 10_000:
+            _COUNTERPARTS.clear()
+        _COUNTERPARTS[key] = hit
+    return hit
+
+
+_COUNTERPARTS: dict[tuple, tuple[str, ...]] = {}
+_CODE_REGIONS: dict[tuple, str | None] = {}
+
+
+def _region_of(cs, code: str, dos) -> str | None:
+    key = (id(cs), code)
+    if key not in _CODE_REGIONS:
+        if len(_CODE_REGIONS) > 50_000:
+            _CODE_REGIONS.clear()
+        _CODE_REGIONS[key] = code_region(cs.title(code, dos))
+    return _CODE_REGIONS[key]
+
+
+@rule("S302", severity="warning", dx=SPINE, needs=("nerve_root_level",),
+      reads=("diagnoses", "nerve_root_level", "dos"),
+      reference="ICD-10-CM M40-M54 region subclassification (lumbar / lumbosacral / sacral)")
+def level_contradicts_region(claim, ctx):
+    """The documented nerve-root level contradicts the region of a region-specific spine code.
+
+    Why: lumbar codes (M54.16, M51.16, M51.26, M51.36x, M47.26, M47.816, M43.16, M48.06x, ...)
+    and lumbosacral codes (M54.17, M51.17, M51.27, M51.37x, M47.27, M47.817, M43.17, M48.07, ...)
+    differ by level: L1-L4 (L4-L5 included) are lumbar; L5-S1 and S1 are lumbosacral. A sacral
+    code (M54.18) does not fit lumbar levels either. L5 alone is ambiguous and left alone. The
+    region comes from each code's tabular title, so every region-specific code is covered.
+    Bad: M54.17 with level L4-L5 ; M54.16 with L5-S1 ; M51.26 with L5-S1 ; M47.817 with L3-L4
+    Good: M54.16 with L4-L5 ; M54.17 with L5-S1 ; M51.27 with L5-S1
     Fix: use the code of the documented region.
     """
-    region = level_region(claim.text("nerve_root_level"))
     level = claim.text("nerve_root_level")
-    if region == "lumbar" and "M54.17" in claim.diagnoses and "M54.16" not in claim.diagnoses:
-        yield ctx.finding(f"M54.17 (lumbosacral) is coded but the documented level {level} is lumbar; use M54.16.",
-                          codes=["M54.17"], suggestion="M54.16", brief=f"level {level} is lumbar")
-    elif region == "lumbosacral" and "M54.16" in claim.diagnoses and "M54.17" not in claim.diagnoses:
-        yield ctx.finding(f"M54.16 (lumbar) is coded but the documented level {level} is lumbosacral; use M54.17.",
-                          codes=["M54.16"], suggestion="M54.17", brief=f"level {level} is lumbosacral")
+    documented = _REGION_OF_LEVEL.get(level_region(level) or "")
+    if documented is None:
+        return
+    cs, dos = ctx.codes, claim.dos
+    for code in claim.diagnoses:
+        if not code.startswith(SPINE):
+            continue
+        region = _region_of(cs, code, dos)
+        if region is None or region == documented or (region == "sacral" and documented == "lumbosacral"):
+            continue
+        fixes = counterpart(cs, code, documented, dos) if dos is not None else ()
+        if any(f in claim.diagnoses for f in fixes):
+            continue  # both regions coded: S303's question (payer policy), not a contradiction
+        fix = " / ".join(fixes) or None
+        yield ctx.finding(
+            f"{code} ({region}) is coded but the documented level {level} is {documented}"
+            + (f"; use {fix}." if fix else f"; use the {documented} code."),
+            codes=[code], suggestion=fix, brief=f"level {level} is {documented}")
 
 
 @rule("S303", severity="warning", dx=("M54.16", "M54.17"), reads=("diagnoses", "payer"),
@@ -250,20 +330,60 @@ def structural_cause_not_coded(claim, ctx):
     return out
 
 
-@rule("S309", severity="warning", dx=tuple(UNSPECIFIED_SIDE), needs=("laterality",),
+SIDED = SPINE + tuple(f"G{n}" for n in range(54, 60)) + ("M79",)  # spine, nerve roots/plexus, limb pain
+_SIDE_WORDS = {"R": re.compile(r"\bright\b"), "L": re.compile(r"\bleft\b"), "B": re.compile(r"\bbilateral\b")}
+_SIDE_NAME = {"R": "right", "L": "left", "B": "bilateral"}
+
+
+def code_side(title: str | None) -> str | None:
+    """``R``, ``L`` or ``B`` when a code's title names a side ("Sciatica, right side"), else None."""
+    t = (title or "").lower()
+    found = [side for side, pattern in _SIDE_WORDS.items() if pattern.search(t)]
+    return found[0] if len(found) == 1 else None
+
+
+def side_counterpart(cs, code: str, side: str, dos) -> str | None:
+    """The code of the same category with the other side in its title (M54.41 -> M54.42)."""
+    key = (id(cs), code, side, dos)
+    hit = _SIDE_COUNTERPARTS.get(key, _SIDE_COUNTERPARTS)
+    if hit is _SIDE_COUNTERPARTS:
+        hit = None
+        title = (cs.title(code, dos) or "").lower()
+        mine = code_side(title)
+        if mine:
+            want = _SIDE_WORDS[mine].sub(_SIDE_NAME[side], title)
+            for other in cs.billable_children(code[:3], dos):
+                t = (cs.title(other, dos) or "").lower()
+                if t == want or (side == "B" and t == want.replace(" side", "").replace("limb", "limbs")):
+                    hit = other
+                    break
+        if len(_SIDE_COUNTERPARTS) > 10_000:
+            _SIDE_COUNTERPARTS.clear()
+        _SIDE_COUNTERPARTS[key] = hit
+    return hit
+
+
+_SIDE_COUNTERPARTS: dict[tuple, str | None] = {}
+_CODE_SIDES: dict[tuple, str | None] = {}
+
+
+@rule("S309", severity="warning", dx=SIDED, needs=("laterality",), reads=("diagnoses", "laterality", "dos"),
       reference="ICD-10-CM guideline I.B.13 (laterality)")
 def unspecified_side(claim, ctx):
-    """Laterality is documented but the unspecified-side code is used.
+    """Laterality is documented but the unspecified-side code is used, or a side code contradicts it.
 
     Why: when the side is documented, the code for that side is required; unspecified codes
-    draw denials from payers that edit for specificity.
-    Bad: M54.40 with laterality R
+    draw denials from payers that edit for specificity, and a code for the other side than the
+    record says (M54.41 right with laterality L) is simply wrong. The side of a code comes from
+    its tabular title (spine, nerve-root and limb-pain codes).
+    Bad: M54.40 with laterality R ; M54.41 (right) with laterality L ; G57.01 (right) with L
     Good: M54.41 (right) ; M54.42 (left) ; both for bilateral
     Fix: use the code of the documented side.
     """
     side = claim.text("laterality")
     if side not in ("L", "R", "B"):
         return
+    cs, dos = ctx.codes, claim.dos
     for code in claim.diagnoses:
         pair = UNSPECIFIED_SIDE.get(code)
         if pair:
@@ -271,11 +391,60 @@ def unspecified_side(claim, ctx):
             fix = {"R": right, "L": left, "B": f"{right} and {left}"}[side]
             yield ctx.finding(f"{code} is the unspecified-side code but laterality {side} is documented; use {fix}.",
                               codes=[code], suggestion=fix, brief=f"use {fix}")
+            continue
+        if not code.startswith(SIDED):
+            continue
+        key = (id(cs), code)
+        if key not in _CODE_SIDES:
+            _CODE_SIDES[key] = code_side(cs.title(code, dos))
+        mine = _CODE_SIDES[key]
+        if mine is None or mine == side or mine == "B" or dos is None:
+            continue
+        if side == "B":  # one side coded, both documented: the bilateral code, or the other side too
+            fix = side_counterpart(cs, code, "B", dos)
+            other = side_counterpart(cs, code, "L" if mine == "R" else "R", dos)
+            if fix is None and (other is None or other in claim.diagnoses):
+                continue
+            fix = fix or f"{code} and {other}"
+        else:
+            fix = side_counterpart(cs, code, side, dos)
+        yield ctx.finding(
+            f"{code} is for the {_SIDE_NAME[mine]} side but laterality {side} ({_SIDE_NAME[side]}) is documented"
+            + (f"; use {fix}." if fix else "; use the code of the documented side."),
+            codes=[code], suggestion=fix, brief=f"{code} is {_SIDE_NAME[mine]}, documented {_SIDE_NAME[side]}")
+
+
+PAIN_PROCEDURES = ESI | frozenset(cpt.TRIGGER_POINT) | frozenset(cpt.NERVE_BLOCKS)
+
+
+@rule("S310", severity="warning", dx=("G89",), reads=("diagnoses", "procedures", "pain_management_encounter"),
+      reference="ICD-10-CM Official Guidelines I.C.6.b.1.a (G89 first for pain management)")
+def pain_code_not_first(claim, ctx):
+    """The encounter is for pain management, a G89 code is coded, but it is not first-listed.
+
+    Why: when the encounter is for pain control or management (an epidural steroid injection,
+    a nerve block, a trigger point injection: the guideline's own example is a spinal
+    injection), the G89 code is sequenced first and the underlying condition after it.
+    Bad: M51.17, G89.29 with 64483 ; M54.50, G89.4 with pain-management encounter = Y
+    Good: G89.29, M51.17 with 64483
+    Fix: list the G89 code first.
+    """
+    if not claim.diagnoses or claim.diagnoses[0].startswith("G89"):
+        return
+    if not (claim.yes("pain_management_encounter") or claim.has_procedure(PAIN_PROCEDURES)):
+        return
+    pain = claim.dx_with_prefix("G89")
+    why = ("the encounter is for pain management" if claim.yes("pain_management_encounter")
+           else f"{claim.procedures_in(PAIN_PROCEDURES)[0].code} is a pain-management procedure")
+    yield ctx.finding(
+        f"{pain[0]} is coded but not listed first, and {why}; list the G89 code first, then "
+        f"{claim.diagnoses[0]}.", codes=[pain[0], claim.diagnoses[0]], suggestion=f"list {pain[0]} first",
+        brief=f"list {pain[0]} first")
 
 
 RULES = [radiculopathy_with_disc_disorder, level_contradicts_region, lumbar_and_lumbosacral,
          traumatic_radiculopathy, chronic_pain_suggestion, pain_code_first,
-         spondylosis_without_radiculopathy, structural_cause_not_coded, unspecified_side]
+         spondylosis_without_radiculopathy, structural_cause_not_coded, unspecified_side, pain_code_not_first]
 
 
 @hookimpl
