@@ -207,6 +207,7 @@ class BatchResult:
                          for p, c in sorted(by_payer.items())},  # every count, zeros too
             "payer_groups": payer_groups(by_payer, self.validator.config),
             "rules_not_run": {rule: list(cols) for rule, cols in sorted(self.validator.skipped.items())},
+            "rules_without_data": rules_without_data(self.validator),
             "plugins_failed": [{"plugin": f.name, "source": str(f.source), "message": f.message}
                                for f in getattr(host, "failures", [])],
             **_plugin_summary(self.validator.config, host),
@@ -215,7 +216,8 @@ class BatchResult:
     def codesets(self) -> list[dict]:
         """The code sets in force (the JSON's ``codesets``, the report's Summary)."""
         from .codes.icd10cm import get_codeset
-        return get_codeset().coverage()
+        from .ncci.store import in_force_for
+        return get_codeset().coverage() + in_force_for(self.validator.settings_in_use())
 
     # --- outputs ---------------------------------------------------------------------------
     def write_json(self, out) -> None:
@@ -239,6 +241,9 @@ class BatchResult:
         if banner:
             out.write(banner + "\n")
         out.write(config_line(self.summary["config"]) + "\n")
+        ncci = [c for c in self.codesets() if str(c.get("kind", "")).startswith("ncci")]
+        if ncci:
+            out.write("NCCI edits: " + "; ".join(f"{c['name']} ({', '.join(c['files'])})" for c in ncci) + "\n")
         if self.summary["columns_not_used"]:
             out.write(columns_not_used_line(self.summary["columns_not_used"]) + "\n")
         for note in self.summary["date_notes"]:
@@ -294,6 +299,15 @@ def payer_groups(by_payer: dict, config) -> list[dict]:
     return sorted(groups.values(), key=lambda g: (-g["claims"], g["payer"].lower()))
 
 
+def rules_without_data(validator) -> list[dict]:
+    """Rules that did not run because the data they check against is not loaded (the NCCI
+    edits), grouped by the reason: ``[{"rules": ["N501", ...], "reason": "..."}]``."""
+    groups: dict[str, list[str]] = {}
+    for rule_id, reason in sorted(validator.unavailable.items()):
+        groups.setdefault(reason, []).append(rule_id)
+    return [{"rules": rules, "reason": reason} for reason, rules in groups.items()]
+
+
 def columns_not_used_line(columns: list[str]) -> str:
     listed = ", ".join(repr(c) for c in columns)
     return (f"Columns not used (xlsheets read nothing from them): {listed}. Rename a column, or map "
@@ -323,6 +337,9 @@ def summary_text(s: dict) -> str:
     if s["rules_not_run"]:
         lines += ["", "Rules that could not run (the sheet lacks their columns):"]
         lines += [f"  {rule}: needs {', '.join(cols)}" for rule, cols in s["rules_not_run"].items()]
+    if s.get("rules_without_data"):
+        lines += ["", "Rules that could not run (their data is not loaded):"]
+        lines += [f"  {', '.join(g['rules'])}: {g['reason']}" for g in s["rules_without_data"]]
     if s["plugins_failed"]:
         lines += ["", "Plugins that failed to load:"]
         lines += [f"  {p['plugin']}: {p['message']}" for p in s["plugins_failed"]]

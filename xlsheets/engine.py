@@ -175,6 +175,7 @@ class Validator:
         self._memos: dict[tuple[str, tuple[str, ...]], _Memo] = {}  # (plan signature, rule IDs) -> memo
         self.profile: dict[str, list[float]] | None = defaultdict(lambda: [0.0, 0]) if profile else None
         self.skipped: dict[str, tuple[str, ...]] = {}  # rule ID -> missing columns
+        self.unavailable: dict[str, str] = {}  # rule ID -> why its data is not loaded (NCCI)
         # The plugin rule running (None between plugin rules) and a count of plugin rule calls:
         # the watchdog sees a call outlive its ticks without a clock read per call.
         self._running: Rule | None = None
@@ -247,6 +248,12 @@ class Validator:
     def run(self) -> "BatchRun":
         return BatchRun(self)
 
+    def settings_in_use(self) -> list[dict[str, Any]]:
+        """The settings of every payer seen so far (the defaults when none): which NCCI files
+        were in force, for the outputs."""
+        plans = list({id(p): p for p in self._plans.values()}.values()) or [self._plan_for("")]
+        return [p.settings for p in plans]
+
     def in_batch(self, claim: Claim) -> bool:
         """True when a batch rule (a check across claims, like history) would see this claim."""
         plan = self._plan_for(claim.payer)
@@ -287,6 +294,11 @@ class Validator:
                 continue
             if rule.setting and not settings.get(rule.setting):
                 continue
+            if rule.available is not None:
+                missing = rule.available(settings)
+                if missing:  # its data is not loaded: said once in every output, not per claim
+                    self.unavailable.setdefault(rule.id, missing)
+                    continue
             if rule.scope == "batch":
                 batch.append(rule)
             elif rule.always:

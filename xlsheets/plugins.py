@@ -36,8 +36,9 @@ BUILTIN_MODULES = (
     "xlsheets.rules.notes",
     "xlsheets.rules.spine",
     "xlsheets.rules.documentation",
+    "xlsheets.rules.ncci",
 )
-BUILTIN_PREFIXES = ("C", "X", "S", "D", "E")
+BUILTIN_PREFIXES = ("C", "X", "S", "D", "E", "N")
 HOOK_NAMES = sorted(n for n in dir(hookspecs) if n.startswith("xlsheets_"))
 MAX_PLUGIN_FILE_BYTES = 1_000_000
 
@@ -303,12 +304,13 @@ class PluginHost:
                 rules = []
             if not isinstance(rules, (list, tuple)):
                 return f"xlsheets_rules must return a list of rules, not {type(rules).__name__}."
-            seen = set()
+            seen: dict[str, str] = {}  # rule ID -> scope: one ID may have a claim and a batch part
             for r in rules:
                 if not isinstance(r, Rule):
                     return (f"xlsheets_rules returned {r!r}, which is not a rule: decorate the check "
                             "function with @xlsheets.rule(...)")
-                owner = self._rule_owner.get(r.id) or (plugin.name if r.id in seen else None)
+                owner = self._rule_owner.get(r.id) or (
+                    plugin.name if seen.get(r.id, r.scope) == r.scope and r.id in seen else None)
                 if owner:
                     return f"{r.source}: rule ID {r.id} is already used by {owner}; pick another ID."
                 if not plugin.builtin:
@@ -319,7 +321,7 @@ class PluginHost:
                     other = self._prefix_owner.get(prefix)
                     if other and other != plugin.name:
                         return f"{r.source}: rule prefix {prefix!r} belongs to plugin {other}; pick another prefix."
-                seen.add(r.id)
+                seen[r.id] = r.scope
                 r.plugin = plugin.name
                 r.trusted = plugin.builtin
             plugin.rules = list(rules)

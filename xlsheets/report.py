@@ -240,6 +240,9 @@ class _Report:
             gaps.append(("Rules that could not run (the sheet lacks their columns)",
                          [(f"{rule} {rule_name(rule, self.rules.get(rule))}",
                            "needs " + ", ".join(cols)) for rule, cols in s["rules_not_run"].items()]))
+        for group in s.get("rules_without_data") or ():
+            gaps.append(("Rules that could not run (their data is not loaded)",
+                         [(", ".join(group["rules"]), group["reason"])]))
         for title, key in (("Plugins that failed to load", "plugins_failed"),
                            ("Plugins configured but not found", "plugins_missing")):
             if s.get(key):
@@ -286,7 +289,8 @@ class _Report:
                  else "day first (DD/MM/YYYY)")
         for entry in self.result.codesets():
             row += 1
-            text(ws, row, 0, "Code set")
+            ncci = str(entry.get("kind", "")).startswith("ncci") if isinstance(entry, dict) else False
+            text(ws, row, 0, "NCCI edits" if ncci else "Code set")
             ws.merge_range(row, 1, row, 5, cell_text(_describe_codeset(entry)), self.wrap)
         return row
 
@@ -538,7 +542,8 @@ def _describe_codeset(entry) -> str:
     if not isinstance(entry, dict):
         return str(entry)
     name = entry.get("name", "")
-    rest = [f"{k} {v}" for k, v in entry.items() if k != "name" and v not in (None, "", [], {})]
+    rest = [f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in entry.items()
+            if k != "name" and v not in (None, "", [], {})]
     return name + (f" ({', '.join(rest)})" if rest else "")
 
 

@@ -54,6 +54,8 @@ class Rule:
     scope: str = "claim"
     setting: str = ""  # a setting that must be true for the rule to run (e.g. electronic_format)
     reads: tuple[str, ...] = ()  # the only claim fields the check reads: findings can be reused
+    # settings -> None when the data the rule checks against is there, else why it is not
+    available: Callable[[dict], str | None] | None = None
     source: str = ""  # file:line of the check function
     plugin: str = ""  # filled in when registered
     trusted: bool = False  # built-in: run without the guards plugins get
@@ -118,6 +120,7 @@ def rule(
     setting: str = "",
     reads: Iterable[str] = (),
     severities: dict[str, str] | None = None,
+    available: Callable[[dict], str | None] | None = None,
 ) -> Callable[[Callable], Rule]:
     """Turn a check function into a :class:`Rule`.
 
@@ -127,7 +130,13 @@ def rule(
     ``dx`` (code prefixes) and ``procedures`` (codes) are triggers: the rule runs only on claims
     that have one of them. ``needs`` lists columns it reads: when the sheet lacks one, the rule
     does not run (the fact is unknown) and the report says so once. ``setting`` names a setting
-    that switches the rule on (the rule is skipped while it is false).
+    that switches the rule on (the rule is skipped while it is false). ``available`` is for
+    rules that check against data a user loads (the NCCI edits): a function of the payer's
+    settings that returns None when the data is there, else a sentence saying what is missing
+    and how to load it; the rule then does not run and every output says so once.
+
+    A rule may come in two parts under one ID, a claim rule and a batch rule of the same plugin
+    (NCCI edits on one claim, and across a patient's claims on the same date of service).
 
     ``severities`` is for a rule whose findings differ in severity (``ctx.finding(severity=...)``):
     when -> severity, one entry per case, ``severity`` among them, e.g. ``{"when an injection
@@ -194,6 +203,7 @@ def rule(
             scope=scope,
             setting=setting,
             reads=tuple(sorted(set(reads))),  # one spelling per set: rules group by it
+            available=available,
             source=source,
             severities=cases,
         )

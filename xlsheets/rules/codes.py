@@ -11,6 +11,7 @@ from ..codes import cpt
 from ..codes.icd10cm import electronic
 from ..hookspecs import hookimpl
 from ..rule import rule
+from .ncci import aoc_loaded
 
 ICD_GUIDE = "ICD-10-CM Official Guidelines I.A / CMS code files"
 
@@ -332,7 +333,10 @@ def addon_without_primary(claim, ctx):
     Bad: 64484 without 64483; 64480 without 64479; 95886 without one of 95907-95913
     Good: 64483 + 64484
     Fix: add the primary procedure, or bill the primary code instead of the add-on.
+    When an NCCI add-on code file is loaded, N503 checks add-on codes from it instead.
     """
+    if aoc_loaded(ctx.settings):
+        return None  # N503 has the full CMS list: one finding per problem
     codes = {p.code for p in claim.procedures}
     for proc in claim.procedures:
         primaries = cpt.ADDON_PRIMARIES.get(proc.code)

@@ -1,0 +1,282 @@
+"""NCCI edits as a user gets them: ``xlsheets ncci import`` of CMS-layout files, status, lookups,
+refused files, and what ``xlsheets validate`` says with and without them.
+
+The fixtures in tests/fixtures/ncci are samples in the CMS layouts (preamble lines, ``*``
+deletion dates, two PTP parts, a zip), not CMS data: their names say so.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+FIX = Path(__file__).parent / "fixtures" / "ncci"
+PTP_ZIP = FIX / "sample-not-cms-data_ptp-practitioner-2026q1.zip"
+PTP_F1 = FIX / "sample-not-cms-data_ccipra-2026q1-f1.txt"
+PTP_F2 = FIX / "sample-not-cms-data_ccipra-2026q1-f2.txt"
+MUE = FIX / "sample-not-cms-data_mue-practitioner-2026q1.csv"
+AOC = FIX / "sample-not-cms-data_aoc-2026q1.txt"
+
+
+def xlsheets(*argv, data_dir, cwd=None):
+    env = dict(os.environ, XLSHEETS_DATA_DIR=str(data_dir))
+    proc = subprocess.run([sys.executable, "-m", "xlsheets.cli", *map(str, argv)], capture_output=True,
+                          text=True, env=env, cwd=cwd, timeout=120)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture
+def data(tmp_path):
+    folder = tmp_path / "data"
+    rc, out, err = xlsheets("ncci", "import", PTP_ZIP, MUE, AOC, data_dir=folder)
+    assert rc == 0, err
+    return folder
+
+
+def test_the_zip_holds_the_text_fixtures():
+    """The zip is the two PTP parts as they are (plus a read-me that is not NCCI data)."""
+    with zipfile.ZipFile(PTP_ZIP) as z:
+        assert z.read(PTP_F1.name) == PTP_F1.read_bytes()
+        assert z.read(PTP_F2.name) == PTP_F2.read_bytes()
+
+
+def test_import_then_status(tmp_path):
+    folder = tmp_path / "data"
+    rc, out, err = xlsheets("ncci", "import", PTP_ZIP, MUE, AOC, data_dir=folder)
+    assert rc == 0, err
+    assert "imported NCCI PTP practitioner 2026Q1: 13 rows" in out  # both parts, one set
+    assert "README-sample.txt" in out and "skipped" in out
+    rc, out, _ = xlsheets("ncci", "status", "--format", "json", data_dir=folder)
+    sets = json.loads(out)
+    assert [s["kind"] for s in sets] == ["ncci-ptp", "ncci-mue", "ncci-aoc"]
+    ptp = sets[0]
+    assert ptp["quarter"] == "2026Q1" and ptp["from"] == "2026-01-01" and ptp["to"] == "2026-03-31"
+    assert [f.rsplit(": ", 1)[-1] for f in ptp["files"]] == [PTP_F1.name, PTP_F2.name]
+    assert ptp["rows"] == 13 and ptp["edits_effective_to"] == "2026-04-01"
+    rc, out, _ = xlsheets("ncci", "status", data_dir=folder)
+    assert "NCCI MUE practitioner 2026Q1: 11 rows" in out
+
+
+def test_pair_lookup_says_column_2_modifier_rationale_and_dates(data):
+    rc, out, _ = xlsheets("ncci", "--pair", "77003", "62323", "--dos", "03/10/2026", data_dir=data)
+    assert rc == 0
+    assert "column 2 code 77003 is denied with column 1 code 62323 (in force on 2026-03-10)" in out
+    assert "modifier indicator 0 (not allowed); effective 2017-01-01, no deletion date" in out
+    assert "rationale: Sample: imaging guidance included in the injection" in out
+    rc, out, _ = xlsheets("ncci", "--pair", "20552", "20553", "--dos", "2026-03-10", "--format", "json",
+                          data_dir=data)
+    [edit] = json.loads(out)
+    assert edit["column2"] == "20553" and edit["deletion"] == "2020-01-01" and edit["in_force"] is False
+    rc, out, _ = xlsheets("ncci", "--pair", "99213", "62323", "--format", "json", data_dir=data)
+    assert rc == 0 and json.loads(out) == []
+
+
+def test_mue_and_addon_lookups(data):
+    rc, out, _ = xlsheets("ncci", "--mue", "64483", data_dir=data)
+    assert rc == 0 and "MUE 1" in out and "MAI 2" in out
+    rc, out, _ = xlsheets("ncci", "--mue", "97110", "--format", "json", data_dir=data)
+    assert json.loads(out)[0]["mue"] == 6 and json.loads(out)[0]["mai"] == 3
+    rc, out, _ = xlsheets("ncci", "--addon", "64484", data_dir=data)
+    assert "AOC edit type 1" in out and "64483" in out
+
+
+def test_lookup_without_files_says_how_to_load(tmp_path):
+    rc, out, _ = xlsheets("ncci", "--pair", "62323", "77003", data_dir=tmp_path)
+    assert rc == 1 and "xlsheets ncci import" in out
+    rc, out, _ = xlsheets("ncci", "status", data_dir=tmp_path)
+    assert rc == 0 and "No NCCI edits are loaded" in out
+
+
+def test_bad_date_is_a_usage_error(data):
+    rc, _, err = xlsheets("ncci", "--pair", "62323", "77003", "--dos", "13/45/2026", data_dir=data)
+    assert rc == 2 and "--dos" in err
+
+
+def test_same_quarter_again_replaces_it(data, tmp_path):
+    smaller = tmp_path / "sample-not-cms-data_ccipra-2026q1-f1.txt"
+    smaller.write_bytes(PTP_F1.read_bytes())
+    rc, out, err = xlsheets("ncci", "import", smaller, data_dir=data)
+    assert rc == 0, err
+    rc, out, _ = xlsheets("ncci", "status", "--format", "json", data_dir=data)
+    ptp = [s for s in json.loads(out) if s["kind"] == "ncci-ptp"]
+    assert len(ptp) == 1 and ptp[0]["rows"] == 8
+
+
+def test_other_quarters_stay(data, tmp_path):
+    rc, _, err = xlsheets("ncci", "import", MUE, "--quarter", "2026Q2", data_dir=data)
+    assert rc == 0, err
+    rc, out, _ = xlsheets("ncci", "status", "--format", "json", data_dir=data)
+    assert [s["quarter"] for s in json.loads(out) if s["kind"] == "ncci-mue"] == ["2026Q1", "2026Q2"]
+
+
+# --- refused files: file and line named, nothing already loaded lost -------------------------
+def _status(folder):
+    return json.loads(xlsheets("ncci", "status", "--format", "json", data_dir=folder)[1])
+
+
+def test_truncated_file_is_refused_naming_file_and_line(data, tmp_path):
+    before = _status(data)
+    cut = tmp_path / "sample-not-cms-data_ccipra-2026q1-f2.txt"
+    text = PTP_F2.read_text()
+    cut.write_text(text[: text.rindex("\t9")])  # the last row cut inside its fields
+    rc, out, err = xlsheets("ncci", "import", PTP_F1, cut, data_dir=data)
+    assert rc == 1
+    assert f"{cut.name}, line 10:" in err and "fields" in err
+    assert "nothing was imported" in err
+    assert _status(data) == before
+
+
+def test_damaged_code_is_refused(data, tmp_path):
+    bad = tmp_path / "sample-not-cms-data_ccipra-2026q1-f1.txt"
+    bad.write_text(PTP_F1.read_text().replace("62323\t77003", "6232\t77003"))
+    rc, _, err = xlsheets("ncci", "import", bad, data_dir=data)
+    assert rc == 1 and f"{bad.name}, line 9: the column 1 code '6232' is not a CPT/HCPCS code" in err
+
+
+def test_bad_modifier_indicator_and_date_are_refused(tmp_path):
+    bad = tmp_path / "ptp.txt"
+    bad.write_text(PTP_F1.read_text().replace("\t0\tSample: mutually", "\t5\tSample: mutually"))
+    rc, _, err = xlsheets("ncci", "import", bad, data_dir=tmp_path / "d")
+    assert rc == 1 and "ptp.txt, line 7: the modifier indicator '5' is not 0, 1 or 9" in err
+    bad.write_text(PTP_F1.read_text().replace("20110101", "20111301", 1))
+    rc, _, err = xlsheets("ncci", "import", bad, data_dir=tmp_path / "d")
+    assert rc == 1 and "line 7: the effective date '20111301' is not a date" in err
+
+
+def test_a_missing_ptp_part_is_refused(tmp_path):
+    f3 = tmp_path / "sample-not-cms-data_ccipra-2026q1-f3.txt"
+    f3.write_bytes(PTP_F2.read_bytes())
+    rc, _, err = xlsheets("ncci", "import", PTP_F1, f3, data_dir=tmp_path / "d")
+    assert rc == 1 and "f2 missing" in err
+
+
+def test_wrong_file_is_refused(tmp_path):
+    claims = tmp_path / "claims.csv"
+    claims.write_text("claim_id,dx1,cpt1\nA1,M54.17,64483\n")
+    rc, _, err = xlsheets("ncci", "import", claims, data_dir=tmp_path / "d")
+    assert rc == 1 and "claims.csv: no NCCI edits found" in err
+
+
+def test_ten_million_lines_that_are_not_ncci_are_refused_at_once(tmp_path):
+    big = tmp_path / "big.txt"
+    line = b"this is not an NCCI file\tat all\t12345\n"
+    with open(big, "wb") as f:
+        block = line * 100_000
+        for _ in range(100):
+            f.write(block)
+    start = time.monotonic()
+    rc, _, err = xlsheets("ncci", "import", big, data_dir=tmp_path / "d")
+    assert rc == 1 and "big.txt: no NCCI edits found" in err
+    assert time.monotonic() - start < 10  # the header is looked for in the first lines only
+
+
+def test_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
+    bomb = tmp_path / "ncci.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z:
+        with z.open("ccipra-v321r0-f1.txt", "w", force_zip64=True) as f:
+            chunk = b"\0" * (1 << 20)
+            for _ in range(100):  # 100 MB of zeros, about 100 KB compressed
+                f.write(chunk)
+    rc, _, err = xlsheets("ncci", "import", bomb, data_dir=tmp_path / "d")
+    assert rc == 1 and "zip bomb" in err
+
+
+def test_zip_with_duplicate_entries_is_refused(tmp_path):
+    dup = tmp_path / "ncci.zip"
+    with zipfile.ZipFile(dup, "w") as z:
+        z.writestr(PTP_F1.name, PTP_F1.read_bytes())
+        with pytest.warns(UserWarning):
+            z.writestr(PTP_F1.name, PTP_F2.read_bytes())
+    rc, _, err = xlsheets("ncci", "import", dup, data_dir=tmp_path / "d")
+    assert rc == 1 and "two entries named" in err
+
+
+def test_mue_in_an_xlsx_inside_a_zip(tmp_path):
+    import openpyxl
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.append(["SAMPLE IN THE CMS LAYOUT - NOT CMS DATA"])
+    ws.append([])
+    ws.append(["HCPCS/CPT Code", "Practitioner Services MUE Values", "MUE Adjudication Indicator",
+               "MUE Rationale"])
+    ws.append(["64483", 1, "2 Date of Service Edit: Policy", "Sample"])
+    ws.append([97110, 6, "3 Date of Service Edit: Clinical", "Sample"])
+    sheet = tmp_path / "MCR_MUE_PractitionerServices_Eff_04-01-2026.xlsx"
+    book.save(sheet)
+    archive = tmp_path / "mue.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(sheet, sheet.name)
+    rc, out, err = xlsheets("ncci", "import", archive, "--format", "json", data_dir=tmp_path / "d")
+    assert rc == 0, err
+    [done] = json.loads(out)
+    assert done["quarter"] == "2026Q2" and done["rows"] == 2  # the quarter from the file name
+    rc, out, _ = xlsheets("ncci", "--mue", "97110", "--format", "json", data_dir=tmp_path / "d")
+    assert json.loads(out)[0]["mue"] == 6
+
+
+# --- validate with and without the files ------------------------------------------------------
+CLAIMS = """claim_id,patient_id,dos,payer,dx1,cpt1,cpt2
+A1,P1,2026-03-10,Aetna,M54.17,62323,77003
+A2,P2,2026-03-10,Aetna,M54.17,64484-RT,
+"""
+
+
+def test_validate_names_the_ncci_files_and_finds_the_edits(data, tmp_path):
+    claims = tmp_path / "claims.csv"
+    claims.write_text(CLAIMS)
+    rc, out, _ = xlsheets("validate", claims, "--format", "json", data_dir=data)
+    result = json.loads(out)
+    ncci = [c for c in result["codesets"] if c.get("kind", "").startswith("ncci")]
+    assert [c["name"] for c in ncci] == ["NCCI PTP practitioner 2026Q1", "NCCI MUE practitioner 2026Q1",
+                                         "NCCI AOC practitioner 2026Q1"]
+    a1, a2 = result["claims"]
+    [n501] = [f for f in a1["findings"] if f["rule"] == "N501"]
+    assert "77003 is the column 2 code" in n501["message"] and "CO-236" in n501["message"]
+    assert "2026Q1" in n501["reference"]
+    assert [f["rule"] for f in a2["findings"] if f["rule"] in ("C111", "N503")] == ["N503"]
+    assert result["summary"]["rules_without_data"] == []
+    rc, out, _ = xlsheets("validate", claims, data_dir=data)
+    assert out.splitlines()[1].startswith("NCCI edits: NCCI PTP practitioner 2026Q1")
+
+
+def test_validate_without_files_says_once_that_n_rules_could_not_run(tmp_path):
+    claims = tmp_path / "claims.csv"
+    claims.write_text(CLAIMS)
+    rc, out, _ = xlsheets("validate", claims, data_dir=tmp_path / "none")
+    assert out.count("xlsheets ncci import") == 1
+    assert "N501, N502, N503: no NCCI edit files" in out
+    assert "C111" in out  # the built-in add-on pairs still check 64484
+    rc, out, _ = xlsheets("validate", claims, "--format", "json", data_dir=tmp_path / "none")
+    [group] = json.loads(out)["summary"]["rules_without_data"]
+    assert group["rules"] == ["N501", "N502", "N503"] and "xlsheets ncci import" in group["reason"]
+
+
+def test_line_level_finding_is_on_the_column_2_row(data, tmp_path):
+    claims = tmp_path / "lines.csv"
+    claims.write_text("claim_id,dos,dx1,cpt,modifier,units\n"
+                      "L1,2026-03-10,M54.17,77003,,1\nL1,2026-03-10,M54.17,99213,25,1\n"
+                      "L1,2026-03-10,M54.17,62323,,1\n")
+    rc, out, _ = xlsheets("validate", claims, "--format", "json", data_dir=data)
+    [claim] = json.loads(out)["claims"]
+    [n501] = [f for f in claim["findings"] if f["rule"] == "N501"]
+    assert n501["rows"] == [2]  # 77003, the code that is denied
+
+
+def test_report_summary_names_the_ncci_files(data, tmp_path):
+    import openpyxl
+    claims = tmp_path / "claims.csv"
+    claims.write_text(CLAIMS)
+    rc, _, err = xlsheets("validate", claims, "-o", tmp_path / "report.xlsx", data_dir=data)
+    ws = openpyxl.load_workbook(tmp_path / "report.xlsx")["Summary"]
+    cells = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
+    assert any(c.startswith("NCCI PTP practitioner 2026Q1") and "f1.txt" in c for c in cells)
+    rc, _, err = xlsheets("validate", claims, "-o", tmp_path / "report2.xlsx", data_dir=tmp_path / "none")
+    ws = openpyxl.load_workbook(tmp_path / "report2.xlsx")["Summary"]
+    cells = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
+    assert sum("xlsheets ncci import" in c for c in cells) == 1
