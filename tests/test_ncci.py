@@ -280,3 +280,14 @@ def test_report_summary_names_the_ncci_files(data, tmp_path):
     ws = openpyxl.load_workbook(tmp_path / "report2.xlsx")["Summary"]
     cells = [str(c.value) for row in ws.iter_rows() for c in row if c.value is not None]
     assert sum("xlsheets ncci import" in c for c in cells) == 1
+
+
+def test_c114_leaves_pairs_the_ptp_file_covers_to_n501(data, tmp_path):
+    claims = tmp_path / "claims.csv"
+    claims.write_text("claim_id,dos,dx1,cpt1,cpt2\nA1,2026-03-10,M54.17,62323,77003\n"
+                      "A2,2026-03-10,M54.17,62323,77012\n")
+    rc, out, _ = xlsheets("validate", claims, "--format", "json", data_dir=data)
+    a1, a2 = json.loads(out)["claims"]
+    assert [f["rule"] for f in a1["findings"] if f["rule"] in ("C114", "N501")] == ["N501"]
+    # the sample PTP file has no 62323/77012 edit: C114 still says it
+    assert [f["rule"] for f in a2["findings"] if f["rule"] in ("C114", "N501")] == ["C114"]

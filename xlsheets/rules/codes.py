@@ -11,7 +11,7 @@ from ..codes import cpt
 from ..codes.icd10cm import electronic
 from ..hookspecs import hookimpl
 from ..rule import rule
-from .ncci import aoc_loaded
+from .ncci import aoc_loaded, ptp_covers
 
 ICD_GUIDE = "ICD-10-CM Official Guidelines I.A / CMS code files"
 
@@ -402,6 +402,7 @@ def guidance_included(claim, ctx):
     Bad: 64483 + 77003 ; 62323 + 77012
     Good: 64483 alone ; 62322 (without imaging) when no guidance was used
     Fix: remove the imaging guidance line.
+    A pair the loaded NCCI PTP file has an edit for is left to N501 (one finding per problem).
     """
     if claim.dos is None:
         return
@@ -410,7 +411,7 @@ def guidance_included(claim, ctx):
         if since is None or claim.dos < since:
             continue
         for guide in claim.procedures:
-            if guide.code in cpt.IMAGING_GUIDANCE:
+            if guide.code in cpt.IMAGING_GUIDANCE and not ptp_covers(ctx.settings, guide.code, inj.code, claim.dos):
                 yield ctx.finding(
                     f"Imaging guidance {guide.code} is included in {inj.code} (since {since.isoformat()}) "
                     "and is not billed separately; the line will be denied.",

@@ -64,6 +64,15 @@ def aoc_loaded(settings) -> bool:
         return False
 
 
+def ptp_covers(settings, code_a: str, code_b: str, dos) -> bool:
+    """True when the loaded PTP file has an edit in force between the two codes (N501 decides)."""
+    try:
+        edit_set = _ncci(settings).for_dos("ptp", dos)
+    except ValueError:
+        return False
+    return edit_set is not None and edit_set.ptp_in_force(code_a, code_b, dos) is not None
+
+
 def _reference(edit_set, extra: str = "") -> str:
     name = edit_set.describe()["name"]
     return f"CMS {name}" + (f"; {extra}" if extra else "")
