@@ -78,6 +78,9 @@ INSTRUCTIONS = [
     "and plugins are pasted into main.py (docs/excel.md).",
     "B. Desktop Excel on Windows with Python: pip install \"xlsheets[excel]\", then  xlwings addin install. "
     "In Excel: xlwings ribbon > UDF Modules: xlsheets.udfs > Import Functions. Save as .xlsm if asked.",
+    "Validate sheet (the whole sheet at once, with a Findings and a Summary sheet): in xlwings Lite pick "
+    "'Validate sheet' in the add-in's script list and Run. Classic xlwings: a button whose macro is  "
+    "RunPython \"import xlsheets.sheet_script as s; s.main()\"  (docs/excel.md).",
     "",
     "Before a batch goes out, the whole workbook can also be checked from a terminal, with a report: "
     "xlsheets validate claims.xlsx -o report.xlsx",

@@ -60,6 +60,15 @@ if big is not None and type(big).__name__ != "JsNull":  # JS null
     timings["table_10000_warm"] = time.perf_counter() - t
     timings["table_10000_same"] = cold == warm
 
+# 4. "Validate sheet" on a 10,000-row workbook.
+big_book = given.get("big_book")
+if big_book is not None and type(big_book).__name__ != "JsNull":
+    t = time.perf_counter()
+    book = xw.Book(json=big_book)
+    await custom_scripts_call(main, "validate_sheet", typehint_to_value={xw.Book: book})
+    timings["validate_sheet_10000"] = time.perf_counter() - t
+    timings["validate_sheet_10000_actions"] = len(book.json()["actions"])
+
 print("RESULT " + json.dumps({
     "python": sys.version.split()[0], "platform": sys.platform,
     "pyodide": importlib.import_module("pyodide").__version__,
