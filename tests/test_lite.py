@@ -139,7 +139,8 @@ def pasted_main(folder: Path, settings: str, plugins: list[tuple[str, str]]) -> 
 
 def call(folder: Path, calls: list, tmp_path: Path) -> list:
     env = {**os.environ, "XLWINGS_ON_SERVER": "true", "XLWINGS_LICENSE_KEY": "noncommercial",
-           "XLSHEETS_NO_ENTRY_POINTS": "1", "XDG_CONFIG_HOME": str(tmp_path / "nocfg")}
+           "XLSHEETS_NO_ENTRY_POINTS": "1", "XDG_CONFIG_HOME": str(tmp_path / "nocfg"),
+           "XLSHEETS_DATA_DIR": str(tmp_path / "nodata")}
     env.pop("XLSHEETS_CONFIG", None)
     done = subprocess.run([sys.executable, "-c", RUNNER, str(folder)], input=json.dumps(calls),
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)

@@ -195,3 +195,25 @@ def test_recalculation_reuses_unchanged_rows_and_sees_edits():
     assert second[1][0].startswith("ERROR S301") and not first[1][0].startswith("ERROR S301")
     assert len(udfs._state.rows) == 4
 
+
+
+def test_ncci_pair_reads_cells_as_excel_gives_them(tmp_path, monkeypatch):
+    """NCCI_PAIR through the Python call (the classic path hands floats and datetimes)."""
+    import datetime as dt
+    from pathlib import Path
+    from xlsheets.ncci import import_files, reset_ncci
+    fix = Path(__file__).parent / "fixtures" / "ncci"
+    monkeypatch.setenv("XLSHEETS_DATA_DIR", str(tmp_path))
+    import_files([fix / "sample-not-cms-data_ptp-practitioner-2026q1.zip"], tmp_path)
+    udfs.reset()
+    try:
+        text = udfs.ncci_pair(62323.0, "77003", dt.datetime(2026, 3, 10))
+        assert text.startswith("77003 is column 2 of 62323") and "modifier indicator 0" in text
+        assert udfs.ncci_pair("20552", "20553", dt.datetime(2026, 3, 10)) == ""  # deleted 2020-01-01
+        assert udfs.ncci_pair("20552", "20553", dt.datetime(2019, 5, 1)).startswith("20553 is column 2")
+        assert udfs.ncci_pair("62321", "76942", dt.datetime(2026, 3, 10)) == ""  # effective 2026-04-01
+        assert udfs.ncci_pair("abc", "77003") == "xlsheets: 'abc' is not a CPT/HCPCS code"
+        assert udfs.ncci_pair("62323", "77003", "13/45/2026").startswith("xlsheets: date of service")
+    finally:
+        reset_ncci()
+        udfs.reset()

@@ -63,7 +63,7 @@ CALLS = [
     ("icd_dotted", [[[None]]]),
 ]
 FUNCTIONS = {"CLAIM_STATUS", "CLAIM_FINDINGS", "CLAIM_STATUS_TABLE", "ICD_TITLE", "ICD_VALID",
-             "ICD_BILLABLE", "ICD_ELECTRONIC", "ICD_DOTTED", "ICD_EXCLUDES1"}
+             "ICD_BILLABLE", "ICD_ELECTRONIC", "ICD_DOTTED", "ICD_EXCLUDES1", "NCCI_PAIR"}
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +164,54 @@ def test_classic_import_functions_writes_a_vba_wrapper_per_function():
     assert 'XLPy.CallUDF("xlsheets.udfs", "claim_status_table", Array(table)' in vba
     assert "Application.Volatile" not in vba
     assert "CONVERT raw" in vba  # ranges reach us unconverted (xlsheets.values reads them)
+
+
+NCCI_CALLS = [
+    ("ncci_pair", [[["62323"]], [[77003]], [[46091]]]),      # 2026-03-10, a number as Excel sends it
+    ("ncci_pair", [[["77003"]], [["62323-59"]], [[None]]]),  # either order, a modifier on the code
+    ("ncci_pair", [[["62323"]], [["99213"]], [[46091]]]),    # no edit: empty
+    ("ncci_pair", [[["6232"]], [["77003"]], [[46091]]]),
+    ("ncci_pair", [[[REF]], [["77003"]], [[46091]]]),
+    ("ncci_pair", [[[None]], [["77003"]], [[46091]]]),
+    ("claim_status_table", [[["claim_id", "patient_id", "dos", "dx1", "cpt1", "cpt2"],
+                             ["A1", "P1", 46091, "M54.17", 62323, 77003],
+                             ["A2", "P2", 46091, "M54.17", 62323, None],
+                             ["A3", "P2", 46091, "M54.17", 77003, None]]]),
+    ("claim_status", [[["claim_id", "dos", "dx1", "cpt1"]], [["A1", 46091, "M54.17", "64483-RT x2"]]]),
+]
+
+
+def test_officejs_ncci_pair_and_claim_status_with_imported_files(tmp_path):
+    from pathlib import Path
+    from xlsheets.ncci import import_files
+    fix = Path(__file__).parent / "fixtures" / "ncci"
+    import_files([fix / "sample-not-cms-data_ptp-practitioner-2026q1.zip",
+                  fix / "sample-not-cms-data_mue-practitioner-2026q1.csv"], tmp_path / "data")
+    env = {**os.environ, "XLWINGS_ON_SERVER": "true", "XLWINGS_LICENSE_KEY": "noncommercial",
+           "XLSHEETS_DATA_DIR": str(tmp_path / "data")}
+    out = subprocess.run([sys.executable, "-c", OFFICEJS], input=json.dumps(NCCI_CALLS), env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)["results"]
+    assert r[0][0][0].startswith("77003 is column 2 of 62323") and "modifier indicator 0" in r[0][0][0]
+    assert "NCCI PTP practitioner 2026Q1" in r[0][0][0]
+    assert r[1][0][0].startswith("77003 is column 2 of 62323")
+    assert r[2] == [[""]]
+    assert r[3] == [["xlsheets: '6232' is not a CPT/HCPCS code"]]
+    assert r[4] == [["xlsheets: the code cell holds the Excel error #REF!"]]
+    assert r[5] == [[""]]
+    table = [row[0] for row in r[6]]
+    assert table[0].startswith("ERROR N501")          # the pair on one claim
+    assert table[1] == "OK" and table[2].startswith("ERROR N501")  # across the patient's rows
+    assert r[7][0][0].startswith("ERROR N502")
+
+
+def test_officejs_ncci_pair_without_files_says_how_to_load(tmp_path):
+    env = {**os.environ, "XLWINGS_ON_SERVER": "true", "XLWINGS_LICENSE_KEY": "noncommercial",
+           "XLSHEETS_DATA_DIR": str(tmp_path / "none")}
+    out = subprocess.run([sys.executable, "-c", OFFICEJS], input=json.dumps(NCCI_CALLS[:1]), env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["results"][0][0][0] == (
+        "xlsheets: no NCCI PTP file is loaded: import the CMS files with 'xlsheets ncci import "
+        "FILE...', then restart Excel")

@@ -41,7 +41,7 @@ from .findings import worst
 
 __all__ = [
     "claim_status", "claim_findings", "claim_status_table", "icd_title", "icd_valid",
-    "icd_billable", "icd_electronic", "icd_dotted", "icd_excludes1",
+    "icd_billable", "icd_electronic", "icd_dotted", "icd_excludes1", "ncci_pair",
 ]
 
 OK = "OK"
@@ -458,3 +458,53 @@ def icd_excludes1(code_a, code_b):
     if note is None or note.kind != "excludes1":
         return ""
     return f"{note.carrier} Excludes1: {note.note}"
+
+
+# --- NCCI edits -------------------------------------------------------------------------------
+def _procedure_arg(code) -> str | None:
+    """A CPT/HCPCS code from a cell (``62323``, 62323 as a number, ``62323-59``); None if blank."""
+    from .ncci.files import code_text
+    from .values import clean_text, excel_error
+    if isinstance(code, (list, tuple)):
+        cells = _cells(code)
+        code = cells[0] if cells else None
+    err = excel_error(code)
+    if err:
+        raise _Problem(f"the code cell holds the Excel error {err}")
+    if isinstance(code, (int, float)) and not isinstance(code, bool):
+        found = code_text(code)
+    else:
+        text = clean_text(code)
+        if not text:
+            return None
+        found = code_text(text.split("-")[0])
+    if found is None:
+        raise _Problem(f"{clean_text(code)[:20]!r} is not a CPT/HCPCS code")
+    return found
+
+
+@func
+@arg("code_a", "raw", doc="A CPT/HCPCS code (62323).")
+@arg("code_b", "raw", doc="Another CPT/HCPCS code (77003).")
+@arg("dos", "raw", doc=_DOS_DOC)
+@_never_raise()
+def ncci_pair(code_a, code_b, dos=None):
+    """The NCCI PTP edit in force between two procedure codes on the date of service, or empty."""
+    from .ncci.store import MODIFIER_MEANING, get_ncci
+    a, b = _procedure_arg(code_a), _procedure_arg(code_b)
+    if a is None or b is None:
+        return ""
+    day = _date_arg(dos)
+    setting = _state.get_validator().config.settings.get("ncci_files") or "practitioner"
+    edit_set = get_ncci(setting).for_dos("ptp", day)
+    if edit_set is None:
+        raise _Problem("no NCCI PTP file is loaded: import the CMS files with 'xlsheets ncci import "
+                       "FILE...', then restart Excel")
+    edit = edit_set.ptp_in_force(a, b, day)
+    if edit is None:
+        return ""
+    deleted = f", deleted {edit.deletion.isoformat()}" if edit.deletion else ""
+    rationale = f"; {edit.rationale}" if edit.rationale else ""
+    return (f"{edit.column2} is column 2 of {edit.column1} (denied with it, CO-236): modifier indicator "
+            f"{edit.modifier} ({MODIFIER_MEANING[edit.modifier]}){rationale}; effective "
+            f"{edit.effective.isoformat()}{deleted} [{edit_set.describe()['name']}]")
