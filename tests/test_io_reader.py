@@ -292,13 +292,64 @@ def test_calamine_reader_agrees_when_installed(tmp_path):
     assert got[0][1] == dt.datetime(2026, 3, 10) and got[0][4] == 64483 and type(got[0][4]) is int
 
 
-def test_reader_choice_is_streaming_for_large_files(tmp_path, monkeypatch):
-    from xlsheets import io
+def test_large_files_are_read_by_calamine_in_slices_or_streamed(tmp_path, monkeypatch):
+    """Above the in-memory limit calamine reads a slice of rows at a time; with huge shared
+    strings (parsed again per slice) or without calamine, the streaming reader does."""
+    from xlsheets import io, calamine_chunks
     monkeypatch.delenv("XLSHEETS_READER", raising=False)
-    path = make_xlsx(tmp_path / "w.xlsx", {"Claims": sheet_xml(simple_rows([HEADER, ["C1"]]))})
     monkeypatch.setattr(io, "CALAMINE_MAX_FILE_BYTES", 0)
+    path = make_xlsx(tmp_path / "w.xlsx", {"Claims": sheet_xml(simple_rows([HEADER, ["C1"]]))})
+    pytest.importorskip("python_calamine")
+    with open_sheet(path) as sheet:
+        assert sheet.reader == "calamine-chunks" and list(sheet.rows)[0][0] == "C1"
+    monkeypatch.setattr(calamine_chunks, "MAX_SHARED_STRINGS_BYTES", -1)
     with open_sheet(path) as sheet:
         assert sheet.reader == "xlsxstream"
+    monkeypatch.setitem(__import__("sys").modules, "python_calamine", None)  # as in Pyodide
+    monkeypatch.setattr(calamine_chunks, "MAX_SHARED_STRINGS_BYTES", 1 << 30)
+    with open_sheet(path) as sheet:
+        assert sheet.reader == "xlsxstream"
+
+
+def test_calamine_slices_give_the_streaming_readers_values(tmp_path, monkeypatch):
+    """Slices of a few rows each, some holding what calamine misreads (an error cell, a
+    formula saved without its value, a cell beyond column ZZ), others plain; shared strings,
+    dates, gaps between rows and rows not starting in column A: row for row, value for value,
+    the same as the streaming reader."""
+    pytest.importorskip("python_calamine")
+    from xlsheets import calamine_chunks
+    from xlsheets.values import Uncalculated
+    monkeypatch.setattr(calamine_chunks, "SLICE_BYTES", 600)
+    monkeypatch.setattr(calamine_chunks, "FIRST_SLICE_BYTES", 300)
+    rows = [row_xml(1, [cell(f"{col_letter(c)}1", v) for c, v in enumerate(HEADER)])]
+    number = 2
+    for i in range(60):
+        cells = [cell(f"A{number}", f"C{i}"), cell(f"B{number}", 46091 + i, style=1),
+                 cell(f"C{number}", 0, kind="s"), cell(f"E{number}", 64483 + i % 3)]
+        if i == 17:
+            cells.append(cell(f"F{number}", "#N/A", kind="e"))
+        if i == 33:
+            cells.append(f'<c r="F{number}"><f>TODAY()</f></c>')
+        if i == 41:
+            cells.append(cell(f"AAB{number}", "far"))
+        if i == 50:
+            cells = cells[1:]  # a row not starting in column A
+        rows.append(row_xml(number, cells))
+        number += 1 if i % 7 else 3  # gaps: rows absent from the XML are empty rows
+    path = make_xlsx(tmp_path / "w.xlsx", {"Claims": sheet_xml(rows)}, shared=["M54.17"])
+    read_by_calamine = []
+    slice_book = calamine_chunks._slice_book
+    monkeypatch.setattr(calamine_chunks, "_slice_book",
+                        lambda *a: read_by_calamine.append(1) or slice_book(*a))
+    with open_sheet(path, reader="calamine-chunks") as sheet:
+        got = [trim(r) for r in sheet.rows]
+    assert len(read_by_calamine) > 5  # most slices; the odd ones went to the streaming reader
+    with open_sheet(path, reader="xlsxstream") as sheet:
+        want = [trim(r) for r in sheet.rows]
+    assert got == want and len(got) > 60
+    assert any(v == "#N/A" for r in got for v in r)
+    assert any(isinstance(v, Uncalculated) for r in got for v in r)
+    assert got[0][1] == dt.datetime(2026, 3, 10) and got[0][2] == "M54.17"
 
 
 def test_error_cells_are_never_read_by_calamine(tmp_path, monkeypatch):

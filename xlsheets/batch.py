@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
                "every configured rule ran.")
     p.add_argument("path", help="the claims workbook or CSV file (never modified)")
     p.add_argument("--sheet", help="the sheet to validate (default: the first sheet with a claims header)")
-    p.add_argument("--format", choices=["text", "json"], default="text", help="output on stdout")
+    from .cli import add_format_option
+    add_format_option(p, ("text", "json", "jsonl"))
     p.add_argument("-o", "--output", metavar="REPORT.xlsx",
                    help="also write a report workbook (claims with status, findings, summary, chart)")
     p.add_argument("--config", help="configuration file (xlsheets.toml or pyproject.toml)")
@@ -92,9 +93,16 @@ def _run(args) -> int:
         print(plugin_problems_text(problems), file=sys.stderr)
         return 2
     progress = None if args.no_progress or not sys.stderr.isatty() else _Progress()
+    lines = None
+    if args.format == "jsonl":  # one claim per line as it is validated; nothing spooled for it
+        from .jsonout import JsonLines
+        lines = JsonLines(sys.stdout)
     with run_batch(path, validator, sheet=args.sheet, keep_rows=bool(args.output),
-                   progress=progress) as result:
-        if args.format == "json":
+                   progress=progress, emit=lines.claim if lines else None,
+                   keep_results=args.format != "jsonl" or bool(args.output)) as result:
+        if lines is not None:
+            lines.finish(result)
+        elif args.format == "json":
             result.write_json(sys.stdout)
         else:
             result.write_text(sys.stdout)
@@ -106,7 +114,7 @@ def _run(args) -> int:
                 raise InputError(f"the report {args.output} could not be written "
                                  f"({exc.strerror or exc}); nothing was written there. Free some "
                                  "space or choose another folder, and run again.") from None
-            print(f"Report written to {args.output}", file=sys.stderr if args.format == "json" else sys.stdout)
+            print(f"Report written to {args.output}", file=sys.stderr if args.format != "text" else sys.stdout)
         if args.profile:
             _print_profile(validator, sys.stderr)
         if result.summary["by_status"].get("error"):
@@ -150,26 +158,37 @@ class BatchResult:
 
     def __init__(self, source: str, sheet: str, header: list, header_row: int, validator,
                  spool, row_spool, pending: dict, claims: int, rows: int, line_level: bool, tally,
-                 header_map=None, layout=None):
+                 header_map=None, layout=None, findings=None):
         self.source, self.sheet, self.header, self.header_row = source, sheet, header, header_row
         self.layout = layout  # the input's column widths and number formats, for the report
         self.header_map = header_map
         self.validator = validator
         self._spool, self._row_spool = spool, row_spool
         self._pending = pending  # claim index -> ClaimResult that batch rules may have changed
+        self.findings = findings or FindingTable()
         self.claim_count, self.row_count, self.line_level = claims, rows, line_level
         self._tally = tally
         self.summary = self._summarise()
 
-    def results(self) -> Iterator:
-        """Claim results in sheet order (batch-rule findings included)."""
+    def records(self) -> Iterator[tuple]:
+        """Claim results in sheet order (batch-rule findings included), as packed records
+        (see :class:`FindingTable`): what the JSON output encodes without rebuilding objects."""
+        if self._spool is None:
+            return
         self._spool.seek(0)
         index = 0
+        pending, pack = self._pending, self.findings.pack
         while index < self.claim_count:
             for record in pickle.load(self._spool):  # chunks of 1000 claims
-                result = self._pending.get(index)
-                yield result if result is not None else _unpack(record)
+                result = pending.get(index)
+                yield record if result is None else pack(result)
                 index += 1
+
+    def results(self) -> Iterator:
+        """Claim results in sheet order (batch-rule findings included)."""
+        unpack = self.findings.unpack
+        for record in self.records():
+            yield unpack(record)
 
     def rows(self) -> Iterator[tuple[int, list]]:
         """(sheet row, values) of every data row, when the run kept them (for the report)."""
@@ -221,19 +240,9 @@ class BatchResult:
 
     # --- outputs ---------------------------------------------------------------------------
     def write_json(self, out) -> None:
-        """The JSON contract, streamed claim by claim."""
-        out.write('{"claims": [')
-        dumps = json.JSONEncoder(ensure_ascii=False).encode
-        chunk: list[str] = []
-        for n, result in enumerate(self.results()):
-            chunk.append((",\n  " if n else "\n  ") + dumps(claim_dict(result)))
-            if len(chunk) >= 1000:
-                out.write("".join(chunk))
-                chunk = []
-        out.write("".join(chunk))
-        out.write("\n],\n")
-        out.write(f'"summary": {json.dumps(self.summary, ensure_ascii=False)},\n')
-        out.write(f'"codesets": {json.dumps(self.codesets())}}}\n')
+        """The JSON contract, streamed claim by claim (xlsheets.jsonout)."""
+        from .jsonout import write_json
+        write_json(self, out)
 
     def write_text(self, out) -> None:
         from .config import config_line
@@ -352,12 +361,20 @@ def summary_text(s: dict) -> str:
 
 
 @contextlib.contextmanager
-def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False, progress=None):
-    """Validate a file; yields a :class:`BatchResult`. The spool files vanish on exit."""
+def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False, progress=None,
+              emit=None, keep_results: bool = True):
+    """Validate a file; yields a :class:`BatchResult`. The spool files vanish on exit.
+
+    ``emit(record, findings)``, when given, gets each claim's packed record (see
+    :class:`FindingTable`) as soon as its result is final: at once for most claims, after the
+    batch rules for the claims they may add to (``--format jsonl``). ``keep_results=False``
+    spools no results (the yielded result then has only its summary and rows).
+    """
     from .claims import claims_from_rows
     from .io import open_sheet, read_ahead, sheet_layout
 
-    with tempfile.TemporaryFile() as spool, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
+        spool = stack.enter_context(tempfile.TemporaryFile()) if keep_results else None
         row_spool = stack.enter_context(tempfile.TemporaryFile()) if keep_rows else None
         stack.enter_context(validator.watchdog())  # an endless plugin loop is stopped, not hung
         with open_sheet(path, sheet, columns=validator.config.columns) as opened:
@@ -371,15 +388,23 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
             run = validator.run()
             pending = {}
             tally = _Tally()
+            table = FindingTable()
+            pack = table.pack
             claims = 0
             batch: list = []
             for claim in claims_from_rows(header, counter, opened.first_row):
                 result = run.add(claim)
-                if run.holds(claim):
+                held = run.holds(claim)
+                if held:
                     pending[claims] = result
                 else:
                     tally.add(result)
-                batch.append(_pack(result))
+                if spool is not None or (emit is not None and not held):
+                    record = pack(result)
+                    if spool is not None:
+                        batch.append(record)
+                    if emit is not None and not held:
+                        emit(record, table)
                 claims += 1
                 if len(batch) >= 1000:
                     pickle.dump(batch, spool, _PROTOCOL)
@@ -388,13 +413,17 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
                 pickle.dump(batch, spool, _PROTOCOL)
             counter.flush()
             run.finish()
+            if emit is not None:  # the claims batch rules could still add to, now final
+                for index in sorted(pending):
+                    emit(pack(pending[index]), table)
             if progress is not None:
                 progress.update(counter.count, final=True)
-            spool.flush()
+            if spool is not None:
+                spool.flush()
             yield BatchResult(str(path), opened.name, list(opened.header), opened.header_row,
                               validator, spool, row_spool, pending, claims, counter.count,
                               header.line_level, tally, header,
-                              sheet_layout(path, opened.name) if keep_rows else None)
+                              sheet_layout(path, opened.name) if keep_rows else None, table)
 
 
 class _Tally:
@@ -415,18 +444,42 @@ class _Tally:
             self.by_severity[str(f.severity)] += 1
 
 
-def _pack(result) -> tuple:
-    """A claim result as plain tuples: pickles several times faster than the dataclasses."""
-    return (result.claim_id, result.rows, result.payer, result.patient_id,
-            [(f.rule, int(f.severity), f.message, f.codes, f.suggestion, f.reference, f.rows,
-              f.column, f.brief) for f in result.findings])
+class FindingTable:
+    """The distinct findings of a run, numbered: a spooled claim refers to its findings by
+    number (with each one's rows), so a finding repeated on thousands of claims is stored,
+    and encoded to JSON, once.
 
+    A packed record is ``(claim_id, rows, payer, patient_id, ((number, rows), ...))``; plain
+    tuples pickle several times faster than the dataclasses.
+    """
 
-def _unpack(record: tuple):
-    from .engine import ClaimResult
-    claim_id, rows, payer, patient_id, findings = record
-    return ClaimResult(claim_id, rows, payer, patient_id,
-                       [Finding(rule, _SEVERITY[sev], *rest) for rule, sev, *rest in findings])
+    def __init__(self):
+        self.numbers: dict[tuple, int] = {}
+        self.items: list[tuple] = []  # (rule, severity int, message, codes, suggestion, reference, column, brief)
+
+    def number(self, f) -> int:
+        key = (f.rule, int(f.severity), f.message, f.codes, f.suggestion, f.reference, f.column, f.brief)
+        n = self.numbers.get(key)
+        if n is None:
+            n = self.numbers[key] = len(self.items)
+            self.items.append(key)
+        return n
+
+    def pack(self, result) -> tuple:
+        number = self.number
+        return (result.claim_id, result.rows, result.payer, result.patient_id,
+                tuple((number(f), f.rows) for f in result.findings))
+
+    def unpack(self, record: tuple):
+        from .engine import ClaimResult
+        claim_id, rows, payer, patient_id, found = record
+        items = self.items
+        findings = []
+        for n, f_rows in found:
+            rule, sev, message, codes, suggestion, reference, column, brief = items[n]
+            findings.append(Finding(rule, _SEVERITY[sev], message, codes, suggestion, reference,
+                                    f_rows, column, brief))
+        return ClaimResult(claim_id, rows, payer, patient_id, findings)
 
 
 _SEVERITY = {int(s): s for s in Severity}  # Severity(n) is an enum lookup, slow per finding

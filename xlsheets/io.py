@@ -220,6 +220,9 @@ def _open_workbook(path: Path, sheet: str | None, reader: str | None,
         reader = "xlsxstream"  # calamine would read formulas without values as blank cells
     if reader == "calamine":
         source = _CalamineBook(path)
+    elif reader == "calamine-chunks":
+        from .calamine_chunks import CalamineChunks
+        source = CalamineChunks(zf, path.name, limits=_stream_limits())
     elif reader == "openpyxl":
         source = _OpenpyxlBook(path, zf)
     else:
@@ -295,12 +298,14 @@ def _choose_reader(path: Path, zf: zipfile.ZipFile) -> str:
     """
     if os.environ.get("XLSHEETS_READER"):
         return os.environ["XLSHEETS_READER"]
-    if path.stat().st_size > CALAMINE_MAX_FILE_BYTES:
-        return "xlsxstream"
     try:
         import python_calamine  # noqa: F401
     except ImportError:
-        return "xlsxstream"
+        return "xlsxstream"  # Pyodide, or a platform without its wheel: the pure-Python reader
+    if path.stat().st_size > CALAMINE_MAX_FILE_BYTES:
+        from .calamine_chunks import MAX_SHARED_STRINGS_BYTES
+        shared = sum(i.file_size for i in zf.infolist() if i.filename.lower().endswith("sharedstrings.xml"))
+        return "calamine-chunks" if shared <= MAX_SHARED_STRINGS_BYTES else "xlsxstream"
     for info in zf.infolist():
         if info.filename.startswith("xl/worksheets/") and not _calamine_fits(zf, info):
             return "xlsxstream"

@@ -226,7 +226,14 @@ class XlsxReader:
         self._load_tables()
         return self._rows(parts[sheet])
 
-    def _rows(self, part: str) -> Iterator[list[object]]:
+    def rows_of_block(self, wrap_open: bytes, chunk: bytes, first_row: int) -> Iterator[list[object]]:
+        """Rows of a piece of a sheet's ``<sheetData>`` (whole ``<row>`` elements), from sheet
+        row ``first_row`` on: the chunked calamine reader hands over the pieces calamine would
+        misread (error cells, formulas without values, far-flung cells)."""
+        self._load_tables()
+        return self._rows("", blocks=[(wrap_open, chunk)], next_row=first_row)
+
+    def _rows(self, part: str, blocks=None, next_row: int = 1) -> Iterator[list[object]]:
         """Rows of one sheet part. Each block of rows takes the fast path (regular expressions
         over the bytes, for the plain layout Excel, xlsxwriter and openpyxl write) when it can;
         a row the pattern does not fully account for is parsed by the XML parser instead."""
@@ -362,8 +369,7 @@ class XlsxReader:
                     values[col] = value
             return values
 
-        next_row = 1
-        for wrap_open, chunk in self._blocks(part, b"row", b"sheetData"):
+        for wrap_open, chunk in (blocks if blocks is not None else self._blocks(part, b"row", b"sheetData")):
             uncalculated = False
             if wrap_open.startswith(b"<xlsheets-wrap") and b"<row" in chunk[:5] and not (
                     b"<!--" in chunk or b"<![CDATA[" in chunk or b"<?" in chunk):
