@@ -55,11 +55,11 @@ CALLS = [
     fn("icd_dotted", [["M5417"]]),
     fn("icd_excludes1", [["M54.17"]], [["M51.17"]]),
     fn("icd_dotted", [[None]]),
+    fn("ncci_pair", [["62323"]], [[77003]], [[46091]]),  # no NCCI files in a fresh Lite
     {"kind": "script", "name": "validate_sheet", "book": {
         "client": "Office.js", "version": "0.37.8", "names": [],
         "book": {"name": "Claims.xlsx", "active_sheet_index": 0, "selection": "A1"},
         "sheets": [{"name": "Claims", "values": TABLE, "pictures": [], "tables": [], "charts": [], "shapes": []}]}},
-    fn("ncci_pair", [["62323"]], [[77003]], [[46091]]),  # no NCCI files in a fresh Lite
 ]
 FUNCTIONS = {"CLAIM_STATUS", "CLAIM_FINDINGS", "CLAIM_STATUS_TABLE", "ICD_TITLE", "ICD_VALID",
              "ICD_BILLABLE", "ICD_ELECTRONIC", "ICD_DOTTED", "ICD_EXCLUDES1", "NCCI_PAIR"}
@@ -149,11 +149,11 @@ def test_every_function_answers_through_xlwings_in_pyodide(lite):
     assert r[8] == [["M5417"]] and r[9] == [["M54.17"]]
     assert r[10][0][0].startswith("M54.1 Excludes1:")
     assert r[11] == [[""]]
-    actions = r[12]["actions"]  # Validate sheet: the status column, Findings, Summary
+    actions = r[13]["actions"]  # Validate sheet: the status column, Findings, Summary
     status = next(a for a in actions if a["func"] == "setValues" and a["sheet_position"] == 0)
     assert [row[0] for row in status["values"]] == ["xlsheets status", *table]
     assert [a["args"][1] for a in actions if a["func"] == "addSheet"] == ["Findings", "Summary"]
-    assert r[13][0][0].startswith("xlsheets: no NCCI PTP file is loaded")
+    assert r[12][0][0].startswith("xlsheets: no NCCI PTP file is loaded")
 
 
 def test_pyodide_gives_the_same_answers_as_cpython(lite, tmp_path):
