@@ -17,30 +17,35 @@ import datetime as _dt
 import sys
 from pathlib import Path
 
-__all__ = ["main", "build_template", "COLUMNS", "CLAIMS_SHEET", "DATA_ROWS"]
+__all__ = ["main", "build_template", "payer_choices", "COLUMNS", "CLAIMS_SHEET", "DATA_ROWS"]
 
 CLAIMS_SHEET = "Claims"
 STATUS_SHEET = "Status (fast)"
 DATA_ROWS = 200  # rows prepared with formulas and dropdowns
 
-# (canonical column, kind, what it means) - kinds: text, date, code, flag, side, number
+MAX_CODES = 12  # dx1..dx12 and cpt1..cpt12: the 12 diagnoses and 12 service lines of a CMS-1500
+
+# (canonical column, kind, what it means) - kinds: text, date, payer, pos, dx, cpt, flag, side, number.
+# A whole professional claim: the claim, its 12 diagnoses (CMS-1500 item 21 A-L), its procedures
+# with modifiers and units (item 24), and every documentation fact a rule reads (domain.md section 2).
 COLUMNS: list[tuple[str, str, str]] = [
     ("claim_id", "text", "Claim identifier (as in your practice-management system)."),
     ("patient_id", "text", "Patient identifier; lets xlsheets see a patient's other claims (session limits)."),
-    ("dos", "date", "Date of service, e.g. 2026-03-10. Decides which code set applies."),
-    ("payer", "text", "Payer name or ID (Medicare, Aetna, ...); selects the payer policy."),
-    ("pos", "text", "Place of service: 11 office, 02 or 10 telehealth, 22 outpatient hospital, ..."),
-    ("dx1", "code", "First-listed ICD-10-CM diagnosis, e.g. M54.17 (M5417 and m54.17 are read too)."),
-    ("dx2", "code", "Second ICD-10-CM diagnosis."),
-    ("dx3", "code", "Third ICD-10-CM diagnosis."),
-    ("dx4", "code", "Fourth ICD-10-CM diagnosis."),
-    ("cpt1", "code", "CPT/HCPCS code with modifiers and units, e.g. 64483-RT, 97110x2, 99214-25."),
-    ("cpt2", "code", "Second CPT/HCPCS code (add-on codes such as 64484 go with their primary)."),
-    ("cpt3", "code", "Third CPT/HCPCS code."),
+    ("dos", "date", "Date of service, e.g. 2026-03-10 or 03/10/2026. Decides which code set applies."),
+    ("payer", "payer", "Payer name or ID (Medicare, Aetna, ...); selects the payer policy."),
+    ("pos", "pos", "Place of service (CMS code): 11 office, 02 or 10 telehealth, 22 on-campus outpatient "
+                   "hospital, 24 ambulatory surgical center, ... (the Lists sheet has every code)."),
+    ("dx1", "dx", "First-listed ICD-10-CM diagnosis, e.g. M54.17 (M5417 and m54.17 are read too)."),
+    *[(f"dx{n}", "dx", f"ICD-10-CM diagnosis {n} (CMS-1500 item 21, letter {'ABCDEFGHIJKL'[n - 1]}).")
+      for n in range(2, MAX_CODES + 1)],
+    ("cpt1", "cpt", "CPT/HCPCS code with its modifiers and units, e.g. 64483-RT, 97110x2, 99214-25."),
+    *[(f"cpt{n}", "cpt", f"CPT/HCPCS code {n} with modifiers and units (add-on codes such as 64484 go "
+                         "with their primary).") for n in range(2, MAX_CODES + 1)],
     ("laterality", "side", "Side of symptoms or procedure: L left, R right, B bilateral."),
     ("nerve_root_level", "text", "Documented nerve root level(s): L5-S1, L4-L5, S1, L4, L5."),
     ("symptom_weeks", "number", "How many weeks the symptoms have lasted."),
     ("conservative_care_weeks", "number", "Weeks of documented conservative care (PT, NSAIDs, activity modification)."),
+    ("red_flags", "flag", "Y when red flags are documented (cancer history, fever, progressive deficit, ...)."),
     ("trauma", "flag", "Y when the condition was caused by an injury."),
     ("disc_disorder_confirmed", "flag", "Y when imaging confirms a disc disorder as the cause."),
     ("spondylolisthesis_confirmed", "flag", "Y when imaging confirms slippage (spondylolisthesis) as the cause."),
@@ -53,9 +58,17 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("telehealth", "flag", "Y for a telehealth encounter (POS 02/10 or modifier 95/93 also count)."),
     ("myofascial_pain", "flag", "Y when myofascial pain is documented (trigger point injections)."),
     ("pain_management_encounter", "flag", "Y when the encounter is for pain control or management."),
+    ("esi_levels", "number", "Number of levels injected in the ESI session (when not clear from the nerve root level)."),
     ("functional_progress_weeks", "number", "Weeks since the last documented functional progress note (therapy)."),
     ("pt_visits_since_progress", "number", "Treatment days since the last therapy progress report."),
+    ("plan_of_care_days", "number", "Days since the therapy plan of care was certified or recertified."),
 ]
+# Header colours by group, so a 50-column sheet reads as claim / diagnoses / procedures / facts.
+_GROUP_FILL = {"text": "D9D9D9", "date": "D9D9D9", "payer": "D9D9D9", "pos": "D9D9D9",
+               "dx": "DDEBF7", "cpt": "E2EFDA"}
+_FACT_FILL = "FFF2CC"
+FIRST_SERVICE_DATE = _dt.date(2015, 10, 1)  # ICD-10-CM: no earlier date of service is checked
+LISTS_SHEET = "Lists"
 
 INSTRUCTIONS = [
     "How to use this workbook",
@@ -94,17 +107,37 @@ def _col(index: int) -> str:
     return get_column_letter(index)
 
 
-def build_template(rows: list[list] | None = None, data_rows: int = DATA_ROWS):
-    """The template workbook (openpyxl); ``rows`` pre-fills claims (the sample workbook)."""
+def _excel_serial(day: _dt.date) -> int:
+    return (day - _dt.date(1899, 12, 30)).days
+
+
+def _prompt(name: str, kind: str, doc: str) -> str:
+    """The input message Excel shows on a selected cell (at most 255 characters)."""
+    extra = {"flag": " Y or N; blank = not documented.", "side": " Pick L, R or B.",
+             "pos": "", "payer": "", "number": " A number (0-520); blank = not documented."}.get(kind, "")
+    return (doc + extra)[:255]
+
+
+def build_template(rows: list[list] | None = None, data_rows: int = DATA_ROWS, payers: list[str] | None = None):
+    """The template workbook (openpyxl); ``rows`` pre-fills claims (the sample workbook).
+
+    ``payers``: the payer names of the configuration's [payers] sections, offered in the payer
+    dropdown (other names are still accepted, with a warning); none: the cell only prompts.
+    Every column has an input prompt saying what goes in it; the dropdowns (Y/N, L/R/B, place of
+    service, payer) and the date and number checks say the same in their error messages.
+    """
     from openpyxl import Workbook
     from openpyxl.formatting.rule import FormulaRule
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.worksheet.datavalidation import DataValidation
     from openpyxl.worksheet.formula import ArrayFormula
 
+    from .codes.pos import PLACES_OF_SERVICE
+    from .codes.pos import SOURCE as POS_SOURCE
     from .report import STATUS_COLOURS
 
     rows = rows or []
+    payers = list(dict.fromkeys(p for p in (payers or []) if p))
     data_rows = max(data_rows, len(rows))
     last_row = data_rows + 1
     wb = Workbook()
@@ -114,50 +147,91 @@ def build_template(rows: list[list] | None = None, data_rows: int = DATA_ROWS):
     last_col = _col(n)
     status_col = _col(n + 1)
     head_font = Font(bold=True)
-    head_fill = PatternFill("solid", fgColor="D9D9D9")
-    for c, (name, _kind, _doc) in enumerate(COLUMNS, 1):
+    for c, (name, kind, _doc) in enumerate(COLUMNS, 1):
         cell = ws.cell(1, c, name)
-        cell.font, cell.fill = head_font, head_fill
+        fill = _GROUP_FILL.get(kind, _FACT_FILL)
+        cell.font, cell.fill = head_font, PatternFill("solid", fgColor=fill)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-        ws.column_dimensions[_col(c)].width = 11 if _kind in ("flag", "number") else 13
+        ws.column_dimensions[_col(c)].width = {"flag": 11, "number": 11, "side": 10, "pos": 7,
+                                               "dx": 9, "cpt": 10}.get(kind, 13)
     status = ws.cell(1, n + 1, "Status")
-    status.font, status.fill = head_font, head_fill
+    status.font, status.fill = head_font, PatternFill("solid", fgColor="D9D9D9")
     ws.column_dimensions[status_col].width = 60
     ws.row_dimensions[1].height = 45
     ws.freeze_panes = "B2"
     ws.auto_filter.ref = f"A1:{status_col}{last_row}"
+    ws.page_setup.orientation = "landscape"  # printed: the claim ID and the headers on every page
+    ws.print_title_rows, ws.print_title_cols = "1:1", "A:A"
 
+    index = {name: c for c, (name, _k, _d) in enumerate(COLUMNS, 1)}
     for r, values in enumerate(rows, 2):
         for c, value in enumerate(values, 1):
             if value is not None and value != "":
                 ws.cell(r, c, value)
+    dos_col, pos_col = index["dos"], index["pos"]
     for r in range(2, last_row + 1):
-        ws.cell(r, 3).number_format = "yyyy-mm-dd"
+        ws.cell(r, dos_col).number_format = "yyyy-mm-dd"
+        ws.cell(r, pos_col).number_format = "@"  # 02 stays 02, and matches the list
         ref = f"{status_col}{r}"
         ws[ref] = ArrayFormula(ref, f"=CLAIM_STATUS($A$1:${last_col}$1,A{r}:{last_col}{r})")
 
-    def add_list(kind: str, options: str, prompt: str):
-        cols = [_col(c) for c, (_n, k, _d) in enumerate(COLUMNS, 1) if k == kind]
-        dv = DataValidation(type="list", formula1=f'"{options}"', allow_blank=True,
-                            showErrorMessage=True, errorTitle="xlsheets", error=prompt)
-        for c in cols:
-            dv.add(f"{c}2:{c}{last_row}")
+    # The Lists sheet: what the place-of-service and payer dropdowns offer, with their meaning.
+    lists = wb.create_sheet(LISTS_SHEET)
+    for c, (title, width) in enumerate((("POS", 7), ("Place of service (CMS)", 60), ("", 3),
+                                        ("Payer", 30)), 1):
+        lists.cell(1, c, title or None).font = head_font
+        lists.column_dimensions[_col(c)].width = width
+    for r, (code, name) in enumerate(PLACES_OF_SERVICE.items(), 2):
+        lists.cell(r, 1, code).number_format = "@"
+        lists.cell(r, 2, name)
+    pos_last = len(PLACES_OF_SERVICE) + 1
+    source = lists.cell(pos_last + 2, 2, f"Source: {POS_SOURCE}")
+    source.font, source.alignment = Font(italic=True), Alignment(wrap_text=True, vertical="top")
+    lists.row_dimensions[pos_last + 2].height = 30
+    lists.freeze_panes = "A2"
+    lists.page_setup.fitToWidth, lists.page_setup.fitToHeight = 1, 0
+    lists.sheet_properties.pageSetUpPr.fitToPage = True
+    for r, payer in enumerate(payers, 2):
+        lists.cell(r, 4, payer)
+    if not payers:
+        lists.cell(2, 4, "(no [payers] in a configuration when this template was written)").font = Font(italic=True)
+
+    def column_range(name: str) -> str:
+        return f"{_col(index[name])}2:{_col(index[name])}{last_row}"
+
+    def validate(name: str, kind: str, doc: str, error: str | None = None, style: str = "stop", **rule):
+        dv = DataValidation(allow_blank=True, showInputMessage=True, promptTitle=name[:32],
+                            prompt=_prompt(name, kind, doc), **rule)
+        if error:
+            dv.showErrorMessage, dv.errorStyle, dv.errorTitle, dv.error = True, style, "xlsheets", error[:255]
+        dv.add(column_range(name))
         ws.add_data_validation(dv)
 
-    add_list("flag", "Y,N", "Use Y (documented) or N; leave blank when not documented.")
-    add_list("side", "L,R,B", "Use L (left), R (right) or B (bilateral).")
-    dates = DataValidation(type="date", operator="greaterThan", formula1="42278", allow_blank=True,
-                           showErrorMessage=True, errorTitle="xlsheets",
-                           error="Enter a date of service on or after 2015-10-01 (ICD-10-CM).")
-    dates.add(f"C2:C{last_row}")
-    ws.add_data_validation(dates)
-    numbers = DataValidation(type="decimal", operator="between", formula1="0", formula2="520",
-                             allow_blank=True, showErrorMessage=True, errorTitle="xlsheets",
-                             error="Enter a number of weeks or visits (0-520).")
-    for c, (_n, k, _d) in enumerate(COLUMNS, 1):
-        if k == "number":
-            numbers.add(f"{_col(c)}2:{_col(c)}{last_row}")
-    ws.add_data_validation(numbers)
+    first = FIRST_SERVICE_DATE.isoformat()
+    for name, kind, doc in COLUMNS:
+        if kind == "flag":
+            validate(name, kind, doc, "Use Y (documented) or N; leave blank when not documented.",
+                     type="list", formula1='"Y,N"')
+        elif kind == "side":
+            validate(name, kind, doc, "Use L (left), R (right) or B (bilateral).", type="list", formula1='"L,R,B"')
+        elif kind == "pos":
+            validate(name, kind, doc, "Use a CMS place-of-service code (the Lists sheet has them all), "
+                     "e.g. 11 office, 02 or 10 telehealth, 22 outpatient hospital.",
+                     type="list", formula1=f"{LISTS_SHEET}!$A$2:$A${pos_last}")
+        elif kind == "payer" and payers:
+            validate(name, kind, doc + " The list holds the payers of your xlsheets.toml.",
+                     "This payer is not in the [payers] of xlsheets.toml, so only the general rules "
+                     "apply to it. Keep it anyway?", style="warning",
+                     type="list", formula1=f"{LISTS_SHEET}!$D$2:$D${len(payers) + 1}")
+        elif kind == "date":
+            # inclusive, as the message says: 2015-10-01 itself is accepted
+            validate(name, kind, doc, f"Enter a date of service on or after {first} (ICD-10-CM).",
+                     type="date", operator="greaterThanOrEqual", formula1=str(_excel_serial(FIRST_SERVICE_DATE)))
+        elif kind == "number":
+            validate(name, kind, doc, "Enter a number of weeks, days or visits from 0 to 520.",
+                     type="decimal", operator="between", formula1="0", formula2="520")
+        else:  # text and codes: a prompt saying what goes in, no restriction on what is typed
+            validate(name, kind, doc)
 
     status_range = f"{status_col}2:{status_col}{last_row}"
     for word, key in (("ERROR", "error"), ("WARNING", "warning"), ("INFO", "info"), ("OK", "ok")):
@@ -166,7 +240,7 @@ def build_template(rows: list[list] | None = None, data_rows: int = DATA_ROWS):
             formula=[f'LEFT({status_col}2,{len(word)})="{word}"'],
             fill=PatternFill("solid", fgColor=fill, bgColor=fill), font=Font(color=font)))
 
-    fast = wb.create_sheet(STATUS_SHEET)
+    fast = wb.create_sheet(STATUS_SHEET, 1)
     fast["A1"] = "Status of each row of the Claims sheet (one call for the whole table)"
     fast["A1"].font = head_font
     fast.column_dimensions["A"].width = 80
@@ -178,7 +252,7 @@ def build_template(rows: list[list] | None = None, data_rows: int = DATA_ROWS):
             formula=[f'LEFT(A2,{len(word)})="{word}"'],
             fill=PatternFill("solid", fgColor=fill, bgColor=fill), font=Font(color=font)))
 
-    info = wb.create_sheet("Instructions")
+    info = wb.create_sheet("Instructions", 2)
     info.column_dimensions["A"].width = 30
     info.column_dimensions["B"].width = 100
     wrap = Alignment(wrap_text=True, vertical="top")
@@ -199,7 +273,7 @@ def build_template(rows: list[list] | None = None, data_rows: int = DATA_ROWS):
     for name, kind, doc in COLUMNS:
         r += 1
         info.cell(r, 1, name)
-        info.cell(r, 2, doc + {"flag": " (Y/N)", "date": "", "number": ""}.get(kind, "")).alignment = wrap
+        info.cell(r, 2, doc + {"flag": " (Y/N)"}.get(kind, "")).alignment = wrap
     wb.properties.creator = "xlsheets"
     wb.properties.created = wb.properties.modified = _dt.datetime(2026, 1, 1)
     return wb
@@ -211,13 +285,38 @@ def _exists(out: Path) -> int:
     return 2
 
 
+def payer_choices(config) -> list[str]:
+    """The payer names a configuration's [payers] sections match, as a dropdown offers them:
+    every ``match`` entry without wildcards (``"medicare part b"`` -> "Medicare Part B")."""
+    names = []
+    for policy in getattr(config, "payers", ()):
+        for pattern in policy.match:
+            if not any(ch in pattern for ch in "*?[") and policy.matches(pattern.title()):
+                names.append(pattern.title())
+    return list(dict.fromkeys(names))
+
+
+EXIT_CODES = {0: "the template was written",
+              2: "nothing was written: the file exists (use --force), the name is not .xlsx, the "
+                 "folder does not exist, or the configuration cannot be read"}
+
+
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="xlsheets template",
-                                     description="Write the claims template workbook.")
+    from .cli import exit_codes_epilog
+    parser = argparse.ArgumentParser(
+        prog="xlsheets template", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Write the claims template workbook: every column of a professional claim\n"
+                    "(dx1-dx12, cpt1-cpt12, the documentation facts), input prompts and dropdowns,\n"
+                    "and the status formulas. The payer dropdown lists the payers of the\n"
+                    "configuration found for it (as validate finds it: --config, or xlsheets.toml\n"
+                    "near the new file or the current folder).",
+        epilog=exit_codes_epilog(EXIT_CODES))
     parser.add_argument("output", help="where to write it, e.g. claims.xlsx")
     parser.add_argument("--rows", type=int, default=DATA_ROWS, help="rows prepared with formulas")
     parser.add_argument("--force", action="store_true", help="replace the file if it exists")
+    parser.add_argument("--config", help="configuration file whose [payers] fill the payer dropdown")
     args = parser.parse_args(argv)
+    from .config import ConfigError, load_config
     from .io import atomic_output
     out = Path(args.output)
     if out.suffix.lower() != ".xlsx":
@@ -232,9 +331,20 @@ def main(argv: list[str]) -> int:
     if (out.exists() or out.is_symlink()) and not args.force:
         return _exists(out)
     try:
+        config = load_config(args.config, near=out)
+    except ConfigError as exc:
+        print(f"xlsheets: configuration error: {exc}", file=sys.stderr)
+        return 2
+    payers = payer_choices(config)
+    try:
         with atomic_output(out, replace=args.force) as tmp:
-            build_template(data_rows=args.rows).save(tmp)
+            build_template(data_rows=args.rows, payers=payers).save(tmp)
     except FileExistsError:  # it appeared while the template was being written
         return _exists(out)
     print(f"Template written to {out}")
+    if payers:
+        print(f"Payer dropdown: {', '.join(payers)} (from {config.source})")
+    else:
+        print("Payer dropdown: none (no configuration with [payers] found); the payer column only "
+              "prompts. Write the template again once xlsheets.toml has your payers.")
     return 0
