@@ -104,8 +104,10 @@ def test_import_and_coverage(data_dir):
     assert rc == 0, text
     assert "68 codes" in text and "2027-10-01 to 2028-09-29" in text
     rc, text = run("coverage")
-    assert "ICD-10-CM (CMS MCE FY2016-FY2027H1): 2015-10-01 to 2027-03-31 (bundled)" in text
+    assert "ICD-10-CM (CMS MCE FY2016-FY2027H1): 2015-10-01 to 2027-03-31 (bundled;" in text
     assert "2027-10-01 to 2028-09-29" in text
+    assert "files: icd10cm-order-Jan-2021_M51_M54.txt, icd10cm_tabular_2021_M51_M54.xml" in text  # which files
+    assert "CPT/HCPCS deleted-code history (built in)" in text  # every list in force
     rc, text = run("M54.5", "--dos", "2027-11-01")
     assert rc == 0 and "VALID" in text
 

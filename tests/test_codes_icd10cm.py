@@ -88,9 +88,10 @@ def test_valid_code_counts_per_date(cs, day, count):
 def test_coverage(cs):
     assert cs.covers(date(2015, 10, 1)) and cs.covers(date(2027, 3, 31))
     assert not cs.covers(date(2015, 9, 30)) and not cs.covers(date(2027, 4, 1))
-    assert cs.coverage() == [
-        {"name": "ICD-10-CM (CMS MCE FY2016-FY2027H1)", "from": "2015-10-01", "to": "2027-03-31", "source": "bundled"}
-    ]
+    [bundled] = cs.coverage()
+    assert bundled["name"] == "ICD-10-CM (CMS MCE FY2016-FY2027H1)" and bundled["source"] == "bundled"
+    assert (bundled["from"], bundled["to"]) == ("2015-10-01", "2027-03-31")
+    assert "FY2026" in bundled["version"] and "icd10c-tabular-April-1-2026.xml" in bundled["files"]
 
 
 def test_m545_header_since_fy2022(cs):

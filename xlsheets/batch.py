@@ -235,8 +235,10 @@ class BatchResult:
     def codesets(self) -> list[dict]:
         """The code sets in force (the JSON's ``codesets``, the report's Summary)."""
         from .codes.icd10cm import get_codeset
+        from .codes.proclists import get_procedure_codes
         from .ncci.store import in_force_for
-        return get_codeset().coverage() + in_force_for(self.validator.settings_in_use())
+        return (get_codeset().coverage() + get_procedure_codes().coverage()
+                + in_force_for(self.validator.settings_in_use()))
 
     # --- outputs ---------------------------------------------------------------------------
     def write_json(self, out) -> None:

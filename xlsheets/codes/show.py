@@ -5,6 +5,8 @@ The main CLI dispatches ``xlsheets codes <args>`` to :func:`main`. Forms::
     xlsheets codes M54.17 [M51.17 ...] [--dos 03/10/2026] [--kind excludes1] [--all-notes] [--format json]
     xlsheets codes --pair M54.17 M51.17
     xlsheets codes import ORDER.txt TABULAR.xml --effective 2026-10-01 [--until DATE] [--data-dir DIR]
+    xlsheets codes import-hcpcs HCPC2026_JAN_ANWEB.txt [--name NAME] [--data-dir DIR]
+    xlsheets codes import-cpt MY_LICENSED_CPT.csv [--name NAME] [--data-dir DIR]
     xlsheets codes coverage [--format json]
 
 Dates are read as the sheet reads them (xlsheets.cli.parse_cli_date, with the configuration's
@@ -206,18 +208,48 @@ def _import(argv: list[str], out: TextIO) -> int:
     return 0
 
 
+def _import_procedures(argv: list[str], out: TextIO, kind: str) -> int:
+    """``import-hcpcs`` / ``import-cpt``: a code list with dates into the user data folder."""
+    from .proclists import import_list
+
+    what = "CMS HCPCS Level II annual file" if kind == "hcpcs" else "licensed CPT code list"
+    ap = _parser(f"xlsheets codes import-{kind}", f"Import a {what} (codes and dates only; descriptors "
+                 "are never stored). From then on C105 and C106 check every code of that family against it.",
+                 {0: "imported", 1: "the file could not be read as a code list (nothing was stored)",
+                  2: "usage: a bad option"})
+    ap.add_argument("file", help="fixed-width text (the CMS layout), CSV/TSV or xlsx with code and date columns")
+    ap.add_argument("--name", default=None, help="name to store it under (default: the file name); the same name replaces")
+    ap.add_argument("--data-dir", default=None, help="data folder (default: XLSHEETS_DATA_DIR or user data dir)")
+    a = ap.parse_args(argv)
+    try:
+        s = import_list(a.file, kind=kind, name=a.name, data_dir=a.data_dir)
+    except (OSError, ValueError, UnicodeError) as e:
+        print(f"import failed: {e}", file=out)
+        return 1
+    except Exception as e:  # a damaged xlsx: openpyxl's own errors; plain words, nothing stored
+        print(f"import failed: {a.file} cannot be read as a code list ({type(e).__name__}: {e})", file=out)
+        return 1
+    print(f"imported {s['codes']} {'HCPCS Level II' if kind == 'hcpcs' else 'CPT'} codes from {s['source']} "
+          f"({s['terminated']} with a termination date; dates {s['from']} to {s['to']})\nstored in {s['path']}",
+          file=out)
+    return 0
+
+
 def _coverage(argv: list[str], out: TextIO) -> int:
     from ..cli import add_format_option, print_json
-    ap = _parser("xlsheets codes coverage", "Show the loaded ICD-10-CM code sets.",
+    from .proclists import get_procedure_codes
+    ap = _parser("xlsheets codes coverage", "Show the loaded ICD-10-CM code sets and CPT/HCPCS code lists.",
                  {0: "done", 2: "usage: a bad option"})
     add_format_option(ap, json_alias=True)
     a = ap.parse_args(argv)
-    cov = icd10cm.get_codeset().coverage()
+    cov = icd10cm.get_codeset().coverage() + get_procedure_codes().coverage()
     if a.format == "json":
         print_json(cov, out)
     else:
         for c in cov:
-            print(f"{c['name']}: {c['from']} to {c['to']} ({c['source']})", file=out)
+            files = f"; files: {', '.join(c['files'])}" if c.get("files") else ""
+            version = f"; {c['version']}" if c.get("version") else ""
+            print(f"{c['name']}: {c['from']} to {c['to']} ({c['source']}{version}{files})", file=out)
     return 0
 
 
@@ -230,6 +262,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
             return _import(argv[1:], out)
         if argv and argv[0] == "coverage":
             return _coverage(argv[1:], out)
+        if argv and argv[0] in ("import-hcpcs", "import-cpt"):
+            return _import_procedures(argv[1:], out, argv[0].split("-")[1])
         from ..cli import add_format_option
         ap = _parser(_PROG, "Look up ICD-10-CM codes by date of service.\n\n"
                      "  xlsheets codes M54.17 --dos 03/10/2026\n"

@@ -9,6 +9,7 @@ from datetime import date
 
 from ..codes import cpt
 from ..codes.icd10cm import electronic
+from ..codes.proclists import get_procedure_codes
 from ..hookspecs import hookimpl
 from ..rule import rule
 from .ncci import aoc_loaded, ptp_covers
@@ -192,50 +193,69 @@ def _well_formed(code: str) -> bool:
     return ok
 
 
-@rule("C105", severity="error", reads=("procedures",), reference="CPT/HCPCS Level II code format")
+@rule("C105", severity="error", reads=("procedures", "dos"), reference="CPT/HCPCS Level II code format; imported code lists")
 def malformed_procedure(claim, ctx):
-    """A CPT or HCPCS code that is not well formed.
+    """A CPT or HCPCS code that is not well formed, or not in an imported code list.
 
     Why: CPT codes are five characters (four digits and a digit, F, T or U); HCPCS Level II codes
-    are a letter and four digits. Anything else is rejected at the clearinghouse.
-    Bad: 7214 ; ABCDE
+    are a letter and four digits. Anything else is rejected at the clearinghouse. Where the user
+    imported a code list (CMS's HCPCS Level II annual file, a licensed CPT file: ``xlsheets codes
+    import-hcpcs`` / ``import-cpt``), a code of the family it covers that it does not list is
+    unknown too; without a list only the shape can be checked.
+    Bad: 7214 ; ABCDE ; G9876 when the imported HCPCS file does not list it
     Good: 72148 ; G0283
     Fix: correct the code.
     """
     out = []
+    lists = get_procedure_codes()
     for proc in claim.procedures:
         if not _well_formed(proc.code):
             out.append(ctx.finding(
                 f"{proc.code!s} is not a valid CPT/HCPCS code (expected 5 characters like 72148 or G0283).",
                 codes=[proc.code], rows=[proc.row] if proc.row else None,
                 brief=f"malformed code {proc.code}"))
+        elif claim.dos is not None:
+            verdict = lists.verdict(proc.code, claim.dos)
+            if verdict is not None and verdict.kind == "unknown":
+                out.append(ctx.finding(
+                    f"{proc.code} is not in the imported code list {verdict.source}.",
+                    codes=[proc.code], rows=[proc.row] if proc.row else None,
+                    brief=f"unknown code {proc.code}"))
     return out
 
 
-@rule("C106", severity="error", procedures=tuple(cpt.DELETED), reference="AMA CPT annual updates (code deletions)")
+@rule("C106", severity="error", reads=("procedures", "dos"),
+      reference="AMA CPT annual updates (code deletions); CMS HCPCS annual file; imported code lists")
 def deleted_procedure(claim, ctx):
-    """A CPT code that was deleted before the date of service.
+    """A CPT/HCPCS code that was deleted before the date of service, or not yet in effect.
 
-    Why: deleted codes are rejected. Office visit 99201 was deleted on 2021-01-01.
-    Bad: 99201 on 2022-03-01
-    Good: 99202
-    Fix: use the replacement code.
+    Why: deleted codes are rejected, and so are codes used before their effective date. Built in:
+    the deletions a spine or therapy practice still meets (99201 on 2021-01-01, 62310-62319 and
+    97001-97004 on 2017-01-01, 95900-95904 on 2013-01-01, ...) with their replacements and the
+    annual update each comes from. An imported list (``xlsheets codes import-hcpcs`` /
+    ``import-cpt``) adds the dates of every code it lists.
+    Bad: 99201 on 2022-03-01 ; 62311 on 2018-05-01 ; 62323 on 2016-06-01
+    Good: 99202 ; 62323 on 2018-05-01
+    Fix: use the code in force on the date of service (the replacement named).
     """
-    out = []
     if claim.dos is None:
         return
+    lists = get_procedure_codes()
+    day = claim.dos.isoformat()
     for proc in claim.procedures:
-        if proc.code not in cpt.DELETED:
+        verdict = lists.verdict(proc.code, claim.dos)
+        if verdict is None or verdict.kind == "unknown":
             continue
-        gone = cpt.deleted(proc.code, claim.dos)
-        if gone:
-            when, replacement = gone
-            out.append(ctx.finding(
-                f"{proc.code} was deleted on {when.isoformat()} and cannot be billed for {claim.dos.isoformat()}."
-                + (f" Use {replacement}." if replacement else ""),
-                codes=[proc.code], suggestion=replacement, rows=[proc.row] if proc.row else None,
-                brief=f"{proc.code} deleted"))
-    return out
+        rows = [proc.row] if proc.row else None
+        if verdict.kind == "deleted":
+            yield ctx.finding(
+                f"{proc.code} was deleted on {verdict.since.isoformat()} ({verdict.source}) and cannot be "
+                f"billed for {day}." + (f" Use {verdict.replacement}." if verdict.replacement else ""),
+                codes=[proc.code], suggestion=verdict.replacement, rows=rows, brief=f"{proc.code} deleted")
+        else:
+            yield ctx.finding(
+                f"{proc.code} is not valid on {day}: it took effect on {verdict.since.isoformat()} ({verdict.source}).",
+                codes=[proc.code], rows=rows, brief=f"{proc.code} not yet valid on {day}")
 
 
 @rule("C107", severity="warning", reads=("diagnoses",), reference="CMS-1500 / 837P diagnosis list")
