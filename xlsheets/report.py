@@ -543,7 +543,7 @@ def _describe_codeset(entry) -> str:
         return str(entry)
     name = entry.get("name", "")
     rest = [f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in entry.items()
-            if k != "name" and v not in (None, "", [], {})]
+            if k not in ("name", "kind") and v not in (None, "", [], {})]
     return name + (f" ({', '.join(rest)})" if rest else "")
 
 
