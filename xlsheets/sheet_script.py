@@ -46,6 +46,8 @@ FINDINGS_SHEET = "Findings"
 SUMMARY_SHEET = "Summary"
 MARK = "xlsheets"  # A1 of the sheets this script writes starts with it: how it knows its own
 FINDINGS_HEADER = ["Row", "Claim", "Payer", "Rule", "Severity", "Message", "Codes", "Suggestion"]
+FINDINGS_WIDTHS = [7, 16, 18, 8, 9, 90, 18, 30]  # characters, so the sheets read without resizing
+SUMMARY_WIDTHS = [60, 10]
 
 
 class SheetProblem(Exception):
@@ -258,12 +260,18 @@ def _write_findings(sheet, claims_sheet: str, outcome) -> None:
             links.append(row)
     title = (f"{MARK}: findings on sheet {claims_sheet}, {len(rows):,} in {outcome['summary']['claims']:,} "
              f"claims (Validate sheet, {stamp}). Click a row number to go to the claim.")
+    _widths(sheet, FINDINGS_WIDTHS)
     sheet.range("A1").value = cell_text(title)
     sheet.range("A3").value = [FINDINGS_HEADER] + (rows or [["", "", "", "", "", "No findings.", "", ""]])
     if rows:  # the row numbers as links to the claim rows (formulas of this sheet only)
         target = _quoted(claims_sheet)
         sheet.range((4, 1), (3 + len(rows), 1)).formula = [
             [f'=HYPERLINK("#{target}!A{r}",{r})' if r else ""] for r in links]
+
+
+def _widths(sheet, widths) -> None:
+    for index, width in enumerate(widths, 1):
+        sheet.range((1, index)).column_width = width
 
 
 def _write_summary(sheet, claims_sheet: str, outcome) -> None:
@@ -289,8 +297,9 @@ def _write_summary(sheet, claims_sheet: str, outcome) -> None:
                          + ", ".join(str(c) for c in s["columns_not_used"]))
     lines += [[None, None], ["Not checked", None]]
     lines += [[cell_text(text), None] for text in unchecked] or [["Every rule ran.", None]]
+    _widths(sheet, SUMMARY_WIDTHS)
     sheet.range("A1").value = lines
     if s["by_rule"]:
-        chart = sheet.charts.add(left=200, top=10, width=420, height=300)
+        chart = sheet.charts.add(left=420, top=10, width=420, height=300)  # right of columns A-B
         chart.chart_type = "bar_clustered"
         chart.set_source_data(sheet.range((rule_start, 1), (rule_end, 2)))
