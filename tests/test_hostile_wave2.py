@@ -23,7 +23,7 @@ from xlsheets.io import InputError, open_sheet
 READERS = ["xlsxstream", "openpyxl"]
 try:
     import python_calamine  # noqa: F401
-    READERS.append("calamine")
+    READERS += ["calamine", "calamine-chunks"]  # whole sheet (small files), slices (large)
 except ImportError:
     pass
 
@@ -303,3 +303,23 @@ def test_a_hostile_header_cell_names_no_column():
     from xlsheets.engine import Validator
     [result] = Validator().validate_rows([Hostile(), "DOS", "Dx1", "CPT1"], [["x", "2026-03-10", "M54.17", "64483-RT"]])
     assert result.status in ("ok", "info", "warning", "error")  # validated, did not raise
+
+
+def test_a_text_cut_by_a_read_block_is_not_taken_for_markup(tmp_path):
+    """The whole-sheet check reads in 1 MB blocks; a block ending inside a text ("<t>N<" of
+    "<t>N</t>") is judged with the next block, not refused as damaged."""
+    pytest.importorskip("python_calamine")
+    boundary = 65536 + (1 << 20)  # where the check's second block starts
+    for pad in range(0, 400):
+        rows = [row_xml(1, [cell(f"{c}1", h) for c, h in zip("ABCD", HEADER)])]
+        rows += [row_xml(r, [cell(f"A{r}", "P" * (pad if r == 2 else 0) + f"C{r}"), cell(f"B{r}", "N"),
+                             cell(f"C{r}", "M54.17"), cell(f"D{r}", "99213")])
+                 for r in range(2, 16_000)]
+        xml = sheet_xml(rows).encode()
+        inside = xml.rfind(b"<t", 0, boundary) > xml.rfind(b"</t>", 0, boundary)
+        if inside and xml[boundary - 1:boundary] != b">":
+            break
+    assert inside
+    path = make_xlsx(tmp_path / "big.xlsx", {"Claims": xml.decode()})
+    with open_sheet(path, reader="calamine") as sheet:
+        assert sum(1 for _ in sheet.rows) == 15_998

@@ -12,7 +12,10 @@ calamine reads error cells (``#N/A``) as blanks and a formula saved without its 
 blank, and allocates a slice's whole rectangle; a slice holding any of these (or far-apart
 cells) is read by :mod:`xlsheets.xlsxstream` instead, so values are the same whichever reader
 read them. Every safety check of the streaming reader applies: the produced bytes against the
-part's declared size and compression ratio, and no DOCTYPE anywhere.
+part's declared size and compression ratio, no DOCTYPE anywhere, and a slice holding a text in
+a shape Excel never writes (which readers read differently) is refused, as
+``io._check_sheets_whole`` refuses it for whole-sheet readers; the sheet's stated extent is
+not carried into slices (calamine would size its table by it).
 """
 from __future__ import annotations
 
@@ -131,7 +134,8 @@ class CalamineChunks:
 
     def _rows(self, sheet: str, part: str, sheet_parts: set) -> Iterator[list[object]]:
         from python_calamine import CalamineWorkbook
-        from .xlsxstream import calamine_value, has_uncalculated, _NS_DECL
+        from .xlsxstream import (calamine_value, has_uncalculated, malformed_text,
+                                 refuse_malformed_text, _NS_DECL)
         carried = self._carried_parts(part, sheet_parts)
         next_row = 1
         for head, rows_xml in self._slices(part):
@@ -150,6 +154,8 @@ class CalamineChunks:
                     next_row += 1
                     yield values
                 continue
+            if malformed_text(rows_xml):  # texts readers disagree on (io._check_sheets_whole)
+                refuse_malformed_text(self.name, part)
             book = _slice_book(carried, part, head, rows_xml)
             data = CalamineWorkbook.from_filelike(io.BytesIO(book)).get_sheet_by_name(sheet)
             del book

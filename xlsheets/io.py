@@ -214,7 +214,7 @@ def _open_workbook(path: Path, sheet: str | None, reader: str | None,
                    stack: contextlib.ExitStack, columns: dict[str, str] | None = None) -> Sheet:
     zf = stack.enter_context(_checked_zip(path))
     reader = reader or _choose_reader(path, zf)
-    if reader != "xlsxstream":
+    if reader not in ("xlsxstream", "calamine-chunks"):  # those two check as they read
         _check_sheets_whole(path, zf)
     if reader == "calamine" and _any_uncalculated(zf):
         reader = "xlsxstream"  # calamine would read formulas without values as blank cells
@@ -474,10 +474,15 @@ def _check_rest(path: Path, part: str, f, head: bytes, total: int, sheet: bool) 
     if malformed_text(head):
         refuse_malformed_text(path.name, part)
     tail = head
-    while block := f.read(1 << 20):
+    block = f.read(1 << 20)
+    while block:
         data = tail[-65536:] + block
         _check_claims(path, part, data, total, sheet)
-        if malformed_text(data):
+        block = f.read(1 << 20)
+        # a block may end inside a text ("<t>N<" of "<t>N</t>"): judge up to the last whole
+        # tag; the rest is judged with the next block (the overlap)
+        judged = data if not block else data[:data.rfind(b">") + 1]
+        if malformed_text(judged):
             refuse_malformed_text(path.name, part)
         tail = data
 
