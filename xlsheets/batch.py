@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import itertools
 import json
 import pickle
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Iterator
 
 from .findings import Finding, Severity
+from .plugin_guard import StdoutLost, check_stdout, output_to_stderr, results_stream
+from .tempfiles import handle_termination, run_folder
 from .words import plural
 
 __all__ = ["main", "BatchResult", "run_batch"]
@@ -71,6 +74,14 @@ def main(argv: list[str]) -> int:
         kind = "configuration error: " if isinstance(exc, ConfigError) else ""
         print(f"xlsheets: {kind}{exc}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno != errno.EBADF:
+            raise
+        print("xlsheets: a file xlsheets was using (standard output, or one of its temporary "
+              "files) was closed under it, most likely by a plugin or a program it started; "
+              "nothing was written. Find the plugin that closes files (xlsheets plugins lists "
+              "them) and run again.", file=sys.stderr)
+        return 2
 
 
 def _run(args) -> int:
@@ -87,34 +98,53 @@ def _run(args) -> int:
             raise InputError(f"the report {args.output} must be an .xlsx file, e.g. report.xlsx")
         check_output_path(path, args.output)
     config = load_config(args.config, near=path).with_overrides(plugin_dirs=args.plugins_dir, plugins=args.plugin)
-    validator = Validator(config, profile=args.profile)
+    with output_to_stderr():  # what plugins print at import goes to stderr, not into the JSON
+        validator = Validator(config, profile=args.profile)
     problems = plugin_problems(config, validator.host)
     if problems and not args.skip_broken_plugins:
         print(plugin_problems_text(problems), file=sys.stderr)
         return 2
     progress = None if args.no_progress or not sys.stderr.isatty() else _Progress()
     lines = None
+    results_out = sys.stdout
     if args.format == "jsonl":  # one claim per line as it is validated; nothing spooled for it
         from .jsonout import JsonLines
-        lines = JsonLines(sys.stdout)
-    with run_batch(path, validator, sheet=args.sheet, keep_rows=bool(args.output),
-                   progress=progress, emit=lines.claim if lines else None,
-                   keep_results=args.format != "jsonl" or bool(args.output)) as result:
-        if lines is not None:
-            lines.finish(result)
-        elif args.format == "json":
-            result.write_json(sys.stdout)
-        else:
-            result.write_text(sys.stdout)
+        # Lines are written while plugin rules run, when fd 1 goes to stderr: they go through a
+        # copy of the real standard output made now (plugin_guard.output_to_stderr).
+        results_out = results_stream()
+        lines = JsonLines(results_out)
+    with handle_termination(), run_folder(near=args.output) as tmpdir, \
+            run_batch(path, validator, sheet=args.sheet, keep_rows=bool(args.output),
+                      progress=progress, emit=lines.claim if lines else None,
+                      keep_results=args.format != "jsonl" or bool(args.output),
+                      tmpdir=tmpdir, route_output=True) as result:
+        try:
+            check_stdout()
+            if lines is not None:
+                lines.finish(result)
+            elif args.format == "json":
+                result.write_json(sys.stdout)
+            else:
+                result.write_text(sys.stdout)
+            results_out.flush()
+        except (StdoutLost, ValueError, OSError) as exc:
+            if isinstance(exc, BrokenPipeError):
+                raise
+            raise InputError(f"the results cannot be printed: standard output was closed, most "
+                             f"likely by a plugin or a program it started ({exc}). Find the plugin "
+                             "that closes it (xlsheets plugins lists them), or write a report with "
+                             "-o report.xlsx.") from None
         if args.output:
             from .report import write_report
             try:
-                write_report(result, args.output)
+                cut = write_report(result, args.output, tmpdir)
             except OSError as exc:  # the disk filled up, the folder went away meanwhile
                 raise InputError(f"the report {args.output} could not be written "
                                  f"({exc.strerror or exc}); nothing was written there. Free some "
                                  "space or choose another folder, and run again.") from None
-            print(f"Report written to {args.output}", file=sys.stderr if args.format != "text" else sys.stdout)
+            note = (f" ({cut:,} input column{'s' if cut != 1 else ''} did not fit in Excel's 16,384 "
+                    "columns and were left out of its Claims sheet; its Summary says which)") if cut else ""
+            print(f"Report written to {args.output}{note}", file=sys.stderr if args.format != "text" else sys.stdout)
         if args.profile:
             _print_profile(validator, sys.stderr)
         if result.summary["by_status"].get("error"):
@@ -227,6 +257,8 @@ class BatchResult:
             "payer_groups": payer_groups(by_payer, self.validator.config),
             "rules_not_run": {rule: list(cols) for rule, cols in sorted(self.validator.skipped.items())},
             "rules_without_data": rules_without_data(self.validator),
+            # rules (and pair policies) the watchdog stopped, off for the rest of the run
+            "rules_switched_off": dict(getattr(self.validator, "switched_off", {})),
             "plugins_failed": [{"plugin": f.name, "source": str(f.source), "message": f.message}
                                for f in getattr(host, "failures", [])],
             **_plugin_summary(self.validator.config, host),
@@ -351,6 +383,9 @@ def summary_text(s: dict) -> str:
     if s.get("rules_without_data"):
         lines += ["", "Rules that could not run (their data is not loaded):"]
         lines += [f"  {', '.join(g['rules'])}: {g['reason']}" for g in s["rules_without_data"]]
+    if s.get("rules_switched_off"):
+        lines += ["", "Rules switched off during the run (the claims they did not check have E102):"]
+        lines += [f"  {rule}: {why}" for rule, why in s["rules_switched_off"].items()]
     if s["plugins_failed"]:
         lines += ["", "Plugins that failed to load:"]
         lines += [f"  {p['plugin']}: {p['message']}" for p in s["plugins_failed"]]
@@ -364,21 +399,26 @@ def summary_text(s: dict) -> str:
 
 @contextlib.contextmanager
 def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False, progress=None,
-              emit=None, keep_results: bool = True):
-    """Validate a file; yields a :class:`BatchResult`. The spool files vanish on exit.
+              emit=None, keep_results: bool = True, tmpdir=None, route_output: bool = False):
+    """Validate a file; yields a :class:`BatchResult`. The spool files (in ``tmpdir``, the
+    run's private folder, see :mod:`xlsheets.tempfiles`) vanish on exit.
 
     ``emit(record, findings)``, when given, gets each claim's packed record (see
     :class:`FindingTable`) as soon as its result is final: at once for most claims, after the
     batch rules for the claims they may add to (``--format jsonl``). ``keep_results=False``
     spools no results (the yielded result then has only its summary and rows).
+    ``route_output``: what plugin rules write to standard output goes to standard error while
+    they run.
     """
     from .claims import claims_from_rows
     from .io import open_sheet, read_ahead, sheet_layout
 
     with contextlib.ExitStack() as stack:
-        spool = stack.enter_context(tempfile.TemporaryFile()) if keep_results else None
-        row_spool = stack.enter_context(tempfile.TemporaryFile()) if keep_rows else None
-        stack.enter_context(validator.watchdog())  # an endless plugin loop is stopped, not hung
+        spool = stack.enter_context(tempfile.TemporaryFile(dir=tmpdir)) if keep_results else None
+        row_spool = stack.enter_context(tempfile.TemporaryFile(dir=tmpdir)) if keep_rows else None
+        routed = stack.enter_context(contextlib.ExitStack())
+        routed.enter_context(output_to_stderr(route_output))  # until the outputs are written
+        routed.enter_context(validator.watchdog())  # an endless plugin loop is stopped, not hung
         with open_sheet(path, sheet, columns=validator.config.columns) as opened:
             header = validator.header_map(opened.header)
             rows = read_ahead(path, opened.rows)  # large files: read on the other core
@@ -422,6 +462,7 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
                 progress.update(counter.count, final=True)
             if spool is not None:
                 spool.flush()
+            routed.close()  # plugins are done: standard output is the results' again
             yield BatchResult(str(path), opened.name, list(opened.header), opened.header_row,
                               validator, spool, row_spool, pending, claims, counter.count,
                               header.line_level, tally, header,

@@ -16,6 +16,7 @@ import sys
 import textwrap
 
 from . import __version__
+from .tempfiles import Terminated, handle_termination
 from .words import plural  # noqa: F401  (re-exported: one spelling of counts)
 
 # subcommand -> (module, one-line help). Each module has main(argv) -> int.
@@ -49,10 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         if name == "explain":
             return explain_main(rest)
         module = importlib.import_module(SUBCOMMANDS[name][0])
-        return int(module.main(rest) or 0)
+        with handle_termination():
+            return int(module.main(rest) or 0)
     except KeyboardInterrupt:
         print("xlsheets: interrupted; nothing was written.", file=sys.stderr)
         return 2
+    except Terminated as exc:  # SIGTERM / SIGHUP: temporary files and partial outputs removed
+        print(f"xlsheets: stopped ({exc}); nothing was written.", file=sys.stderr)
+        return 128 + exc.signum
     except BrokenPipeError:  # "xlsheets ... | head": the reader stopped; say nothing more
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
@@ -141,7 +146,9 @@ def _validator_from(args):
     from .engine import Validator
     config = load_config(getattr(args, "config", None)).with_overrides(
         plugin_dirs=getattr(args, "plugins_dir", None), plugins=getattr(args, "plugin", None))
-    return Validator(config)
+    from .plugin_guard import output_to_stderr
+    with output_to_stderr():  # a plugin printing at import must not corrupt --format json
+        return Validator(config)
 
 
 def _plugins_checked(v, args) -> int | None:

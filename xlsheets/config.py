@@ -59,12 +59,14 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "chronic_pain_suggestion": True,  # S305 as info; false turns the suggestion off
     "electronic_format": False,  # C110
     "pair_policy_default": "review",  # S303 when no payer plugin decides
-    "plugin_rule_seconds": 10,  # a plugin rule running longer is stopped (command line)
+    "plugin_rule_seconds": 10,  # a plugin rule running longer is stopped, then off (command line)
+    "plugin_import_seconds": 30,  # a plugin taking longer to import is not loaded (command line)
 }
 
 # Settings that take more than their default's type says: (test, what the value must be).
 _SETTING_RANGES: dict[str, tuple[Any, str]] = {
     "plugin_rule_seconds": (lambda v: v > 0, "a number of seconds greater than 0, e.g. 10"),
+    "plugin_import_seconds": (lambda v: v > 0, "a number of seconds greater than 0, e.g. 30"),
     "pair_policy_default": (lambda v: v in ("allow", "deny", "review"), '"allow", "deny" or "review"'),
 }
 

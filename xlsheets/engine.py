@@ -167,7 +167,8 @@ class Validator:
     def __init__(self, config: Config | None = None, host: PluginHost | None = None,
                  profile: bool = False, check_reads: bool = False):
         self.config = config or Config()
-        self.host = host or load_plugins(self.config.plugin_dirs)
+        self.host = host or load_plugins(self.config.plugin_dirs,
+                                         import_seconds=self.config.settings.get("plugin_import_seconds", 30))
         # Settings of the loaded plugins are typed as strictly as the core's (ConfigError).
         check_plugin_settings(self.config, {key: (value, p.name) for p in self.host.plugins.values()
                                             for key, value in p.settings.items()})
@@ -186,6 +187,10 @@ class Validator:
         self.check_reads = check_reads
         self.reads_violations: list[ReadsViolation] = []
         self._no_reuse: set[str] = set()  # IDs of rules that broke their reads
+        # Rules (and pair policies) stopped by the watchdog, switched off for the rest of the
+        # run: ID -> what happened the time it was stopped (row, limit). Each later claim the
+        # rule would have checked gets an E102 saying it was not checked.
+        self.switched_off: dict[str, str] = {}
 
     @contextlib.contextmanager
     def watchdog(self, seconds: float | None = None):
@@ -417,6 +422,9 @@ class Validator:
                     findings.append(self._failure(rule, exc, claim))
                 continue
             # Plugin rules: the guards of _call_timed, inline (this runs for every claim).
+            if rule.id in self.switched_off:
+                findings.append(self._not_checked(rule, claim))
+                continue
             self._calls += 1
             self._running = rule
             try:
@@ -518,6 +526,8 @@ class Validator:
 
     def _call_timed(self, rule: Rule, ctx: Context, claim: Claim) -> list[Finding]:
         """One rule with every guard, its time added to the profile (``--profile``)."""
+        if rule.id in self.switched_off:
+            return [self._not_checked(rule, claim)]
         start = time.perf_counter()
         try:
             self._calls += 1
@@ -536,12 +546,39 @@ class Validator:
         slot[1] += 1
         return out
 
+    def _switch_off(self, rule_id: str, exc: BaseException, claim: Claim | None) -> None:
+        """After its first timeout a rule (or pair policy) runs no more in this run: each call
+        would wait the whole limit again (10,000 claims x 10 s is 28 hours)."""
+        if rule_id in self.switched_off:
+            return
+        row = f" on row {claim.rows[0]}" if claim is not None and claim.rows else ""
+        self.switched_off[rule_id] = f"it was stopped{row} ({exc})"
+        self._no_reuse.add(rule_id)  # remembered findings would hide that it no longer runs
+        for plan in self._plans.values():
+            plan.candidates.clear()
+            plan.rule_sets.clear()
+        self._memos = {k: m for k, m in self._memos.items() if rule_id not in k[1]}
+
+    def _not_checked(self, rule: Rule, claim: Claim) -> Finding:
+        plugin = self.host.plugin_of(rule)
+        owner = f"plugin {rule.plugin} ({plugin.source})" if plugin and not plugin.builtin else "xlsheets"
+        return Finding(
+            rule=RULE_FAILED, severity=self._failure_severity(claim),
+            message=(f"Rule {rule.id} of {owner} did not check this claim: {self.switched_off[rule.id]}, "
+                     "so it was switched off for the rest of the run. This claim was not fully "
+                     f"checked by {rule.id}; the other rules ran. Fix the plugin, or add \"{rule.id}\" "
+                     "to ignore in the configuration."),
+            codes=(), suggestion=f"fix or ignore {rule.id}", reference=rule.source,
+            rows=claim.rows, brief=f"rule {rule.id} not run (switched off)")
+
     def _failure(self, rule: Rule, exc: BaseException, claim: Claim | None) -> Finding:
         plugin = self.host.plugin_of(rule)
         owner = f"plugin {rule.plugin} ({plugin.source})" if plugin and not plugin.builtin else "xlsheets"
         where = where_of(exc, rule)
         if isinstance(exc, RuleTimeout):
-            what = f"was stopped: {where}{exc}"
+            self._switch_off(rule.id, exc, claim)
+            what = (f"was stopped: {where}{exc}. It is switched off for the rest of the run (the "
+                    "claims it would have checked say so)")
         elif isinstance(exc, ClaimIsReadOnly) or _is_mutation(exc):
             what = f"tried to change the claim it was given ({where}{_short(exc)}); rules may only read it"
         else:
@@ -570,11 +607,23 @@ class Validator:
         plan = ctx._plan
         for name, func in plan.pair_policies:
             ctx._asked = True
+            key = f"pair policy of {name}"
+            if key in self.switched_off:
+                ctx._extra += (self._hook_failure(name, func, None, claim),)
+                continue
+            running = self._running
+            self._calls += 1
+            self._running = ctx.rule  # the watchdog stops a pair policy that hangs, too
             try:
                 answer = func(code_a=code_a, code_b=code_b, claim=claim, settings=plan.settings)
             except Exception as exc:  # the others still decide; the author learns what broke
+                if isinstance(exc, RuleTimeout):
+                    self._switch_off(key, exc, claim)
                 ctx._extra += (self._hook_failure(name, func, exc, claim),)
                 continue
+            finally:
+                self._calls += 1
+                self._running = running
             if answer is None:
                 continue
             answer = str(answer).strip().lower()
@@ -582,20 +631,29 @@ class Validator:
                 return answer
         return None
 
-    def _hook_failure(self, plugin_name: str, func, exc: BaseException, claim: Claim) -> Finding:
+    def _hook_failure(self, plugin_name: str, func, exc: BaseException | None, claim: Claim) -> Finding:
+        """E102 for a pair policy that failed (``exc``), or that was switched off (None)."""
         plugin = self.host.plugins.get(plugin_name)
         source = plugin.source if plugin else plugin_name
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == func.__code__.co_filename]
-        where = f"{frames[-1].filename}, line {frames[-1].lineno}: " if frames else ""
+        if exc is None:
+            what = (f"was not asked: {self.switched_off[f'pair policy of {plugin_name}']}, so it was "
+                    "switched off for the rest of the run")
+        else:
+            frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == func.__code__.co_filename]
+            where = f"{frames[-1].filename}, line {frames[-1].lineno}: " if frames else ""
+            what = f"failed: {where}{type(exc).__name__}: {_short(exc)}"
+            if isinstance(exc, RuleTimeout):
+                what += "; it is switched off for the rest of the run"
         return Finding(
             rule=RULE_FAILED, severity=self._failure_severity(claim),
-            message=(f"The pair policy of plugin {plugin_name} ({source}) failed: {where}"
-                     f"{type(exc).__name__}: {_short(exc)}. Its answer was ignored; the other plugins and "
-                     "the default decided."),
+            message=(f"The pair policy of plugin {plugin_name} ({source}) {what}. Its answer was "
+                     "ignored; the other plugins and the default decided."),
             suggestion=f"fix plugin {plugin_name}", reference=f"{func.__code__.co_filename}:{func.__code__.co_firstlineno}",
             rows=claim.rows, brief=f"plugin {plugin_name} failed")
 
     def _run_batch_rule(self, rule: Rule, plan: _Plan, claims: list[Claim]):
+        if rule.id in self.switched_off:
+            return [(c, self._not_checked(rule, c)) for c in claims]
         ctx = Context(self, plan)
         ctx.rule = rule
         try:
@@ -609,7 +667,10 @@ class Validator:
             return pairs
         except Exception as exc:
             self._running = None
-            return [(c, self._failure(rule, exc, c)) for c in claims[:1]]
+            first = [(c, self._failure(rule, exc, c)) for c in claims[:1]]
+            if isinstance(exc, RuleTimeout):  # the others were not checked either
+                return first + [(c, self._not_checked(rule, c)) for c in claims[1:]]
+            return first
 
 
 class BatchRun:

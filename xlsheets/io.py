@@ -973,8 +973,9 @@ def check_output_path(input_path, output_path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(path, replace: bool = True) -> Iterator[Path]:
-    """A temporary path next to ``path``; renamed onto it on success, removed on any failure.
+def atomic_output(path, replace: bool = True, folder=None) -> Iterator[Path]:
+    """A temporary path next to ``path`` (or in ``folder``, the run's private folder on the same
+    disk, see :mod:`xlsheets.tempfiles`); renamed onto it on success, removed on any failure.
 
     An interrupted or failed run (KeyboardInterrupt included) leaves no partial output, and an
     existing file at ``path`` stays as it was until the new one is complete. With
@@ -982,7 +983,8 @@ def atomic_output(path, replace: bool = True) -> Iterator[Path]:
     the file appears while the output is being written.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.resolve().parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    fd, tmp = tempfile.mkstemp(dir=folder or path.resolve().parent, prefix=f".{path.stem}.",
+                               suffix=f".tmp{path.suffix}")
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -26,6 +26,7 @@ from typing import Any, Callable
 import pluggy
 
 from . import hookspecs
+from .plugin_guard import PluginTimeout, time_limit
 from .rule import Rule, RuleDefinitionError
 
 __all__ = ["PluginHost", "LoadedPlugin", "PluginFailure", "MissingPlugin", "load_plugins",
@@ -101,7 +102,10 @@ class LoadedPlugin:
 class PluginHost:
     """The loaded plugins, their rules and settings, and the ones that failed to load."""
 
-    def __init__(self) -> None:
+    def __init__(self, import_seconds: float = 30) -> None:
+        # A plugin's import (and its one-off hooks) taking longer is stopped and the plugin
+        # reported as not loaded; where no timer signal exists there is no limit (plugin_guard).
+        self.import_seconds = import_seconds
         self.pm = pluggy.PluginManager("xlsheets")
         self.pm.add_hookspecs(hookspecs)
         self.plugins: dict[str, LoadedPlugin] = {}
@@ -121,7 +125,8 @@ class PluginHost:
             return
         for ep in eps:
             try:
-                module = ep.load()
+                with time_limit(self.import_seconds, f"importing plugin {ep.name}"):
+                    module = ep.load()
             except Exception as exc:
                 self.failures.append(PluginFailure(ep.name, f"entry point {ep.value}",
                                                    f"could not be imported: {_describe_exc(exc)}",
@@ -159,7 +164,8 @@ class PluginHost:
             module = importlib.util.module_from_spec(spec)
             sys.modules[module_name] = module
             try:
-                spec.loader.exec_module(module)
+                with time_limit(self.import_seconds, f"importing plugin {name}"):
+                    spec.loader.exec_module(module)
             except BaseException:
                 sys.modules.pop(module_name, None)
                 raise
@@ -190,7 +196,8 @@ class PluginHost:
             module = ModuleType(f"xlsheets_plugins.{name}")
             module.__file__ = source
             try:
-                exec(compile(plugin, source, "exec"), module.__dict__)
+                with time_limit(self.import_seconds, f"importing plugin {name}"):
+                    exec(compile(plugin, source, "exec"), module.__dict__)
             except SyntaxError as exc:
                 self.failures.append(PluginFailure(name, source,
                                                    f"{source}, line {exc.lineno}: syntax error: {exc.msg}. "
@@ -225,7 +232,11 @@ class PluginHost:
             return
         plugin = LoadedPlugin(name, kind, source, module, doc=inspect.getdoc(module) or "")
         plugin.hooks = [h for h in HOOK_NAMES if callable(getattr(module, h, None))]
-        error = self._collect(plugin)
+        try:
+            with time_limit(0 if plugin.builtin else self.import_seconds, f"loading plugin {name}'s rules"):
+                error = self._collect(plugin)
+        except PluginTimeout as exc:
+            error = f"{_where_in(exc, source)}{_describe_exc(exc)}"
         if error:
             self.pm.unregister(name=name)
             self.failures.append(PluginFailure(name, source, _sentence(error) + " The plugin was skipped.",
@@ -354,6 +365,8 @@ def _prefix(rule_id: str) -> str:
 
 
 def _describe_exc(exc: BaseException) -> str:
+    if isinstance(exc, PluginTimeout):
+        return f"{exc} (an endless loop, or a call that never returns?)"
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -378,7 +391,7 @@ _CACHE: dict[tuple, PluginHost] = {}
 
 
 def load_plugins(plugin_dirs=(), entry_points: bool = True, cache: bool = True,
-                 given=()) -> PluginHost:
+                 given=(), import_seconds: float = 30) -> PluginHost:
     """The plugin host for these folders; built once per process and reused (Excel calls often).
     ``given``: (name, plugin, source) from ``xlsheets.configure()``; such a host is not cached
     here (configure() keeps it until it is called again)."""
@@ -387,7 +400,7 @@ def load_plugins(plugin_dirs=(), entry_points: bool = True, cache: bool = True,
     key = (tuple(str(Path(p).resolve()) for p in plugin_dirs), entry_points)
     if cache and key in _CACHE:
         return _CACHE[key]
-    host = PluginHost()
+    host = PluginHost(import_seconds)
     if entry_points:
         host.load_entry_points()
     for folder in plugin_dirs:

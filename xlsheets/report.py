@@ -27,6 +27,7 @@ memory stays flat; the report costs little more than XlsxWriter writing the same
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import math
 from pathlib import Path
@@ -46,6 +47,7 @@ STATUS_COLOURS = {
 STATUS_LABEL = {"error": "Error", "warning": "Warning", "info": "Info", "ok": "OK"}
 SHEETS = ("Summary", "Claims", "Findings", "Rules")
 EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLUMNS = 16_384
 MAX_LINKS = 65_000  # Excel keeps at most 65,530 hyperlinks per sheet; later rows get plain numbers
 TOP_RULES = 10  # bars in the chart
 STATUS_HEADERS = ("status", "xlsheets status", "claim status")  # the input's own status column
@@ -57,18 +59,28 @@ LINE_HEIGHT = 15  # points per line of Calibri 11
 SAMPLE_ROWS = 200  # rows looked at to size columns the input gives no width for
 
 
-def write_report(result, output) -> None:
-    """Write the report of a finished batch (``batch.BatchResult``) to ``output``, atomically."""
+def write_report(result, output, tmpdir=None) -> int:
+    """Write the report of a finished batch (``batch.BatchResult``) to ``output``, atomically.
+    ``tmpdir``: the run's private folder (:mod:`xlsheets.tempfiles`) for XlsxWriter's sheet
+    files (claim data) and the unfinished report; without it, a folder made here. Returns how
+    many input columns did not fit in the Claims sheet (the Summary lists them)."""
     import xlsxwriter
     from .io import atomic_output
+    from .tempfiles import run_folder
 
-    with atomic_output(output) as tmp:
+    with contextlib.ExitStack() as stack:
+        if tmpdir is None:
+            tmpdir = stack.enter_context(run_folder(near=output))
+        tmp = stack.enter_context(atomic_output(output, folder=tmpdir))
         wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": True, "strings_to_formulas": False,
-                                            "strings_to_urls": False, "strings_to_numbers": False})
+                                            "strings_to_urls": False, "strings_to_numbers": False,
+                                            "tmpdir": str(tmpdir)})
+        report = _Report(wb, result)
         try:
-            _Report(wb, result).write()
+            report.write()
         finally:
             wb.close()
+    return len(report.plan.cut)
 
 
 def rule_name(rule_id: str, rule) -> str:
@@ -243,6 +255,9 @@ class _Report:
         for group in s.get("rules_without_data") or ():
             gaps.append(("Rules that could not run (their data is not loaded)",
                          [(", ".join(group["rules"]), group["reason"])]))
+        if s.get("rules_switched_off"):
+            gaps.append(("Rules switched off during the run (the claims they did not check say so)",
+                         list(s["rules_switched_off"].items())))
         for title, key in (("Plugins that failed to load", "plugins_failed"),
                            ("Plugins configured but not found", "plugins_missing")):
             if s.get(key):
@@ -258,6 +273,15 @@ class _Report:
                          [(str(name), "the input's own status formulas, which show #NAME? outside "
                                       "Excel with xlsheets; the Status column replaces them")
                           for name in dropped]))
+        if self.plan.cut:
+            cut = self.plan.cut
+            first = self.result.header[cut[0]]
+            gaps.append((f"{plural(len(cut), 'input column')} left out of the Claims sheet",
+                         [(f"{len(cut):,} column{'s' if len(cut) != 1 else ''}, from input column "
+                           f"{_letters(cut[0])} ({str(first)[:40] if first is not None else 'no header'!r}) on",
+                           f"an Excel sheet has {EXCEL_MAX_COLUMNS:,} columns; Status and Findings come "
+                           "first, so these input columns did not fit. Every claim was still "
+                           "validated; the input file has them all")]))
         for note in s.get("date_notes") or ():
             gaps.append(("Dates", [(note, "")]))
         text(ws, row, 0, "What could not be checked", self.section)
@@ -480,11 +504,12 @@ class ClaimsColumns:
     Findings (never pushed off a wide sheet), then the other input columns in their order; the
     input's own status column is left out."""
 
-    def __init__(self, claim_id, status, findings, inputs, dropped, width):
+    def __init__(self, claim_id, status, findings, inputs, dropped, width, cut=()):
         self.claim_id, self.status, self.findings = claim_id, status, findings
         self.inputs = inputs  # [(output column, input column)]
         self.dropped = dropped  # input columns left out (the input's own status formulas)
         self.width = width
+        self.cut = list(cut)  # input columns past Excel's last column: reported, not written
 
 
 def claims_columns(header: list, header_map=None) -> ClaimsColumns:
@@ -503,12 +528,25 @@ def claims_columns(header: list, header_map=None) -> ClaimsColumns:
         out = 1
     status, findings = out, out + 1
     out += 2
+    cut = []
     for i in range(len(header)):
         if i == id_index or i in dropped:
             continue
+        if out >= EXCEL_MAX_COLUMNS:  # Status and Findings come first, so only inputs can be cut
+            cut.append(i)
+            continue
         inputs.append((out, i))
         out += 1
-    return ClaimsColumns(0 if id_index is not None else None, status, findings, inputs, dropped, out)
+    return ClaimsColumns(0 if id_index is not None else None, status, findings, inputs, dropped, out, cut)
+
+
+def _letters(index: int) -> str:
+    """Excel's letters of a 0-based column index: 0 -> A, 16384 -> XFE."""
+    letters, index = "", index + 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
 
 
 def headline(s: dict) -> str:

@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - exercised by test_udfs_without_xlwings
     def ret(*_args, **_kwargs):
         return lambda g: g
 
+from .cell_text import cell_text
 from .claims import claims_from_rows, is_blank_row, parse_row
 from .engine import collector_paused
 from .findings import worst
@@ -176,12 +177,23 @@ def _never_raise(table: bool = False):
         @functools.wraps(f)
         def safe(*args):
             try:
-                return f(*args)
+                return _cell_texts(f(*args))
             except Exception as exc:  # the cell shows what went wrong, Excel never sees it
-                text = _message(exc)
+                text = cell_text(_message(exc))
                 return [[text]] if table else text
         return safe
     return wrap
+
+
+def _cell_texts(result):
+    """Every text a function returns into cells through :func:`xlsheets.cell_text.cell_text`
+    (neutralised, never over a cell's limit); numbers, booleans and blanks as they are."""
+    if isinstance(result, str):
+        return cell_text(result)
+    if isinstance(result, list):
+        return [[cell_text(v) if isinstance(v, str) else v for v in row] if isinstance(row, list)
+                else (cell_text(row) if isinstance(row, str) else row) for row in result]
+    return result
 
 
 # --- argument shapes --------------------------------------------------------------------------
