@@ -323,3 +323,14 @@ def test_a_text_cut_by_a_read_block_is_not_taken_for_markup(tmp_path):
     path = make_xlsx(tmp_path / "big.xlsx", {"Claims": xml.decode()})
     with open_sheet(path, reader="calamine") as sheet:
         assert sum(1 for _ in sheet.rows) == 15_998
+
+
+def test_a_cell_whose_text_looks_like_a_claim_is_just_text(tmp_path):
+    """Only attributes are claims: a note reading count="9999999999" or spans="1:99999" is read."""
+    note = 'count="9999999999" spans="1:99999" <dimension ref="ZZZZ1"/>'
+    header = ["Claim ID", "DOS", "Dx1", "CPT1", "Notes"]
+    book = make_xlsx(tmp_path / "t.xlsx", {"Claims": sheet_xml(simple_rows([header, ["C1", None, "M54.17", None, note]]))},
+                     shared=["unused", note])
+    for reader in READERS:
+        with open_sheet(book, reader=reader) as sheet:
+            assert list(sheet.rows)[0][-1] == note

@@ -153,6 +153,17 @@ def xlsheets_rules():
 '''
 
 
+def test_jsonl_lines_stay_on_stdout_while_noisy_rules_run(tmp_path):
+    """--format jsonl writes each claim while the rules run, when fd 1 goes to stderr: the
+    lines still reach stdout, and nothing a plugin prints is among them."""
+    csv = setup(tmp_path, NOISY, claims=3)
+    done, _ = validate(csv, "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(records) == 4  # three claims, then the summary
+    assert "a print in a rule" in done.stderr
+
+
 @pytest.mark.parametrize("how", ["os.close(1)", "sys.stdout.close()", "os.close(1); sys.stdout.close()"])
 def test_a_plugin_that_closes_stdout_does_not_lose_the_results(tmp_path, how):
     plugin = f"import os, sys\n{how}\n" + CLOSER

@@ -470,11 +470,12 @@ def _check_part(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo, total: i
 def _check_rest(path: Path, part: str, f, head: bytes, total: int, sheet: bool) -> None:
     """The rest of a part after ``head``, block by block (blocks overlap by 64 KB so a text
     cut at a block's end is judged whole): its counts, its texts, and for sheets its extent."""
-    from .xlsxstream import malformed_text, refuse_malformed_text
-    if malformed_text(head):
+    from .xlsxstream import _PREFIXED_MAIN, malformed_text, refuse_malformed_text
+    prefixed = _PREFIXED_MAIN.search(head) is not None
+    block = f.read(1 << 20)
+    if malformed_text(head if not block else head[:head.rfind(b">") + 1], prefixed):
         refuse_malformed_text(path.name, part)
     tail = head
-    block = f.read(1 << 20)
     while block:
         data = tail[-65536:] + block
         _check_claims(path, part, data, total, sheet)
@@ -482,36 +483,49 @@ def _check_rest(path: Path, part: str, f, head: bytes, total: int, sheet: bool) 
         # a block may end inside a text ("<t>N<" of "<t>N</t>"): judge up to the last whole
         # tag; the rest is judged with the next block (the overlap)
         judged = data if not block else data[:data.rfind(b">") + 1]
-        if malformed_text(judged):
+        prefixed = prefixed or _PREFIXED_MAIN.search(data) is not None
+        if malformed_text(judged, prefixed):
             refuse_malformed_text(path.name, part)
         tail = data
 
 
-_COUNT_CLAIM = re.compile(rb"""\s(count|uniqueCount)\s*=\s*["']\s*(\d+)""")
-_DIMENSION = re.compile(rb"""<(?:[\w.-]+:)?dimension\b[^>]*?\sref\s*=\s*["']([^"']*)["']""")
-_SPANS = re.compile(rb"""\s(?:spans\s*=\s*["'][\d\s]*:\s*|max\s*=\s*["']\s*)(\d+)""")
+# What a part claims, as attributes (each found by a literal start, then checked to be inside a
+# tag, not in a cell's text): item counts (count, uniqueCount), a row's column span, a column
+# range, a sheet's dimension.
+_COUNT_CLAIM = re.compile(rb"""ount\s*=\s*["']\s*(\d+)""")
+_SPANS = re.compile(rb"""spans\s*=\s*["'][\d\s]*:\s*(\d+)""")
+_COL_MAX = re.compile(rb"""<col\s[^>]*?\bmax\s*=\s*["']\s*(\d+)""")
+_DIMENSION = re.compile(rb"""dimension\b[^>]*?\sref\s*=\s*["']([^"']*)["']""")
 _REFERENCE = re.compile(r"^\$?([A-Za-z]{1,4})\$?(\d{1,8})$")
+
+
+def _in_tag(data: bytes, at: int) -> bool:
+    return data.rfind(b"<", 0, at) > data.rfind(b">", 0, at)
 
 
 def _check_claims(path: Path, part: str, data: bytes, total: int, sheet: bool) -> None:
     """Refuse counts larger than the workbook's bytes can hold and sheet extents (dimension,
     row spans, column ranges) past Excel's last row or column."""
     for m in _COUNT_CLAIM.finditer(data):
-        n = int(m.group(2))
-        if n * 4 > total:
+        n = int(m.group(1))
+        if n * 4 > total and _in_tag(data, m.start(1)):
+            name = data[data.rfind(b" ", 0, m.start()) + 1:m.start()].decode("ascii", "replace") + "ount"
             raise InputError(
-                f"{path.name}: part {part} claims {m.group(1).decode()}=\"{n:,}\" items, more than "
-                f"the whole workbook ({total:,} bytes unpacked) can hold; the file was not written "
-                "by Excel and is refused as unsafe. Open it in Excel and save it again, or export "
-                "the claims again.")
+                f"{path.name}: part {part} claims {name}=\"{n:,}\" items, more than the whole "
+                f"workbook ({total:,} bytes unpacked) can hold; the file was not written by Excel "
+                "and is refused as unsafe. Open it in Excel and save it again, or export the "
+                "claims again.")
     if not sheet:
         return
-    for m in _SPANS.finditer(data):
-        if int(m.group(1)) > EXCEL_MAX_COLUMNS:
-            raise InputError(f"{path.name}: part {part} claims column {int(m.group(1)):,}, beyond "
-                             f"Excel's last column ({EXCEL_MAX_COLUMNS:,}, XFD); the file was not "
-                             "written by Excel. Open it in Excel and save it again.")
+    for rx in (_SPANS, _COL_MAX):
+        for m in rx.finditer(data):
+            if int(m.group(1)) > EXCEL_MAX_COLUMNS and _in_tag(data, m.start(1)):
+                raise InputError(f"{path.name}: part {part} claims column {int(m.group(1)):,}, beyond "
+                                 f"Excel's last column ({EXCEL_MAX_COLUMNS:,}, XFD); the file was not "
+                                 "written by Excel. Open it in Excel and save it again.")
     for m in _DIMENSION.finditer(data):
+        if not _in_tag(data, m.start(1)):
+            continue
         for ref in m.group(1).decode("ascii", "replace").split(":"):
             cell = _REFERENCE.match(ref.strip())
             col = _column_number(cell.group(1)) if cell else 0

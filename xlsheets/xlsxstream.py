@@ -567,23 +567,39 @@ def _string_item(el) -> str:
 
 _P = rb"(?:[\w.-]+:)?"  # a namespace prefix
 _TEXT_MARKUP = re.compile(  # an element (or comment) inside a <t> or <v>: only text belongs there
-    rb"<" + _P + rb"[tv](?:\s[^>]*?)?(?<!/)>[^<]*<(?!/" + _P + rb"[tv]\s*>|!\[CDATA\[)")
+    rb"<" + _P + rb"[tv](?:\s[^>]*?)?(?<!/)>[^<]*<(?!/" + _P + rb"[tv]\b|!\[CDATA\[)")
 _TEXT_ORDER = re.compile(  # <t> after a <t> or a rich-text run <r>: one plain text, then runs
     rb"</" + _P + rb"[tr]\s*>\s*<" + _P + rb"t[\s>/]")
 _RUN_IN_RUN = re.compile(
     rb"<" + _P + rb"r(?:\s[^>]*?)?(?<!/)>(?:[^<]|<(?!/?" + _P + rb"r[\s>/]))*<" + _P + rb"r[\s>/]")
 
 
-def malformed_text(data: bytes) -> bool:
+# The same, for XML whose spreadsheet elements carry no prefix (what every writer produces):
+# literal starts let the regular expression engine skip ahead, several times faster.
+_PLAIN_CHECKS = tuple(re.compile(p) for p in (
+    rb"<t>[^<]*<(?!/t>|!\[CDATA\[)", rb"<t\s[^>]*(?<!/)>[^<]*<(?!/t>|!\[CDATA\[)", rb"<v>[^<]*<(?!/v>)",
+    rb"</t>\s*<t[\s>/]", rb"</r>\s*<t[\s>/]"))
+_PREFIXED_MAIN = re.compile(  # the spreadsheet namespace bound to a prefix: <x:t> may follow
+    rb"""xmlns:[\w.-]+\s*=\s*["'](?:http://schemas\.openxmlformats\.org/spreadsheetml/2006/main"""
+    rb"""|http://purl\.oclc\.org/ooxml/spreadsheetml/main)["']""")
+
+
+def malformed_text(data: bytes, prefixed: bool | None = None) -> bool:
     """Whether XML holds a text (shared or inline string, cell value) in a shape Excel never
     writes and readers read differently: an element inside ``<t>`` or ``<v>``, a second
     ``<t>``, a ``<t>`` after a rich-text run, a run inside a run. python-calamine, openpyxl and
     this reader would each give a different text for the same cell, so such a file is refused
-    as damaged whichever reader its size picks."""
+    as damaged whichever reader its size picks. ``prefixed``: whether the part binds the
+    spreadsheet namespace to a prefix (None: judged from ``data``)."""
     if b"<" not in data:
         return False
+    if prefixed is None:
+        prefixed = _PREFIXED_MAIN.search(data) is not None
+    runs = b"<r>" in data or b":r>" in data or b"<r " in data
+    if not prefixed:
+        return any(rx.search(data) for rx in _PLAIN_CHECKS) or (runs and bool(_RUN_IN_RUN.search(data)))
     return bool(_TEXT_MARKUP.search(data) or _TEXT_ORDER.search(data)
-                or (b"<r>" in data or b":r>" in data or b"<r " in data) and _RUN_IN_RUN.search(data))
+                or runs and _RUN_IN_RUN.search(data))
 
 
 def refuse_malformed_text(name: str, part: str) -> None:
