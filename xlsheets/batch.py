@@ -284,7 +284,11 @@ class BatchResult:
         if banner:
             out.write(banner + "\n")
         out.write(config_line(self.summary["config"]) + "\n")
-        ncci = [c for c in self.codesets() if str(c.get("kind", "")).startswith("ncci")]
+        sets = self.codesets()
+        ncci = [c for c in sets if str(c.get("kind", "")).startswith("ncci")]
+        codes = [c for c in sets if not str(c.get("kind", "")).startswith("ncci")]
+        out.write("Code sets: " + "; ".join(f"{c['name']} {c.get('from')} to {c.get('to')} ({c.get('source')})"
+                                            for c in codes) + "\n")
         if ncci:
             out.write("NCCI edits: " + "; ".join(f"{c['name']} ({', '.join(c['files'])})" for c in ncci) + "\n")
         if self.summary["columns_not_used"]:

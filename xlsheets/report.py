@@ -314,8 +314,11 @@ class _Report:
         for entry in self.result.codesets():
             row += 1
             ncci = str(entry.get("kind", "")).startswith("ncci") if isinstance(entry, dict) else False
-            text(ws, row, 0, "NCCI edits" if ncci else "Code set")
-            ws.merge_range(row, 1, row, 5, cell_text(_describe_codeset(entry)), self.wrap)
+            text(ws, row, 0, "NCCI edits" if ncci else ("CPT/HCPCS list" if isinstance(entry, dict)
+                                                        and entry.get("kind") == "cpt_hcpcs" else "Code set"))
+            line = cell_text(_describe_codeset(entry))
+            ws.merge_range(row, 1, row, 5, line, self.wrap)
+            ws.set_row(row, LINE_HEIGHT * _lines(line, 120))  # a long line wraps: room for it
         return row
 
     # --- claims ---------------------------------------------------------------------------

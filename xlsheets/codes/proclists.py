@@ -356,7 +356,8 @@ class ProcedureCodes:
                          else "CPT/HCPCS") + " code list (imported)",
                 "version": f"imported {d.get('imported', '')}",
                 "from": min(dates) if dates else None, "to": max(dates) if dates else None,
-                "source": f"{d.get('source')} ({item['path']})", "codes": len(d["codes"]),
+                "source": f"{d.get('source')} ({item['path']})", "files": [d.get("source")],
+                "codes": len(d["codes"]),
             })
         return out
 
