@@ -242,7 +242,7 @@ def test_validate_names_the_ncci_files_and_finds_the_edits(data, tmp_path):
     assert [f["rule"] for f in a2["findings"] if f["rule"] in ("C111", "N503")] == ["N503"]
     assert result["summary"]["rules_without_data"] == []
     rc, out, _ = xlsheets("validate", claims, data_dir=data)
-    assert out.splitlines()[1].startswith("NCCI edits: NCCI PTP practitioner 2026Q1")
+    assert out.splitlines()[1].startswith("Code sets: ICD-10-CM") and out.splitlines()[2].startswith("NCCI edits: NCCI PTP practitioner 2026Q1")
 
 
 def test_validate_without_files_says_once_that_n_rules_could_not_run(tmp_path):
