@@ -171,3 +171,46 @@ def test_every_builtin_rule_that_sets_a_finding_severity_declares_its_cases():
         body = inspect.getsource(r.check).split("\ndef ", 1)[1]  # the check, not its @rule line
         if r.plugin in BUILTIN_MODULES and "severity=" in body:
             assert len(r.severities) >= 2, f"{r.id} sets a finding's severity but declares no severities"
+
+
+# --- every --help reads as one tool -------------------------------------------------------------
+HELPS = [["validate"], ["rules"], ["explain"], ["codes"], ["codes", "import"], ["codes", "coverage"],
+         ["codes", "import-hcpcs"], ["codes", "import-cpt"],
+         ["ncci"], ["ncci", "import"], ["ncci", "status"], ["plugins"], ["plugins", "new"],
+         ["plugins", "test"], ["template"], ["lite"]]
+RESULTS = [["validate"], ["rules"], ["explain"], ["codes"], ["codes", "import"], ["codes", "coverage"],
+           ["codes", "import-hcpcs"], ["codes", "import-cpt"],
+           ["ncci"], ["ncci", "import"], ["ncci", "status"], ["plugins"], ["plugins", "test"]]
+
+
+def test_every_command_is_listed_and_its_help_ends_with_its_exit_status():
+    from xlsheets.cli import SUBCOMMANDS
+    top = xlsheets("--help")
+    assert top.returncode == 0 and "--format text|json" in top.stdout and "Exit status:" in top.stdout
+    assert {h[0] for h in HELPS} == set(SUBCOMMANDS)
+    for argv in HELPS:
+        done = xlsheets(*argv, "--help")
+        assert done.returncode == 0, (argv, done.stderr)
+        assert done.stdout.startswith(f"usage: xlsheets {' '.join(argv)}"), argv
+        tail = done.stdout[done.stdout.rindex("\nexit status:"):]
+        assert "\n  0  " in tail and "\n  2  " in tail, argv
+        if argv in RESULTS:
+            assert "--format {text,json" in done.stdout, argv
+        assert "--json" not in done.stdout, argv  # the old codes flag works, hidden
+
+
+def test_codes_import_and_plugins_test_speak_json_too(tmp_path):
+    import json
+    import os
+    fix = ROOT / "tests" / "fixtures" / "cms2021"
+    env = {**os.environ, "XLSHEETS_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "xlsheets.cli", "codes", "import",
+                           str(fix / "icd10cm-order-Jan-2021_M51_M54.txt"),
+                           str(fix / "icd10cm_tabular_2021_M51_M54.xml"), "--effective", "10/01/2027",
+                           "--format", "json"], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    imported = json.loads(done.stdout)
+    assert imported["imported"] is True and imported["codes"] == 68 and imported["effective"] == "2027-10-01"
+    done = xlsheets("plugins", "test", ROOT / "plugins" / "medicare_esi.py", "--format", "json")
+    report = json.loads(done.stdout)
+    assert done.returncode == 0 and report["ok"] and report["passed"] == report["total"] == len(report["cases"])

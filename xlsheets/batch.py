@@ -38,15 +38,23 @@ DATE_SAMPLE_ROWS = 20_000  # rows read ahead to decide whether the sheet's dates
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
+EXIT_CODES = {
+    0: "no claim has an error and every configured rule ran",
+    1: "some claims have errors",
+    2: "nothing was checked: unusable input or usage, or a plugin problem (a plugin that failed to "
+       "load, a configured plugin name that no plugin has)",
+    3: "no claim has an error, but some configured plugins were skipped (--skip-broken-plugins), so "
+       "not every configured rule ran",
+}
+
+
 def _parser() -> argparse.ArgumentParser:
+    from .cli import exit_codes_epilog
     p = argparse.ArgumentParser(
         prog="xlsheets validate",
         description="Validate every claim of a workbook (.xlsx, .xlsm) or CSV file.",
-        epilog="Exit status: 0 no claim has an error and every configured rule ran; 1 some claims have "
-               "errors; 2 unusable input or usage, or a plugin problem (a plugin that failed to load, a "
-               "configured plugin name that no plugin has): nothing was checked; 3 no claim has an "
-               "error, but some configured plugins were skipped (--skip-broken-plugins), so not "
-               "every configured rule ran.")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=exit_codes_epilog(EXIT_CODES))
     p.add_argument("path", help="the claims workbook or CSV file (never modified)")
     p.add_argument("--sheet", help="the sheet to validate (default: the first sheet with a claims header)")
     from .cli import add_format_option

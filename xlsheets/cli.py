@@ -1,10 +1,14 @@
 """The ``xlsheets`` command: a thin dispatcher; each subcommand lives with the module it drives.
 
-Exit codes: 0 no claim has an error and every configured rule ran, 1 some claims have errors,
-2 unusable input or usage, or a plugin problem found before anything is checked (a plugin that
-failed to load, a configured plugin name that no plugin has), 3 no claim has an error but not
-every configured rule ran (``--skip-broken-plugins`` skipped a broken or missing plugin).
-No traceback ever reaches a billing person: unexpected failures print one line and exit 2.
+One language for every command, as ruff's and pytest's: ``--format text|json`` (``jsonl`` where
+results stream) on each command that prints results, JSON that is a list whatever the number of
+answers, dates read as the sheet reads them (with the configuration's ``date_order``), counts in
+English ("1 claim"), and an "exit status" block at the end of each command's ``--help``. The
+helpers below (add_format_option, parse_cli_date, exit_codes_epilog, ...) are how a subcommand
+gets them. The exit status always means: 0 done and nothing wrong, 1 done and something found
+(errors, a failed case, an unknown code), 2 nothing done (usage, unusable input, a plugin problem),
+3 done but not completely (``--skip-broken-plugins``). No traceback ever reaches a billing
+person: unexpected failures print one line and exit 2.
 """
 from __future__ import annotations
 
@@ -22,8 +26,8 @@ from .words import plural  # noqa: F401  (re-exported: one spelling of counts)
 # subcommand -> (module, one-line help). Each module has main(argv) -> int.
 SUBCOMMANDS = {
     "validate": ("xlsheets.batch", "validate a claims workbook (.xlsx, .xlsm, .csv)"),
-    "rules": ("xlsheets.cli", "list the rules"),
-    "explain": ("xlsheets.cli", "explain one rule, e.g. xlsheets explain S301"),
+    "rules": ("xlsheets.cli", "list the rules and input checks, with their severities"),
+    "explain": ("xlsheets.cli", "explain a rule or input check: xlsheets explain S301 E102"),
     "codes": ("xlsheets.codes.show", "look up ICD-10-CM codes by date of service; import releases"),
     "ncci": ("xlsheets.ncci.cli", "import the CMS NCCI edit files (PTP, MUE, AOC); look edits up"),
     "plugins": ("xlsheets.plugin_kit", "list, create and test payer-policy plugins"),
@@ -138,7 +142,12 @@ def _print_help() -> None:
     print("usage: xlsheets COMMAND [options]\n\ncommands:")
     for name, (_module, text) in SUBCOMMANDS.items():
         print(f"  {name:<10} {text}")
-    print("\nRun 'xlsheets COMMAND --help' for a command's options.")
+    print("\nEvery command that prints results takes --format text|json (validate also jsonl); dates\n"
+          "are read as the sheet reads them (2026-03-10, 03/10/2026, 10.03.2026).\n"
+          "Exit status: 0 done, nothing wrong; 1 done, something found (errors, an unknown code, a\n"
+          "failed case); 2 nothing done (usage, unusable input, a plugin problem); 3 done without\n"
+          "some plugins (--skip-broken-plugins). Each command's --help ends with its own.\n"
+          "\nRun 'xlsheets COMMAND --help' for a command's options.")
 
 
 def _validator_from(args):

@@ -93,10 +93,15 @@ def _wheel_url_problem(url: str) -> str | None:
 
 
 def main(argv: list[str]) -> int:
+    from .cli import exit_codes_epilog
     parser = argparse.ArgumentParser(
         prog="xlsheets lite",
         description="Write main.py and requirements.txt for xlwings Lite (Excel on Windows, "
-                    "macOS and the web): paste each into the tab of the same name.")
+                    "macOS and the web): paste each into the tab of the same name.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=exit_codes_epilog({0: "both files were written",
+                                  2: "nothing usable was written: a bad --wheel-url, a file where the "
+                                     "folder should be, or a folder that cannot be written"}))
     parser.add_argument("folder", nargs="?", default="xlsheets-lite",
                         help="where to write the two files (default: ./xlsheets-lite)")
     parser.add_argument("--wheel-url", metavar="URL",

@@ -199,6 +199,15 @@ def run_tests(args) -> int:
               f"('xlsheets plugins new' makes a starting point).", file=sys.stderr)
         return 2
     report = run_cases_file(cases, plugin=plugin)
+    if getattr(args, "format", "text") == "json":
+        print(json.dumps({
+            "cases_file": str(report.path), "plugin": str(plugin), "ok": report.ok,
+            "passed": report.passed, "total": report.total, "errors": list(report.errors),
+            "cases": [{"name": r.name, "passed": r.passed, "problems": list(r.problems),
+                       "findings": [{"claim_id": claim_id, **f.to_dict()} for claim_id, f in r.findings]}
+                      for r in report.results],
+        }, indent=2, ensure_ascii=False))
+        return 0 if report.ok else 1
     for error in report.errors:
         print(f"ERROR {error}")
     for result in report.results:
@@ -210,15 +219,32 @@ def run_tests(args) -> int:
 
 
 # --- command line -----------------------------------------------------------------------
+LIST_EXIT = {0: "every plugin loaded and every plugin the configuration names was found",
+             1: "a plugin failed to load, or a plugin the configuration enables is missing",
+             2: "usage, or a configuration that cannot be read"}
+NEW_EXIT = {0: "the plugin and its cases file were written",
+            2: "nothing was written: a bad name or prefix, or the file is already there"}
+TEST_EXIT = {0: "every case passed", 1: "a case failed, or the cases file could not be run",
+             2: "no such plugin or cases file"}
+
+
+def _parser(prog: str, description: str, exit_codes: dict, epilog: str = "") -> argparse.ArgumentParser:
+    from .cli import exit_codes_epilog
+    return argparse.ArgumentParser(prog=prog, description=description,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   epilog=(epilog + "\n\n" if epilog else "") + exit_codes_epilog(exit_codes))
+
+
 def main(argv: list[str]) -> int:
+    from .cli import add_format_option
     argv = list(argv)
     if argv and argv[0] in ("new", "test"):
         command, rest = argv[0], argv[1:]
     else:
         command, rest = "list", argv
     if command == "new":
-        parser = argparse.ArgumentParser(prog="xlsheets plugins new",
-                                         description="Write a new plugin and its cases file from the template.")
+        parser = _parser("xlsheets plugins new", "Write a new plugin and its cases file from the template.",
+                         NEW_EXIT)
         parser.add_argument("name", help="plugin name: lower-case letters, digits, _ (e.g. acme_health)")
         parser.add_argument("--prefix", help="rule-ID prefix, 1-4 capital letters (default: from the name)")
         parser.add_argument("--dir", help="folder to write into (default: the configured plugin folder, "
@@ -226,16 +252,16 @@ def main(argv: list[str]) -> int:
         parser.add_argument("--config", help="configuration file")
         return new_main(parser.parse_args(rest))
     if command == "test":
-        parser = argparse.ArgumentParser(prog="xlsheets plugins test",
-                                         description="Run a plugin's cases file (NAME.cases.toml next to it).")
+        parser = _parser("xlsheets plugins test", "Run a plugin's cases file (NAME.cases.toml next to it).",
+                         TEST_EXIT)
         parser.add_argument("plugin", help="the plugin file, e.g. plugins/acme.py")
         parser.add_argument("--cases", help="cases file (default: NAME.cases.toml next to the plugin)")
+        add_format_option(parser)
         return run_tests(parser.parse_args(rest))
-    parser = argparse.ArgumentParser(
-        prog="xlsheets plugins", description="List loaded plugins and the ones that failed to load.",
-        epilog="Also: 'xlsheets plugins new NAME', 'xlsheets plugins test plugins/NAME.py'.")
+    parser = _parser("xlsheets plugins", "List loaded plugins and the ones that failed to load.", LIST_EXIT,
+                     epilog="Also: 'xlsheets plugins new NAME', 'xlsheets plugins test plugins/NAME.py'.")
     parser.add_argument("--config", help="configuration file (xlsheets.toml or pyproject.toml)")
     parser.add_argument("--plugins-dir", action="append", metavar="DIR",
                         help="load plugins from this folder too (repeatable)")
-    parser.add_argument("--format", choices=["text", "json"], default="text")
+    add_format_option(parser)
     return list_main(parser.parse_args(rest))

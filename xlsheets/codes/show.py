@@ -185,16 +185,19 @@ def _import(argv: list[str], out: TextIO) -> int:
     ap.add_argument("--until", default=None, metavar="DATE", help="last date it covers (default: one year)")
     ap.add_argument("--data-dir", default=None, help="data folder (default: XLSHEETS_DATA_DIR or user data dir)")
     ap.add_argument("--config", help="configuration file whose date_order reads the dates")
+    from ..cli import add_format_option, print_json
+    add_format_option(ap)
     a = ap.parse_args(argv)
     _dates(a, "effective", "until")
     try:
         s = import_release(a.order, a.tabular, a.effective, data_dir=a.data_dir, until=a.until)
     except SyntaxError as e:  # xml.etree.ElementTree.ParseError derives from SyntaxError
-        print(f"import failed: tabular XML is not well-formed: {e}", file=out)
-        return 1
+        return _import_failed(f"tabular XML is not well-formed: {e}", a.format, out)
     except (OSError, ValueError) as e:
-        print(f"import failed: {e}", file=out)
-        return 1
+        return _import_failed(str(e), a.format, out)
+    if a.format == "json":
+        print_json({"imported": True, **{k: (str(v) if k == "path" else v) for k, v in s.items()}}, out)
+        return 0
     print(
         f"imported ICD-10-CM {s['tabular_version']} release: {s['codes']} codes "
         f"({s['billable']} billable, {s['headers']} headers), {s['notes']} notes\n"
@@ -220,19 +223,31 @@ def _import_procedures(argv: list[str], out: TextIO, kind: str) -> int:
     ap.add_argument("file", help="fixed-width text (the CMS layout), CSV/TSV or xlsx with code and date columns")
     ap.add_argument("--name", default=None, help="name to store it under (default: the file name); the same name replaces")
     ap.add_argument("--data-dir", default=None, help="data folder (default: XLSHEETS_DATA_DIR or user data dir)")
+    from ..cli import add_format_option, print_json
+    add_format_option(ap)
     a = ap.parse_args(argv)
     try:
         s = import_list(a.file, kind=kind, name=a.name, data_dir=a.data_dir)
     except (OSError, ValueError, UnicodeError) as e:
-        print(f"import failed: {e}", file=out)
-        return 1
+        return _import_failed(str(e), a.format, out)
     except Exception as e:  # a damaged xlsx: openpyxl's own errors; plain words, nothing stored
-        print(f"import failed: {a.file} cannot be read as a code list ({type(e).__name__}: {e})", file=out)
-        return 1
+        return _import_failed(f"{a.file} cannot be read as a code list ({type(e).__name__}: {e})", a.format, out)
+    if a.format == "json":
+        print_json({"imported": True, **{k: str(v) if k == "path" else v for k, v in s.items()}}, out)
+        return 0
     print(f"imported {s['codes']} {'HCPCS Level II' if kind == 'hcpcs' else 'CPT'} codes from {s['source']} "
           f"({s['terminated']} with a termination date; dates {s['from']} to {s['to']})\nstored in {s['path']}",
           file=out)
     return 0
+
+
+def _import_failed(reason: str, fmt: str, out: TextIO) -> int:
+    if fmt == "json":
+        from ..cli import print_json
+        print_json({"imported": False, "error": reason}, out)
+    else:
+        print(f"import failed: {reason}", file=out)
+    return 1
 
 
 def _coverage(argv: list[str], out: TextIO) -> int:
