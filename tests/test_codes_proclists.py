@@ -128,3 +128,22 @@ def test_a_damaged_import_is_said_not_silently_skipped(data_dir):
     (data_dir / "cpt" / "broken.json.gz").write_bytes(b"not gzip")
     cov = get_procedure_codes().coverage()
     assert any("NOT LOADED" in c["name"] and "broken.json.gz" in c["source"] for c in cov)
+
+
+def test_reads_the_spreadsheet_form_of_the_cms_file(tmp_path):
+    """CMS also publishes the annual file as xlsx: a title line, then HCPC, ..., ADD DT, TERM DT."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Sample HCPCS annual file (xlsx form) for xlsheets tests"])
+    ws.append(["HCPC", "SEQNUM", "RECID", "LONG DESCRIPTION", "SHORT DESCRIPTION", "ADD DT", "ACT EFF DT",
+               "TERM DT", "ACTION CD"])
+    ws.append(["G0260", "00100", "3", "PLACEHOLDER", "PLACEHOLDER", "20020101", "20210101", "20201231", "D"])
+    ws.append(["G0260", "00200", "4", "PLACEHOLDER CONTINUED", None, None, None, None, None])
+    ws.append(["25", "00100", "7", "PLACEHOLDER MODIFIER", "PLACEHOLDER", "19920101", None, None, "N"])
+    ws.append(["G2211", "00100", "3", "PLACEHOLDER", "PLACEHOLDER", "20210101", "20210101", None, "N"])
+    path = tmp_path / "sample_hcpcs.xlsx"
+    wb.save(path)
+    assert read_code_list(path) == [("G0260", date(2002, 1, 1), date(2021, 1, 1)),
+                                    ("G2211", date(2021, 1, 1), None)]
