@@ -178,3 +178,38 @@ def test_endless_plugin_rule_is_stopped_and_named(tmp_path):
     assert len(stopped) == 1 and "ran for more than 0.3 s and was stopped" in stopped[0].message
     assert re.search(r"spin\.py, line [78]: ", stopped[0].message)  # inside the loop
     assert results[1].findings == []
+
+
+def test_a_batch_rule_with_reads_gets_views_of_those_fields_and_reading_more_fails_loudly():
+    """A batch rule that declares reads keeps a small view of each claim (those fields, and
+    claim_id, patient_id, payer, rows) to the end of the workbook instead of the claim."""
+    from xlsheets.engine import RULE_FAILED, Validator
+    from xlsheets.plugins import PluginHost
+    from xlsheets.rule import rule
+    import types
+    seen = []
+
+    @rule("VW101", scope="batch", reads=("procedures",))
+    def narrow(claims, ctx):
+        """Sees views of the claims."""
+        for c in claims:
+            seen.append((c.claim_id, c.patient_id, c.rows, tuple(p.code for p in c.procedures)))
+        yield claims[-1], ctx.finding("last claim", claim=claims[-1])
+
+    @rule("VW102", scope="batch", reads=("procedures",))
+    def reads_more(claims, ctx):
+        """Reads a field it did not declare."""
+        return [(c, ctx.finding(str(c.diagnoses), claim=c)) for c in claims]
+
+    module = types.ModuleType("views")
+    module.xlsheets_rules = xlsheets.hookimpl(lambda: [narrow, reads_more])
+    host = PluginHost()
+    host.add(module, "views", "folder", "views.py")
+    host.load_builtins()
+    host.finish()
+    results = Validator(Config(plugins=["views"]), host=host).validate_rows(["claim_id", "patient_id", "dx1", "cpt1"],
+                                                 [["A1", "P1", "M54.17", "64483"], ["A2", "P2", "M54.16", "72148"]])
+    assert seen == [("A1", "P1", (2,), ("64483",)), ("A2", "P2", (3,), ("72148",))]
+    assert [f.rule for f in results[1].findings if f.rule == "VW101"] == ["VW101"]
+    failed = [f for r in results for f in r.findings if f.rule == RULE_FAILED]
+    assert failed and "VW102" in failed[0].message and "diagnoses" in failed[0].message

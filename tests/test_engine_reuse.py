@@ -90,7 +90,7 @@ def test_reads_must_name_claim_fields_and_the_error_says_where():
         @rule("ZZ101", reads=("facts",))
         def bad(claim, ctx):
             """Reads something that is not a claim field."""
-    with pytest.raises(RuleDefinitionError, match="reads is for claim rules"):
-        @rule("ZZ102", reads=("diagnoses",), scope="batch")
+    with pytest.raises(RuleDefinitionError, match="a batch rule's reads lists claim fields"):
+        @rule("ZZ102", reads=("laterality",), scope="batch")
         def batch(claims, ctx):
-            """A batch rule cannot be reused per claim."""
+            """A batch rule keeps a view of claim fields, not documentation columns."""

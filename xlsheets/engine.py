@@ -18,7 +18,7 @@ import time
 import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 from .claims import Claim, ClaimIsReadOnly, HeaderMap, claims_from_rows, parse_row
 from .codes.icd10cm import get_codeset
@@ -704,8 +704,21 @@ class BatchRun:
         return result
 
     def _keep(self, plan: _Plan, claim: Claim, result: ClaimResult, rules: list[Rule]) -> None:
+        pending = self._pending
+        views: dict = {}  # one view per field set, shared by the rules that read the same fields
         for rule in rules:
-            self._pending.setdefault(rule.id, (rule, plan, []))[2].append(claim)
+            kept = pending.get(rule.id)
+            if kept is None:  # not setdefault: it would build the default on every claim
+                kept = pending[rule.id] = (rule, plan, [])
+            item = claim
+            if rule.reads:  # the rule reads only these fields: keep a small view, not the claim
+                item = views.get(rule.reads)
+                if item is None:
+                    cls, fields_of = _view_class(rule.reads)
+                    item = views[rule.reads] = tuple.__new__(cls, fields_of(claim))
+                    self._results[id(item)] = result
+            kept[2].append(item)
+        if rules:
             self._results[id(claim)] = result
 
     def holds(self, claim: Claim) -> bool:
@@ -726,6 +739,21 @@ class BatchRun:
         self._pending.clear()
         self._results.clear()
         return added
+
+
+_VIEW_FIELDS = ("claim_id", "patient_id", "payer", "rows")
+_VIEWS: dict[tuple[str, ...], tuple] = {}
+
+
+def _view_class(reads: tuple[str, ...]) -> tuple[type, Any]:
+    """A named tuple of the claim fields a batch rule reads (a claim's view, kept to the end),
+    and the getter that takes them from a claim."""
+    made = _VIEWS.get(reads)
+    if made is None:
+        fields = _VIEW_FIELDS + reads
+        made = _VIEWS[reads] = (NamedTuple("ClaimView", [(f, object) for f in fields]),
+                                operator.attrgetter(*fields))
+    return made
 
 
 @contextlib.contextmanager

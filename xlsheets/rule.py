@@ -155,6 +155,11 @@ def rule(
     xlsheets.testing) holds the check to its promise: it records what the claim is asked for
     and fails a case in which the check read anything else (xlsheets.readcheck). A claim's ID,
     patient, problems and cells as written (``dx_cells``) can never be in ``reads``.
+
+    A batch rule's ``reads`` (claim fields only) means the engine keeps, until the end of the
+    workbook, a small view of each claim with those fields (and ``claim_id``, ``patient_id``,
+    ``payer``, ``rows``) instead of the whole claim: a batch rule that sees every claim then costs
+    little memory. Reading any other field of a view fails loudly (E102).
     """
 
     def wrap(func: Callable) -> Rule:
@@ -169,8 +174,9 @@ def rule(
         except ValueError as exc:
             raise RuleDefinitionError(f"{source}: rule {id}: {exc}") from None
         unknown = [f for f in reads if f not in READABLE_FIELDS and f not in READABLE_FACTS]
-        if scope == "batch" and reads:
-            raise RuleDefinitionError(f"{source}: rule {id}: reads is for claim rules, not batch rules")
+        if scope == "batch" and any(f not in READABLE_FIELDS for f in reads):
+            raise RuleDefinitionError(f"{source}: rule {id}: a batch rule's reads lists claim fields "
+                                      f"({', '.join(READABLE_FIELDS)}), not documentation columns")
         if unknown or isinstance(reads, str):
             raise RuleDefinitionError(
                 f"{source}: rule {id}: reads must list claim fields ({', '.join(READABLE_FIELDS)}) "

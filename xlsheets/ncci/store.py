@@ -346,15 +346,15 @@ _CACHE_LOCK = threading.Lock()
 def get_ncci(setting: str = "practitioner", data_dir: str | os.PathLike | None = None) -> NcciData:
     """The imported sets of a setting; read once per process and data folder (the arrays load on
     first lookup). ``setting`` "hospital" (or "outpatient_hospital") picks the hospital files."""
-    setting = normalise_setting(setting)
-    folder = str(ncci_folder(data_dir))
-    key = (folder, setting)
-    data = _CACHE.get(key)
+    quick = (setting, data_dir, os.environ.get("XLSHEETS_DATA_DIR"))  # rules ask claim after claim
+    data = _CACHE.get(quick)
     if data is None:
         with _CACHE_LOCK:
+            key = (str(ncci_folder(data_dir)), normalise_setting(setting))
             data = _CACHE.get(key)
             if data is None:
-                data = _CACHE[key] = NcciData(setting, loaded_sets(data_dir))
+                data = _CACHE[key] = NcciData(key[1], loaded_sets(data_dir))
+            _CACHE[quick] = data
     return data
 
 
