@@ -147,3 +147,15 @@ def test_reads_the_spreadsheet_form_of_the_cms_file(tmp_path):
     wb.save(path)
     assert read_code_list(path) == [("G0260", date(2002, 1, 1), date(2021, 1, 1)),
                                     ("G2211", date(2021, 1, 1), None)]
+
+
+def test_codes_looks_up_a_procedure_code_without_a_descriptor(tmp_path):
+    data = tmp_path / "data"
+    done = _cli(data, "99201", "--dos", "2022-03-01", "--format", "json")
+    [d] = json.loads(done.stdout)
+    assert done.returncode == 0 and d["status"] == "DELETED" and d["replacement"] == "99202"
+    assert "2021" in d["source"]
+    assert _cli(data, "import-hcpcs", str(HCPCS)).returncode == 0
+    unknown = _cli(data, "G9876", "--dos", "2026-03-10")
+    assert unknown.returncode == 1 and "not in the imported code list" in unknown.stdout
+    assert "SAMPLE" not in unknown.stdout

@@ -4,6 +4,7 @@ The main CLI dispatches ``xlsheets codes <args>`` to :func:`main`. Forms::
 
     xlsheets codes M54.17 [M51.17 ...] [--dos 03/10/2026] [--kind excludes1] [--all-notes] [--format json]
     xlsheets codes --pair M54.17 M51.17
+    xlsheets codes 99201 [--dos DATE]        (a CPT/HCPCS code: what the history and imported lists say)
     xlsheets codes import ORDER.txt TABULAR.xml --effective 2026-10-01 [--until DATE] [--data-dir DIR]
     xlsheets codes import-hcpcs HCPC2026_JAN_ANWEB.txt [--name NAME] [--data-dir DIR]
     xlsheets codes import-cpt MY_LICENSED_CPT.csv [--name NAME] [--data-dir DIR]
@@ -149,6 +150,39 @@ def describe_code(code: str, dos: date, kind: str | None = None,
     data["notes_not_shown"] = hidden
     data["manifestation"] = cs.is_manifestation(n) if known else False
     return "\n".join(lines), data, known
+
+
+def _is_procedure(code: str, dos: date) -> bool:
+    """A CPT/HCPCS-shaped code that is no ICD-10-CM code (G0283 has the shape of both)."""
+    from . import cpt
+    if not cpt.is_well_formed(code):
+        return False
+    return icd10cm.normalize(code) is None or icd10cm.get_codeset().check(code, dos).status is icd10cm.UNKNOWN
+
+
+def describe_procedure(code: str, dos: date) -> tuple[str, dict, bool]:
+    """Text and JSON for a CPT/HCPCS code on a date: what the built-in history and the imported
+    lists say (never a descriptor: CPT descriptors are AMA copyright)."""
+    from . import cpt
+    from .proclists import get_procedure_codes
+    c = cpt.normalize(code) or code
+    v = get_procedure_codes().verdict(c, dos)
+    status = {None: "NO_KNOWN_PROBLEM", "deleted": "DELETED", "not_yet": "NOT_YET_VALID", "unknown": "UNKNOWN"}[
+        v.kind if v else None]
+    lines = [f"{c}  CPT/HCPCS code (no descriptor is shipped)", f"  on {dos.isoformat()}: {status}"]
+    if v is not None and v.kind == "deleted":
+        lines.append(f"  deleted on {v.since.isoformat()} ({v.source})" + (f"; use {v.replacement}" if v.replacement else ""))
+    elif v is not None and v.kind == "not_yet":
+        lines.append(f"  in effect from {v.since.isoformat()} ({v.source})")
+    elif v is not None:
+        lines.append(f"  not in the imported code list {v.source}")
+    else:
+        lines.append("  nothing loaded says otherwise (without an imported code list only the built-in "
+                     "deletions are known; see xlsheets codes coverage)")
+    data = {"raw": code, "code": c, "kind": "cpt_hcpcs", "dos": dos.isoformat(), "status": status,
+            "since": v.since.isoformat() if v and v.since else None,
+            "replacement": v.replacement if v else None, "source": v.source if v else None}
+    return "\n".join(lines), data, not (v is not None and v.kind == "unknown")
 
 
 def describe_pair(a: str, b: str) -> tuple[str, dict]:
@@ -309,7 +343,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         texts.append(t)
         datas.append(d)
     for code in a.codes:
-        t, d, known = describe_code(code, dos, a.kind, a.all_notes)
+        t, d, known = describe_procedure(code, dos) if _is_procedure(code, dos) else \
+            describe_code(code, dos, a.kind, a.all_notes)
         texts.append(t)
         datas.append(d)
         rc = rc if known else 1
