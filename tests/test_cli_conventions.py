@@ -122,7 +122,7 @@ def test_every_id_in_a_validate_output_can_be_explained(tmp_path):
     assert {"E101", "E102", "E103", "D401", "S303"} <= ids, ids
     done = xlsheets("explain", *sorted(ids), "--format", "json", *args)
     assert done.returncode == 0, done.stderr
-    assert [r["id"] for r in json.loads(done.stdout)] == sorted(ids)
+    assert sorted({r["id"] for r in json.loads(done.stdout)}) == sorted(ids)
     text = xlsheets("explain", "E102", *args).stdout
     assert text.startswith("E102  A rule or plugin failed") and "Why:" in text
 
@@ -214,3 +214,15 @@ def test_codes_import_and_plugins_test_speak_json_too(tmp_path):
     done = xlsheets("plugins", "test", ROOT / "plugins" / "medicare_esi.py", "--format", "json")
     report = json.loads(done.stdout)
     assert done.returncode == 0 and report["ok"] and report["passed"] == report["total"] == len(report["cases"])
+
+
+def test_an_id_with_a_claim_rule_and_a_batch_rule_explains_both():
+    """N501 is one rule for a claim and one for a patient's claims on one date: both are shown."""
+    import json
+    listed = json.loads(xlsheets("rules", "--format", "json").stdout)
+    twice = sorted({r["id"] for r in listed if sum(x["id"] == r["id"] for x in listed) > 1})
+    assert twice  # N501, N502 today
+    for rule_id in twice:
+        explained = json.loads(xlsheets("explain", rule_id, "--format", "json").stdout)
+        assert len(explained) == sum(r["id"] == rule_id for r in listed)
+        assert {r["scope"] for r in explained} == {r["scope"] for r in listed if r["id"] == rule_id}

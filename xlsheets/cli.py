@@ -264,14 +264,16 @@ def explain_main(argv: list[str]) -> int:
     skipped = _plugins_checked(v, args)
     if skipped == 2:
         return 2
-    documented = {r.id: r for r in _documented(v)}
+    documented: dict[str, list] = {}
+    for r in _documented(v):  # an ID may have a claim rule and a batch rule (N501: one claim, or two)
+        documented.setdefault(r.id, []).append(r)
     found = []
     for rule_id in args.rule_ids:
-        r = documented.get(rule_id.strip().upper())
-        if r is None:
+        rules = documented.get(rule_id.strip().upper())
+        if rules is None:
             print(f"xlsheets explain: {_unknown_id(rule_id, documented, v)}", file=sys.stderr)
             return 2
-        found.append(r)
+        found += [r for r in rules if r not in found]
     if args.format == "json":
         print_json([_rule_json(v, r) | {"doc": r.doc} for r in found])
     else:

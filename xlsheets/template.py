@@ -272,8 +272,11 @@ def build_template(rows: list[list] | None = None, data_rows: int = DATA_ROWS, p
     info.cell(r, 2, "Meaning").font = head_font
     for name, kind, doc in COLUMNS:
         r += 1
-        info.cell(r, 1, name)
-        info.cell(r, 2, doc + {"flag": " (Y/N)"}.get(kind, "")).alignment = wrap
+        info.cell(r, 1, name).alignment = Alignment(vertical="top")
+        meaning = doc + {"flag": " (Y/N)"}.get(kind, "")
+        info.cell(r, 2, meaning).alignment = wrap
+        if len(meaning) > 110:  # wrapped: tall enough not to run into the next row
+            info.row_dimensions[r].height = 15 * (len(meaning) // 110 + 1)
     wb.properties.creator = "xlsheets"
     wb.properties.created = wb.properties.modified = _dt.datetime(2026, 1, 1)
     return wb
