@@ -135,7 +135,7 @@ class CalamineChunks:
     def _rows(self, sheet: str, part: str, sheet_parts: set) -> Iterator[list[object]]:
         from python_calamine import CalamineWorkbook
         from .xlsxstream import (calamine_value, has_uncalculated, malformed_text,
-                                 refuse_malformed_text, _NS_DECL)
+                                 refuse_malformed_text, _NS_DECL, _PREFIXED_MAIN)
         carried = self._carried_parts(part, sheet_parts)
         next_row = 1
         for head, rows_xml in self._slices(part):
@@ -154,7 +154,8 @@ class CalamineChunks:
                     next_row += 1
                     yield values
                 continue
-            if malformed_text(rows_xml):  # texts readers disagree on (io._check_sheets_whole)
+            # texts readers disagree on (as io._check_sheets_whole); namespaces are in the head
+            if malformed_text(rows_xml, _PREFIXED_MAIN.search(head) is not None):
                 refuse_malformed_text(self.name, part)
             book = _slice_book(carried, part, head, rows_xml)
             data = CalamineWorkbook.from_filelike(io.BytesIO(book)).get_sheet_by_name(sheet)

@@ -480,8 +480,6 @@ def _check_rest(path: Path, part: str, f, head: bytes, total: int, sheet: bool) 
         data = tail[-65536:] + block
         _check_claims(path, part, data, total, sheet)
         block = f.read(1 << 20)
-        # a block may end inside a text ("<t>N<" of "<t>N</t>"): judge up to the last whole
-        # tag; the rest is judged with the next block (the overlap)
         judged = data if not block else data[:data.rfind(b">") + 1]
         prefixed = prefixed or _PREFIXED_MAIN.search(data) is not None
         if malformed_text(judged, prefixed):

@@ -357,12 +357,13 @@ class _Report:
         _printable(ws, head_row, fit=False)  # too wide to fit: printed across pages
         ws.repeat_columns(0, status_col)
         last = head_row
-        verdicts = _row_verdicts(r.results())
+        verdicts = _row_verdicts(r.records(), r.findings)
         verdict = next(verdicts, None)
         write_string, write_number, write_datetime, write_boolean = (
             ws.write_string, ws.write_number, ws.write_datetime, ws.write_boolean)
         inputs = [(out, source, col_fmt[out], date_fmt[out]) for out, source in plan.inputs]
         status_fmt, status_wrap = self.status, self.status_wrap
+        seen: dict[str, str] = {}  # input text -> its cell text
         for row, values in r.rows():
             if row > EXCEL_MAX_ROWS:  # a CSV longer than a sheet: the rest is in the JSON output
                 break
@@ -370,13 +371,11 @@ class _Report:
                 verdict = next(verdicts, None)
             i = row - 1
             if verdict is not None and verdict[0] == row:
-                _, status, texts = verdict
-                if texts:
-                    joined = "\n".join(texts)
-                    lines = _lines(joined, FINDINGS_WIDTH)
+                _, status, text, lines = verdict
+                if text:
                     if lines > 1:
                         ws.set_row(i, LINE_HEIGHT * lines)
-                    write_string(i, findings_col, cell_text(joined), status_wrap[status])
+                    write_string(i, findings_col, text, status_wrap[status])
                 write_string(i, status_col, STATUS_LABEL[status], status_fmt[status])
             n = len(values)
             for out, source, fmt, dfmt in inputs:
@@ -387,7 +386,12 @@ class _Report:
                     continue
                 kind = type(value)
                 if kind is str:
-                    write_string(i, out, cell_text(value), fmt)
+                    text = seen.get(value)  # codes, payers, Y/N repeat down a sheet
+                    if text is None:
+                        text = cell_text(value)
+                        if len(seen) < 50_000:
+                            seen[value] = text
+                    write_string(i, out, text, fmt)
                 elif kind is int or kind is float:
                     if value == value and value not in (_INF, _NINF):
                         write_number(i, out, value, fmt)
@@ -428,45 +432,54 @@ class _Report:
         ws.repeat_columns(0, 1)
         i = dropped = 0
         target = self.claims_name.replace("'", "''")
-        names = {}
         widths = [w for _n, w in FINDINGS_COLUMNS]
-        for result in self.result.results():
-            claim_id, payer = cell_text(result.claim_id), cell_text(result.payer)
-            for f in sorted(result.findings, key=lambda f: -f.severity):
+        items = self.result.findings.items
+        cells = {}  # finding number -> its cells' texts and height, worked out once
+        for claim_id, rows, payer, _patient, found in self.result.records():
+            claim_id, payer = cell_text(claim_id), cell_text(payer)
+            payer_lines = _lines(payer, widths[2])
+            for n, f_rows in sorted(found, key=lambda nf: -items[nf[0]][1]):
                 if i >= EXCEL_MAX_ROWS - 2:
                     dropped += 1  # the sheet is full; the JSON output has every finding
                     continue
                 i += 1
-                row = (f.rows or result.rows or (None,))[0]
+                row = (f_rows or rows or (None,))[0]
                 if row and i <= MAX_LINKS:
                     ws.write_url(i, 0, f"internal:'{target}'!A{row}", self.link, string=str(row),
                                  tip="Go to the claim")
                     ws.write_number(i, 0, row, self.link)  # the link stays; the cell is a number
                 elif row:
                     ws.write_number(i, 0, row, self.top)
-                name = names.get(f.rule)
-                if name is None:
-                    name = names[f.rule] = rule_name(f.rule, self.rules.get(f.rule))
-                sev = str(f.severity)
-                message, todo = cell_text(f.message), cell_text(f.suggestion)
+                c = cells.get(n)
+                if c is None:
+                    c = cells[n] = self._finding_cells(items[n], widths)
+                sev, rule, name, message, todo, codes, reference, lines = c
                 ws.write_string(i, 1, claim_id, self.top)
                 ws.write_string(i, 2, payer, self.wrap)
                 ws.write_string(i, 3, sev, self.status[sev])
-                ws.write_string(i, 4, f.rule, self.top)
+                ws.write_string(i, 4, rule, self.top)
                 ws.write_string(i, 5, name, self.wrap)
                 ws.write_string(i, 6, message, self.wrap)
                 ws.write_string(i, 7, todo, self.wrap)
-                ws.write_string(i, 8, cell_text(", ".join(f.codes)), self.wrap)
-                ws.write_string(i, 9, cell_text(f.reference), self.wrap)
-                lines = max(_lines(message, widths[6]), _lines(todo, widths[7]),
-                            _lines(name, widths[5]), _lines(payer, widths[2]),
-                            _lines(f.reference or "", widths[9]), len(f.codes) // 2 + 1)
-                if lines > 1:
-                    ws.set_row(i, LINE_HEIGHT * lines)
+                ws.write_string(i, 8, codes, self.wrap)
+                ws.write_string(i, 9, reference, self.wrap)
+                if lines > 1 or payer_lines > 1:
+                    ws.set_row(i, LINE_HEIGHT * max(lines, payer_lines))
         if dropped:
             text(ws, i + 1, 0, f"... {dropped:,} more findings do not fit in a sheet; "
                                "use --format json for all of them.")
         ws.autofilter(0, 0, max(i, 1), len(FINDINGS_COLUMNS) - 1)
+
+    def _finding_cells(self, item: tuple, widths: list) -> tuple:
+        """A finding's texts on the Findings sheet and the lines they need (per distinct
+        finding: sheets repeat findings thousands of times)."""
+        rule, sev, message, codes, suggestion, reference, _column, _brief = item
+        name = rule_name(rule, self.rules.get(rule))
+        message, todo, reference = cell_text(message), cell_text(suggestion), cell_text(reference)
+        lines = max(_lines(message, widths[6]), _lines(todo, widths[7]), _lines(name, widths[5]),
+                    _lines(reference, widths[9]), len(codes) // 2 + 1)
+        return (_SEVERITY_TEXT[sev], cell_text(rule), cell_text(name), message, todo,
+                cell_text(", ".join(codes)), reference, lines)
 
     # --- rules ----------------------------------------------------------------------------
     def _rules_sheet(self) -> None:
@@ -500,6 +513,15 @@ class _Report:
 
 
 _INF, _NINF = float("inf"), float("-inf")
+_SEVERITY_TEXT = {3: "error", 2: "warning", 1: "info"}
+
+
+def _severities():
+    from .findings import Severity
+    return {int(s): s for s in Severity}
+
+
+_SEVERITIES = _severities()
 
 
 class ClaimsColumns:
@@ -599,18 +621,34 @@ def _printable(ws, header_row, fit: bool = True) -> None:
         ws.repeat_rows(header_row)
 
 
-def _row_verdicts(results):
-    """(sheet row, status, finding texts) for every row of every claim, in row order."""
-    for result in results:
-        per_row = {r: [] for r in result.rows}
-        for f in result.findings:
-            for r in (f.rows or result.rows):
+def _row_verdicts(records, table):
+    """(sheet row, status, findings cell text, its lines) for every row of every claim, in row
+    order, from the spooled records; each distinct finding's text is made once."""
+    from .findings import Finding
+    items = table.items
+    texts: dict[int, tuple[str, int]] = {}  # finding number -> (cell text, lines)
+    for _claim_id, rows, _payer, _patient, found in records:
+        per_row = {r: [] for r in rows}
+        for n, f_rows in found:
+            for r in (f_rows or rows):
                 if r in per_row:
-                    per_row[r].append(f)
+                    per_row[r].append(n)
         for r in sorted(per_row):
-            found = sorted(per_row[r], key=lambda f: -f.severity)
-            status = str(found[0].severity) if found else "ok"
-            yield r, status, [f.short() for f in found]
+            numbers = sorted(per_row[r], key=lambda n: -items[n][1])
+            if not numbers:
+                yield r, "ok", "", 0
+                continue
+            parts, lines = [], 0
+            for n in numbers:
+                t = texts.get(n)
+                if t is None:
+                    rule, sev, message, codes, suggestion, reference, column, brief = items[n]
+                    short = cell_text(Finding(rule, _SEVERITIES[sev], message, codes, suggestion,
+                                              reference, (), column, brief).short())
+                    t = texts[n] = (short, _lines(short, FINDINGS_WIDTH))
+                parts.append(t[0])
+                lines += t[1]
+            yield r, _SEVERITY_TEXT[items[numbers[0]][1]], cell_text("\n".join(parts)), lines
 
 
 def _sheet_name(name: str) -> str:
