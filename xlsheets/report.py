@@ -92,9 +92,10 @@ def rule_name(rule_id: str, rule) -> str:
 
 
 def _lines(text: str, width: float) -> int:
-    """Lines a wrapped cell of ``width`` characters needs for ``text`` (an estimate: Calibri's
-    average letter is a little narrower than the width unit, the digit 0)."""
-    per_line = max(int(width * 1.25), 1)
+    """Lines a wrapped cell of ``width`` characters needs for ``text`` (an estimate on the
+    safe side, about one character per width unit: LibreOffice's stand-in for Calibri is wider
+    than Calibri, and a cut-off finding is worse than a little white space)."""
+    per_line = max(int(width * 1.05), 1)
     return sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
 
 
