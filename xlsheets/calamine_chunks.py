@@ -1,10 +1,11 @@
 """Large workbooks read by python-calamine a slice of rows at a time: its speed, flat memory.
 
-Why: calamine (compiled, CPython only; never in Pyodide) reads a sheet about 2.5x faster than
+Why: calamine (compiled, CPython only; never in Pyodide) reads a sheet about 2x faster than
 the pure-Python :mod:`xlsheets.xlsxstream`, but python-calamine has no streaming interface: it
-loads the whole sheet, about 2.5 KB per row of 26 columns (250 MB for 100,000 rows, gigabytes for
-a million; measured, see benchmarks/bench_readers.py). So the sheet's XML is decompressed in
-1 MB blocks and cut at row boundaries into slices of about 16 MB; each slice becomes a small
+loads the whole sheet, about 2.5 KB per row of 26 columns (250 MB for 100,000 rows, gigabytes
+for a million; benchmarks/bench_readers.py prints both ways' peak memory). So the sheet's XML
+is decompressed in 1 MB blocks and cut at row boundaries into slices of about 4 MB (some
+3,300 rows of 26 columns; smaller slices were no slower, and use less memory); each slice becomes a small
 in-memory workbook (the original's workbook, styles and shared-strings parts, the slice as the
 sheet) that calamine reads on its own. Memory stays at one slice whatever the number of rows.
 
