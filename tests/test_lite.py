@@ -219,3 +219,15 @@ def test_configure_refuses_what_it_cannot_use(fresh):
         xlsheets.configure(settings=42)
     with pytest.raises(TypeError, match="name"):
         xlsheets.configure(plugins=["import xlsheets"])  # source text needs a name
+
+
+def test_the_example_plugins_pasted_into_main_py_load_and_run(tmp_path):
+    """docs/excel.md's way with the plugins a practice copies: each file's text, as it is."""
+    names = sorted(p.stem for p in (ROOT / "plugins").glob("*.py"))
+    plugins = [(n, (ROOT / "plugins" / f"{n}.py").read_text(encoding="utf-8")) for n in names]
+    settings = "\nplugins = [" + ", ".join(f'"{n}"' for n in names) + "]\n"
+    folder = pasted_main(tmp_path / "lite", settings, plugins)
+    (table,) = call(folder, [("claim_status_table", [TABLE])], tmp_path)
+    assert len(table) == len(TABLE) - 1
+    for (text,) in table:
+        assert "E102" not in text, text  # every plugin loaded, none failed
