@@ -213,3 +213,31 @@ def test_a_batch_rule_with_reads_gets_views_of_those_fields_and_reading_more_fai
     assert [f.rule for f in results[1].findings if f.rule == "VW101"] == ["VW101"]
     failed = [f for r in results for f in r.findings if f.rule == RULE_FAILED]
     assert failed and "VW102" in failed[0].message and "diagnoses" in failed[0].message
+
+
+def test_a_grouped_batch_rule_sees_only_claims_that_share_its_fields():
+    """group_by: the rule gets only claims sharing those values with another claim (blank values
+    share nothing), in sheet order."""
+    from xlsheets.plugins import PluginHost
+    from xlsheets.rule import rule
+    import types
+    seen = []
+
+    @rule("GB101", scope="batch", reads=("dos",), group_by=("patient_id", "dos"))
+    def same_day(claims, ctx):
+        """Sees the claims of a patient on one date, when there are two or more."""
+        seen.append([c.claim_id for c in claims])
+        return []
+
+    module = types.ModuleType("grouped")
+    module.xlsheets_rules = xlsheets.hookimpl(lambda: [same_day])
+    host = PluginHost()
+    host.add(module, "grouped", "folder", "grouped.py")
+    host.load_builtins()
+    host.finish()
+    Validator(Config(plugins=["grouped"]), host=host).validate_rows(
+        ["claim_id", "patient_id", "dos", "dx1"],
+        [["A1", "P1", "2026-03-10", "M54.17"], ["A2", "P2", "2026-03-10", "M54.17"],
+         ["A3", "P1", "2026-03-11", "M54.17"], ["A4", "P1", "2026-03-10", "M54.17"],
+         ["A5", "", "2026-03-10", "M54.17"], ["A6", "", "2026-03-10", "M54.17"]])
+    assert seen == [["A1", "A4"]]

@@ -680,6 +680,7 @@ class BatchRun:
         self.validator = validator
         self._pending: dict[str, tuple[Rule, _Plan, list[Claim]]] = {}
         self._results: dict[int, ClaimResult] = {}
+        self._groups: dict[tuple, dict] = {}  # (reads, group_by) -> key -> claim, or claims sharing it
 
     def add(self, claim: Claim) -> ClaimResult:
         """Validate one claim with the claim rules and keep it for the batch rules."""
@@ -706,6 +707,7 @@ class BatchRun:
     def _keep(self, plan: _Plan, claim: Claim, result: ClaimResult, rules: list[Rule]) -> None:
         pending = self._pending
         views: dict = {}  # one view per field set, shared by the rules that read the same fields
+        placed: set = set()
         for rule in rules:
             kept = pending.get(rule.id)
             if kept is None:  # not setdefault: it would build the default on every claim
@@ -717,6 +719,21 @@ class BatchRun:
                     cls, fields_of = _view_class(rule.reads)
                     item = views[rule.reads] = tuple.__new__(cls, fields_of(claim))
                     self._results[id(item)] = result
+            if rule.group_by:  # kept by its group's key; rules with the same fields share groups
+                spec = (rule.reads, rule.group_by)
+                if spec not in placed:
+                    placed.add(spec)
+                    key = _group_key(rule.group_by)(claim)
+                    if all(key):
+                        groups = self._groups.setdefault(spec, {})
+                        first = groups.get(key)
+                        if first is None:
+                            groups[key] = item
+                        elif type(first) is list:
+                            first.append(item)
+                        else:
+                            groups[key] = [first, item]
+                continue
             kept[2].append(item)
         if rules:
             self._results[id(claim)] = result
@@ -731,6 +748,12 @@ class BatchRun:
         # One run per rule over every payer it is enabled for: a patient's history spans them;
         # ctx.settings_for(claim) gives each claim's own payer settings.
         for rule, plan, claims in self._pending.values():
+            if rule.group_by:  # only the claims that share a group with another claim
+                groups = self._groups.get((rule.reads, rule.group_by), {})
+                claims = sorted((c for g in groups.values() if type(g) is list for c in g),
+                                key=_first_row)
+                if not claims:
+                    continue
             for claim, finding in self.validator._run_batch_rule(rule, plan, claims):
                 result = self._results.get(id(claim))
                 if result is not None:
@@ -738,7 +761,23 @@ class BatchRun:
                     added.append((result, finding))
         self._pending.clear()
         self._results.clear()
+        self._groups.clear()
         return added
+
+
+def _first_row(claim) -> int:
+    return claim.rows[0] if claim.rows else 0
+
+
+_GROUP_KEYS: dict[tuple[str, ...], Any] = {}
+
+
+def _group_key(fields: tuple[str, ...]):
+    getter = _GROUP_KEYS.get(fields)
+    if getter is None:
+        getter = _GROUP_KEYS[fields] = operator.attrgetter(*fields) if len(fields) > 1 else (
+            lambda claim, f=fields[0]: (getattr(claim, f),))
+    return getter
 
 
 _VIEW_FIELDS = ("claim_id", "patient_id", "payer", "rows")

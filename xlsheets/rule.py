@@ -52,6 +52,8 @@ class Rule:
     needs: tuple[str, ...] = ()
     payers: tuple[str, ...] = ()
     scope: str = "claim"
+    # batch rules: claims are kept only where they share these fields with another claim
+    group_by: tuple[str, ...] = ()
     setting: str = ""  # a setting that must be true for the rule to run (e.g. electronic_format)
     reads: tuple[str, ...] = ()  # the only claim fields the check reads: findings can be reused
     # settings -> None when the data the rule checks against is there, else why it is not
@@ -117,6 +119,7 @@ def rule(
     needs: Iterable[str] = (),
     payers: Iterable[str] = (),
     scope: str = "claim",
+    group_by: Iterable[str] = (),
     setting: str = "",
     reads: Iterable[str] = (),
     severities: dict[str, str] | None = None,
@@ -155,6 +158,10 @@ def rule(
     xlsheets.testing) holds the check to its promise: it records what the claim is asked for
     and fails a case in which the check read anything else (xlsheets.readcheck). A claim's ID,
     patient, problems and cells as written (``dx_cells``) can never be in ``reads``.
+
+    A batch rule's ``group_by`` (claim fields, e.g. ``("patient_id", "dos")``) says it only looks
+    at claims that share those values with another claim (blank values share nothing): the engine
+    then hands it just those groups' claims, in sheet order, and keeps no other claim for it.
 
     A batch rule's ``reads`` (claim fields only) means the engine keeps, until the end of the
     workbook, a small view of each claim with those fields (and ``claim_id``, ``patient_id``,
@@ -207,6 +214,7 @@ def rule(
             needs=tuple(needs),
             payers=tuple(p.lower() for p in payers),
             scope=scope,
+            group_by=tuple(group_by),
             setting=setting,
             reads=tuple(sorted(set(reads))),  # one spelling per set: rules group by it
             available=available,

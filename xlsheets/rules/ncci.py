@@ -187,7 +187,8 @@ def _claim_name(claim) -> str:
     return f"claim {claim.claim_id or '(no ID)'}" + (f" ({where})" if where else "")
 
 
-@rule("N501", severity="error", scope="batch", reads=("procedures", "dos"), available=_needs("ptp"),
+@rule("N501", severity="error", scope="batch", reads=("procedures", "dos"), group_by=("patient_id", "dos"),
+      available=_needs("ptp"),
       reference="CMS NCCI procedure-to-procedure (PTP) edits; CARC CO-236")
 def ptp_pair_across_claims(claims, ctx):
     """Two procedures form an NCCI PTP edit across two claims of one patient on one date.
@@ -274,7 +275,8 @@ def mue_units(claim, ctx):
     return out
 
 
-@rule("N502", severity="error", scope="batch", reads=("procedures", "dos"), available=_needs("mue"),
+@rule("N502", severity="error", scope="batch", reads=("procedures", "dos"), group_by=("patient_id", "dos"),
+      available=_needs("mue"),
       reference="CMS NCCI medically unlikely edits (MUE)")
 def mue_units_across_claims(claims, ctx):
     """The units of a code over a patient's claims on one date exceed its MUE (MAI 2 and 3).
