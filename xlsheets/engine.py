@@ -680,7 +680,8 @@ class BatchRun:
         self.validator = validator
         self._pending: dict[str, tuple[Rule, _Plan, list[Claim]]] = {}
         self._results: dict[int, ClaimResult] = {}
-        self._groups: dict[tuple, dict] = {}  # (reads, group_by) -> key -> claim, or claims sharing it
+        self._groups: dict[tuple, dict] = {}  # (reads, group_by) -> key -> (fields, result) or a list
+        self._views: dict[tuple, list] = {}  # (reads, group_by) -> views of the grouped claims
 
     def add(self, claim: Claim) -> ClaimResult:
         """Validate one claim with the claim rules and keep it for the batch rules."""
@@ -706,37 +707,63 @@ class BatchRun:
 
     def _keep(self, plan: _Plan, claim: Claim, result: ClaimResult, rules: list[Rule]) -> None:
         pending = self._pending
-        views: dict = {}  # one view per field set, shared by the rules that read the same fields
-        placed: set = set()
+        kept_as = None  # (reads, group_by) -> this claim's view, shared by rules that read the same
         for rule in rules:
             kept = pending.get(rule.id)
             if kept is None:  # not setdefault: it would build the default on every claim
                 kept = pending[rule.id] = (rule, plan, [])
-            item = claim
-            if rule.reads:  # the rule reads only these fields: keep a small view, not the claim
-                item = views.get(rule.reads)
-                if item is None:
-                    cls, fields_of = _view_class(rule.reads)
-                    item = views[rule.reads] = tuple.__new__(cls, fields_of(claim))
-                    self._results[id(item)] = result
-            if rule.group_by:  # kept by its group's key; rules with the same fields share groups
-                spec = (rule.reads, rule.group_by)
-                if spec not in placed:
-                    placed.add(spec)
-                    key = _group_key(rule.group_by)(claim)
-                    if all(key):
-                        groups = self._groups.setdefault(spec, {})
-                        first = groups.get(key)
-                        if first is None:
-                            groups[key] = item
-                        elif type(first) is list:
-                            first.append(item)
-                        else:
-                            groups[key] = [first, item]
+            if not rule.reads:
+                kept[2].append(claim)
                 continue
-            kept[2].append(item)
+            spec = (rule.reads, rule.group_by)
+            if kept_as is None:
+                kept_as = {}
+            elif spec in kept_as:
+                if not rule.group_by:
+                    kept[2].append(kept_as[spec])
+                continue
+            key_of, fields_of, cls = _keeping(spec)
+            if not rule.group_by:
+                view = kept_as[spec] = tuple.__new__(cls, fields_of(claim))  # only the fields it reads
+                self._results[id(view)] = result
+                kept[2].append(view)
+                continue
+            kept_as[spec] = None
+            key = key_of(claim)
+            if not all(key):  # a blank patient or date shares nothing
+                continue
+            groups = self._groups.get(spec)
+            if groups is None:
+                groups = self._groups[spec] = {}
+            # Grouped: the fields and the result, made into views in finish() for groups of two
+            # or more (most keys are seen once).
+            seen = (fields_of(claim), result)
+            first = groups.get(key)
+            if first is None:
+                groups[key] = seen
+            elif type(first) is list:
+                first.append(seen)
+            else:
+                groups[key] = [first, seen]
         if rules:
             self._results[id(claim)] = result
+
+    def _grouped(self, spec) -> list:
+        """Views of the claims that share a group with another claim, in sheet order (made once
+        per (reads, group_by), for every rule that asks)."""
+        made = self._views.get(spec)
+        if made is None:
+            cls = _keeping(spec)[2]
+            made = []
+            for group in (self._groups.get(spec) or {}).values():
+                if type(group) is list:
+                    for fields, result in group:
+                        view = tuple.__new__(cls, fields)
+                        self._results[id(view)] = result
+                        made.append(view)
+            made.sort(key=_first_row)
+            self._views[spec] = made
+        return made
 
     def holds(self, claim: Claim) -> bool:
         """True when a batch rule may still append findings to this claim's result."""
@@ -749,9 +776,7 @@ class BatchRun:
         # ctx.settings_for(claim) gives each claim's own payer settings.
         for rule, plan, claims in self._pending.values():
             if rule.group_by:  # only the claims that share a group with another claim
-                groups = self._groups.get((rule.reads, rule.group_by), {})
-                claims = sorted((c for g in groups.values() if type(g) is list for c in g),
-                                key=_first_row)
+                claims = self._grouped((rule.reads, rule.group_by))
                 if not claims:
                     continue
             for claim, finding in self.validator._run_batch_rule(rule, plan, claims):
@@ -762,6 +787,7 @@ class BatchRun:
         self._pending.clear()
         self._results.clear()
         self._groups.clear()
+        self._views.clear()
         return added
 
 
@@ -769,29 +795,23 @@ def _first_row(claim) -> int:
     return claim.rows[0] if claim.rows else 0
 
 
-_GROUP_KEYS: dict[tuple[str, ...], Any] = {}
-
-
-def _group_key(fields: tuple[str, ...]):
-    getter = _GROUP_KEYS.get(fields)
-    if getter is None:
-        getter = _GROUP_KEYS[fields] = operator.attrgetter(*fields) if len(fields) > 1 else (
-            lambda claim, f=fields[0]: (getattr(claim, f),))
-    return getter
-
-
 _VIEW_FIELDS = ("claim_id", "patient_id", "payer", "rows")
-_VIEWS: dict[tuple[str, ...], tuple] = {}
+_KEEPING: dict[tuple, tuple] = {}
 
 
-def _view_class(reads: tuple[str, ...]) -> tuple[type, Any]:
-    """A named tuple of the claim fields a batch rule reads (a claim's view, kept to the end),
-    and the getter that takes them from a claim."""
-    made = _VIEWS.get(reads)
+def _keeping(spec: tuple[tuple[str, ...], tuple[str, ...]]):
+    """(group key getter, fields getter, view class) for a batch rule's (reads, group_by). A view is
+    a named tuple of the fields the rule reads, kept to the end of the workbook instead of the
+    claim."""
+    made = _KEEPING.get(spec)
     if made is None:
-        fields = _VIEW_FIELDS + reads
-        made = _VIEWS[reads] = (NamedTuple("ClaimView", [(f, object) for f in fields]),
-                                operator.attrgetter(*fields))
+        reads, group_by = spec
+        fields = _VIEW_FIELDS + tuple(f for f in reads if f not in _VIEW_FIELDS)
+        cls = NamedTuple("ClaimView", [(f, object) for f in fields])
+        get = operator.attrgetter(*fields)
+        key_of = operator.attrgetter(*group_by) if len(group_by) > 1 else (
+            (lambda claim, f=group_by[0]: (getattr(claim, f),)) if group_by else None)
+        made = _KEEPING[spec] = (key_of, get, cls)
     return made
 
 
