@@ -67,6 +67,11 @@ def test_unreadable_date_is_marked_not_raised():
     ("64483 LT 59", [("64483", ("LT", "59"), 1.0)]),
     ("97140 x3; g0283", [("97140", (), 3.0), ("G0283", (), 1.0)]),
     ("97110 x 2", [("97110", (), 2.0)]),
+    # units written onto the code or onto the last modifier
+    ("64483x2-RT", [("64483", ("RT",), 2.0)]),
+    ("64483-RTx2", [("64483", ("RT",), 2.0)]),
+    ("64483-RT-59x2, 64484-XS", [("64483", ("RT", "59"), 2.0), ("64484", ("XS",), 1.0)]),
+    ("0275T", [("0275T", (), 1.0)]),
 ])
 def test_procedures_with_modifiers_and_units(cell, expected):
     assert [(p.code, p.modifiers, p.units) for p in parse_procedures(cell)] == expected

@@ -271,6 +271,8 @@ _PROC_SPLIT = re.compile(r"[,;|\n\r]+")
 _PROC_TOKEN = re.compile(r"[\s\-:]+")
 _UNITS = re.compile(r"^(?:[X*]|UNITS?=?)(\d{1,3}(?:\.\d+)?)$|^\((\d{1,3})\)$")
 _SPACED_UNITS = re.compile(r"\s+([X*])\s+(\d{1,3})$")
+# units written onto a code or a modifier: "64483x2-RT", "64483-RTx2"
+_ATTACHED_UNITS = re.compile(r"^([A-Z0-9]{5}|[A-Z0-9]{2})([X*])(\d{1,3})$")
 
 
 def split_diagnoses(text: str) -> list[str]:
@@ -297,7 +299,14 @@ def parse_procedures(value: object, row: int | None = None) -> list[Procedure]:
         code: str | None = None
         mods: list[str] = []
         units = 1.0
+        tokens = []
         for token in _PROC_TOKEN.split(chunk):
+            attached = _ATTACHED_UNITS.match(token)
+            if attached and (len(attached[1]) == 5 or tokens):
+                tokens += [attached[1], attached[2] + attached[3]]
+            else:
+                tokens.append(token)
+        for token in tokens:
             if not token:
                 continue
             if token.endswith(".0") and token[:-2].isdigit():
