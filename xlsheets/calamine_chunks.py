@@ -33,7 +33,6 @@ FIRST_SLICE_BYTES = 1 << 20  # the header is looked for in the first rows: keep 
 # this size that repeated work would cost more than calamine saves, and the streaming reader is
 # used (io._choose_reader).
 MAX_SHARED_STRINGS_BYTES = 4 << 20
-_BLOCK = 1 << 20
 _CARRIED = ("[Content_Types].xml", "_rels/.rels")
 _ROW_NUMBER = re.compile(rb'<row r="(\d+)"')
 _FAR_COLUMN = re.compile(rb'<c r="[A-Z]{3}')
@@ -47,7 +46,7 @@ class CalamineChunks:
 
     def __init__(self, zf: zipfile.ZipFile, display_name: str, limits: dict):
         from .xlsxstream import XlsxReader
-        self.zf, self.name, self.limits = zf, display_name, limits
+        self.zf, self.name = zf, display_name
         self.stream = XlsxReader(zf, display_name, limits=limits)  # structure, and odd slices
 
     def sheet_names(self) -> list[str]:
@@ -65,73 +64,54 @@ class CalamineChunks:
     # --- slices -------------------------------------------------------------------------
     def _slices(self, part: str) -> Iterator[tuple[bytes, bytes]]:
         """(head, rows) per slice: the sheet's start tag and namespaces, and whole rows."""
-        from .io import InputError
-        from .xlsxstream import _refuse_doctype, _check_encoding
-        info = self.zf.getinfo(part)
-        max_bytes, ratio = self.limits["max_part_bytes"], self.limits["max_ratio"]
-        exempt = self.limits["ratio_exempt_bytes"]
-        produced = 0
         head = None
         blocks: list[bytes] = []  # joined once a slice is big enough (no quadratic copying)
         size = 0
         target = FIRST_SLICE_BYTES
-        with self.zf.open(info) as f:
-            first = True
-            while True:
-                block = f.read(_BLOCK)
-                if first:
-                    _refuse_doctype(block[:65536], self.name, part)
-                    _check_encoding(block, self.name, part)
-                    first = False
-                elif b"<!DOCTYPE" in block or b"<!ENTITY" in block:
-                    _refuse_doctype(block, self.name, part)
-                produced += len(block)
-                if produced > max_bytes or (produced > exempt and produced > ratio * max(info.compress_size, 1)):
-                    raise InputError(f"{self.name}: part {part} unpacks to more than its declared "
-                                     "size allows; refused as unsafe (a zip bomb?).")
-                if head is None:
-                    blocks.append(block)
-                    buf = b"".join(blocks)
-                    start = buf.find(b"<sheetData>")
-                    if start < 0:
-                        if b"<sheetData/>" in buf or not block:
-                            return  # an empty sheet
-                        blocks = [buf]
-                        continue
-                    root = re.search(rb"<worksheet\b[^>]*>", buf)
-                    head = root.group(0) if root else b"<worksheet>"
-                    block = buf[start + len(b"<sheetData>"):]
-                    blocks, size = [], 0
-                # "</sheetData>" may straddle two blocks: look at the seam too
-                seam = (blocks[-1][-16:] if blocks else b"") + block[:16]
-                last = b"</sheetData>" in seam or b"</sheetData>" in block or not block
+        for block in self.stream.checked_blocks(part):
+            if head is None:
                 blocks.append(block)
-                size += len(block)
-                if size < target and not last:
-                    continue
                 buf = b"".join(blocks)
-                if last:
-                    end = buf.find(b"</sheetData>")
-                    if end < 0:
-                        raise ValueError("the sheet data ends without </sheetData>")
-                    buf = buf[:end]
-                pos = 0
-                while len(buf) - pos >= target:
-                    cut = buf.rfind(b"</row>", pos, pos + target)
-                    if cut < 0:  # a row longer than a slice
-                        cut = buf.find(b"</row>", pos + target)
-                        if cut < 0:
-                            break
-                    cut += len(b"</row>")
-                    yield head, buf[pos:cut]
-                    pos = cut
-                    target = SLICE_BYTES
-                if last:
-                    if buf[pos:].strip():
-                        yield head, buf[pos:]
-                    return
-                rest = buf[pos:]
-                blocks, size = [rest], len(rest)
+                start = buf.find(b"<sheetData>")
+                if start < 0:
+                    if b"<sheetData/>" in buf or not block:
+                        return  # an empty sheet
+                    blocks = [buf]
+                    continue
+                root = re.search(rb"<worksheet\b[^>]*>", buf)
+                head = root.group(0) if root else b"<worksheet>"
+                block = buf[start + len(b"<sheetData>"):]
+                blocks, size = [], 0
+            # "</sheetData>" may straddle two blocks: look at the seam too
+            seam = (blocks[-1][-16:] if blocks else b"") + block[:16]
+            last = b"</sheetData>" in seam or b"</sheetData>" in block or not block
+            blocks.append(block)
+            size += len(block)
+            if size < target and not last:
+                continue
+            buf = b"".join(blocks)
+            if last:
+                end = buf.find(b"</sheetData>")
+                if end < 0:
+                    raise ValueError("the sheet data ends without </sheetData>")
+                buf = buf[:end]
+            pos = 0
+            while len(buf) - pos >= target:
+                cut = buf.rfind(b"</row>", pos, pos + target)
+                if cut < 0:  # a row longer than a slice
+                    cut = buf.find(b"</row>", pos + target)
+                    if cut < 0:
+                        break
+                cut += len(b"</row>")
+                yield head, buf[pos:cut]
+                pos = cut
+                target = SLICE_BYTES
+            if last:
+                if buf[pos:].strip():
+                    yield head, buf[pos:]
+                return
+            rest = buf[pos:]
+            blocks, size = [rest], len(rest)
 
     def _rows(self, sheet: str, part: str, sheet_parts: set) -> Iterator[list[object]]:
         from python_calamine import CalamineWorkbook

@@ -420,6 +420,33 @@ class XlsxReader:
                 next_row = number_ + 1
                 yield values if values is not None else tree_row(el, ns)
 
+    def checked_blocks(self, part: str, encoding: bool = True) -> Iterator[bytes]:
+        """The part's unpacked XML a block at a time, ending with ``b""``; every reader of a part
+        goes through here, so each refuses the same things as it reads: a DOCTYPE or entity, an
+        encoding the block parsers cannot read, and more bytes than the limits allow (a zip bomb)."""
+        from .io import InputError
+        info = self.zf.getinfo(part)
+        produced = 0
+        with self.zf.open(info) as f:
+            first = True
+            while True:
+                block = f.read(_BLOCK)
+                if first:
+                    _refuse_doctype(block[:65536], self.name, part)
+                    if encoding:
+                        _check_encoding(block, self.name, part)
+                    first = False
+                elif b"<!DOCTYPE" in block or b"<!ENTITY" in block:
+                    _refuse_doctype(block, self.name, part)
+                produced += len(block)
+                if produced > self.max_part_bytes or (
+                        produced > self.ratio_exempt and produced > self.max_ratio * max(info.compress_size, 1)):
+                    raise InputError(f"{self.name}: part {part} unpacks to more than its declared "
+                                     "size allows; refused as unsafe (a zip bomb?).")
+                yield block
+                if not block:
+                    return
+
     def _blocks(self, part: str, item: bytes, container: bytes):
         """The part's ``item`` elements (rows, shared strings), parsed a block at a time.
 
@@ -427,57 +454,40 @@ class XlsxReader:
         cut text is wrapped in an element carrying the part's namespace declarations and parsed
         by the C parser in one call, which is several times faster than a pull parser's events.
         """
-        from .io import InputError
-        info = self.zf.getinfo(part)
         started = False
         wrap_open = b""
         end_tag = close_container = b""
         buf = b""
-        produced = 0
-        with self.zf.open(info) as f:
-            first = True
-            while True:
-                block = f.read(_BLOCK)
-                if first:
-                    _refuse_doctype(block[:65536], self.name, part)
-                    _check_encoding(block, self.name, part)
-                    first = False
-                elif b"<!DOCTYPE" in block or b"<!ENTITY" in block:
-                    _refuse_doctype(block, self.name, part)
-                produced += len(block)
-                if produced > self.max_part_bytes or (
-                        produced > self.ratio_exempt and produced > self.max_ratio * max(info.compress_size, 1)):
-                    raise InputError(f"{self.name}: part {part} unpacks to more than its declared "
-                                     "size allows; refused as unsafe (a zip bomb?).")
-                buf += block
-                if not started:
-                    root = _ROOT_TAG.search(buf)
-                    m = re.search(rb"<([A-Za-z_][\w.-]*:)?" + item + rb"[\s/>]", buf) if root else None
-                    if m is None:
-                        if not block:
-                            return
-                        continue
-                    prefix = m.group(1) or b""
-                    decls = b" ".join(_NS_DECL.findall(root.group(0)))
-                    wrap_open = b"<xlsheets-wrap " + decls + b">"
-                    end_tag = b"</" + prefix + item + b">"
-                    close_container = b"</" + prefix + container + b">"
-                    buf = buf[m.start():]
-                    started = True
-                done = close_container in buf
-                if done or not block:
-                    cut = buf.find(close_container)
-                    chunk, buf = (buf[:cut] if cut >= 0 else buf), b""
-                else:
-                    cut = buf.rfind(end_tag)
-                    if cut < 0:
-                        continue
-                    cut += len(end_tag)
-                    chunk, buf = buf[:cut], buf[cut:]
-                if chunk.strip():
-                    yield wrap_open, chunk
-                if done or not block:
-                    return
+        for block in self.checked_blocks(part):
+            buf += block
+            if not started:
+                root = _ROOT_TAG.search(buf)
+                m = re.search(rb"<([A-Za-z_][\w.-]*:)?" + item + rb"[\s/>]", buf) if root else None
+                if m is None:
+                    if not block:
+                        return
+                    continue
+                prefix = m.group(1) or b""
+                decls = b" ".join(_NS_DECL.findall(root.group(0)))
+                wrap_open = b"<xlsheets-wrap " + decls + b">"
+                end_tag = b"</" + prefix + item + b">"
+                close_container = b"</" + prefix + container + b">"
+                buf = buf[m.start():]
+                started = True
+            done = close_container in buf
+            if done or not block:
+                cut = buf.find(close_container)
+                chunk, buf = (buf[:cut] if cut >= 0 else buf), b""
+            else:
+                cut = buf.rfind(end_tag)
+                if cut < 0:
+                    continue
+                cut += len(end_tag)
+                chunk, buf = buf[:cut], buf[cut:]
+            if chunk.strip():
+                yield wrap_open, chunk
+            if done or not block:
+                return
 
     def _iter_elements(self, part: str, row_tags: tuple[str, ...] | None = None):
         """Finished elements of a part, parsed in blocks; for sheets only ``<row>`` elements.
@@ -485,44 +495,28 @@ class XlsxReader:
         Elements are detached as soon as they are handed out, so memory does not grow with the
         part's size. The caller clears what it keeps.
         """
-        from .io import InputError
-        info = self.zf.getinfo(part)
         parser = XMLPullParser(events=("start", "end"))
         parents: list = []
-        produced = 0
-        with self.zf.open(info) as f:
-            first = True
-            while True:
-                block = f.read(_BLOCK)
-                if first:
-                    _refuse_doctype(block[:65536], self.name, part)
-                    first = False
-                elif b"<!DOCTYPE" in block or b"<!ENTITY" in block:
-                    _refuse_doctype(block, self.name, part)
-                produced += len(block)
-                if produced > self.max_part_bytes or (
-                        produced > self.ratio_exempt and produced > self.max_ratio * max(info.compress_size, 1)):
-                    raise InputError(f"{self.name}: part {part} unpacks to more than its declared "
-                                     "size allows; refused as unsafe (a zip bomb?).")
-                if block:
-                    parser.feed(block)
-                else:
-                    parser.close()
-                for event, el in parser.read_events():
-                    if event == "start":
-                        parents.append(el)
-                        continue
-                    parents.pop()
-                    if row_tags is None:
-                        yield el
-                        if parents and len(parents) == 1:
-                            parents[0].remove(el)  # detach direct children of the root
-                    elif el.tag in row_tags:
-                        yield el
-                        if parents:
-                            parents[-1].remove(el)
-                if not block:
-                    break
+        for block in self.checked_blocks(part, encoding=False):  # the pull parser reads the declaration
+            if block:
+                parser.feed(block)
+            else:
+                parser.close()
+            for event, el in parser.read_events():
+                if event == "start":
+                    parents.append(el)
+                    continue
+                parents.pop()
+                if row_tags is None:
+                    yield el
+                    if parents and len(parents) == 1:
+                        parents[0].remove(el)  # detach direct children of the root
+                elif el.tag in row_tags:
+                    yield el
+                    if parents:
+                        parents[-1].remove(el)
+            if not block:
+                break
 
     def close(self) -> None:
         self._strings = None
