@@ -93,3 +93,15 @@ def worst(findings: Iterable[Finding]) -> Finding | None:
         if best is None or f.severity > best.severity:
             best = f
     return best
+
+
+def worst_by_row(rows: Iterable[int], findings: Iterable[Finding]) -> dict[int, Finding | None]:
+    """The finding each row of a claim shows: a claim of service lines spans rows, and a finding
+    that names rows belongs to those rows only (one naming none, to every row of the claim)."""
+    rows = tuple(rows)
+    per_row: dict[int, list[Finding]] = {r: [] for r in rows}
+    for f in findings:
+        for r in (f.rows or rows):
+            if r in per_row:
+                per_row[r].append(f)
+    return {r: worst(found) for r, found in per_row.items()}

@@ -174,7 +174,7 @@ def _validate(header, data, first_row) -> dict:
     from . import udfs
     from .batch import _Tally
     from .claims import claims_from_rows
-    from .findings import worst
+    from .findings import worst_by_row
     state = udfs._state
     validator = state.get_validator()
     hmap = validator.header_map(header).settle_date_order(data)
@@ -187,13 +187,7 @@ def _validate(header, data, first_row) -> dict:
         if state.plugin_problem is not None:
             result.findings[:0] = state.with_plugin_problem((), result.rows)
         tally.add(result)
-        per_row = {r: [] for r in result.rows}
-        for f in result.findings:
-            for r in (f.rows or result.rows):
-                if r in per_row:
-                    per_row[r].append(f)
-        for r, found in per_row.items():
-            top = worst(found)
+        for r, top in worst_by_row(result.rows, result.findings).items():
             status[r] = "OK" if top is None else top.short()
     from .plugins import plugin_problems
     summary = {

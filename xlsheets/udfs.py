@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - exercised by test_udfs_without_xlwings
 from .cell_text import cell_text
 from .claims import claims_from_rows, is_blank_row, parse_row
 from .engine import collector_paused
-from .findings import worst
+from .findings import worst, worst_by_row
 
 __all__ = [
     "claim_status", "claim_findings", "claim_status_table", "icd_title", "icd_valid",
@@ -377,13 +377,7 @@ def _line_statuses(hmap, data: list) -> list[list[str]]:
     for result in results:
         if _state.plugin_problem is not None:
             result.findings[:0] = _state.with_plugin_problem((), result.rows)
-        per_row: dict[int, list] = {r: [] for r in result.rows}
-        for f in result.findings:
-            for r in (f.rows or result.rows):
-                if r in per_row:
-                    per_row[r].append(f)
-        for r, found in per_row.items():
-            top = worst(found)
+        for r, top in worst_by_row(result.rows, result.findings).items():
             out[r - 2][0] = OK if top is None else top.short()
     return out
 
