@@ -181,6 +181,20 @@ def test_settings_that_are_not_toml_show_a_configuration_error(tmp_path):
     assert "not valid TOML" in table[0][0]
 
 
+def test_a_misspelt_pasted_setting_shows_the_configuration_error_in_the_cells(tmp_path):
+    """configure(settings=...) with a key no rule reads: the same message as the command line,
+    in every cell, never OK with the default."""
+    misspelt = SETTINGS.replace('pair_policy_default = "deny"', 'pair_policy_defualt = "deny"')
+    folder = pasted_main(tmp_path / "lite", misspelt, [("acme", ACME)])
+    table, (status,) = call(folder, [("claim_status_table", [TABLE]),
+                                     ("claim_status", [[HEAD], [TABLE[1]]])], tmp_path)
+    for text in (table[0][0], status[0]):
+        assert text.startswith("xlsheets: configuration error: xlsheets.configure(settings=...): "
+                               '[payers.acme.settings] pair_policy_defualt = "deny"'), text
+        assert "did you mean pair_policy_default?" in text and "xlsheets_default_settings" in text
+    assert table == [[table[0][0]]]
+
+
 def test_a_configured_plugin_not_pasted_is_named(tmp_path):
     folder = pasted_main(tmp_path / "lite", SETTINGS, [])
     (status,) = call(folder, [("claim_status", [[HEAD], [TABLE[1]]])], tmp_path)

@@ -47,7 +47,8 @@ from typing import Any, Mapping
 from .findings import Severity
 
 __all__ = ["Config", "PayerPolicy", "ConfigError", "load_config", "find_config", "DEFAULT_SETTINGS",
-           "describe_config", "config_line", "config_from_dict", "check_settings", "check_plugin_settings"]
+           "describe_config", "config_line", "config_from_dict", "check_settings", "check_plugin_settings",
+           "check_setting_names"]
 
 # Thresholds and switches of the core rules; plugins add their own defaults through a hook.
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -303,8 +304,9 @@ def check_settings(settings: Mapping[str, Any], where: str, section: str = "sett
 
     A switch takes true or false (``"false"`` in quotes is text, and would count as true); a
     number takes a finite number, not below 0 when its default is not (weeks, visits, seconds);
-    text takes text; a list a list. Keys without a default are left for their plugin (checked
-    when the plugins are loaded, see ``Validator``)."""
+    text takes text; a list a list. Keys without a default are left for their plugin: only once
+    the plugins are loaded is every setting known (``Validator`` calls check_plugin_settings and
+    check_setting_names)."""
     defaults = DEFAULT_SETTINGS if defaults is None else defaults
     out = dict(settings)
     for key, value in settings.items():
@@ -328,6 +330,36 @@ def check_plugin_settings(cfg: "Config", declared: Mapping[str, tuple[Any, str]]
                     _check_setting(key, value, default, where, section)
                 except ConfigError as exc:
                     raise ConfigError(f"{exc} (a setting of plugin {plugin})") from None
+
+
+def check_setting_names(cfg: "Config", known, failed=()) -> None:
+    """Every key of ``[settings]`` and of each payer's settings must be a setting someone
+    declares (``known``: DEFAULT_SETTINGS and every loaded plugin's ``xlsheets_default_settings``):
+    a misspelt ``esi_conservative_care_week = 8`` would otherwise be read by no rule, which would
+    keep its default without a word. ConfigError naming the file, the section and each such
+    key, with the nearest known setting. ``failed``: plugins that failed to load without stopping
+    the run (an installed plugin nobody enables), whose settings cannot be known; the message
+    names them. The caller does not check at all while a configured plugin is missing or failed:
+    that problem is already said, and its settings cannot be told from misspellings."""
+    where = str(cfg.source) if cfg.source else "configuration"
+    known = sorted(set(known))
+    sections = [("settings", cfg.settings)] + [(f"payers.{p.name}.settings", p.settings) for p in cfg.payers]
+    unknown = []
+    for section, settings in sections:
+        for key, value in settings.items():
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"did you mean {close[0]}?" if close else "no known setting has a name close to it."
+                unknown.append(f"[{section}] {key} = {_toml(value)}: no built-in rule or loaded plugin "
+                               f"has a setting of that name; {hint}")
+    if not unknown:
+        return
+    note = "".join(f" Plugin {name} was not loaded, so its settings are not known: if the key is "
+                   f"one of its, fix the plugin ('xlsheets plugins' shows what is wrong)." for name in failed)
+    raise ConfigError(f"{where}: " + " ".join(unknown) + " A setting no rule reads would be ignored; "
+                      "check the spelling ('xlsheets plugins' lists each plugin's settings). A plugin's "
+                      "own settings must be declared, with their defaults, in its "
+                      "xlsheets_default_settings, and the plugin loaded (plugin_dirs)." + note)
 
 
 def _check_setting(key: str, value: Any, default: Any, where: str, section: str) -> None:

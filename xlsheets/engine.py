@@ -22,9 +22,10 @@ from typing import Any, Iterable, NamedTuple
 
 from .claims import Claim, ClaimIsReadOnly, HeaderMap, claims_from_rows, parse_row
 from .codes.icd10cm import get_codeset
-from .config import Config, PayerPolicy, check_plugin_settings, rule_selected
+from .config import (DEFAULT_SETTINGS, Config, PayerPolicy, check_plugin_settings, check_setting_names,
+                     rule_selected)
 from .findings import Finding, Severity, status_of
-from .plugins import PluginHost, load_plugins, where_of
+from .plugins import PluginHost, load_plugins, plugin_problems, where_of
 from . import readcheck
 from .readcheck import ReadsViolation
 from .rule import READABLE_FIELDS, Rule
@@ -170,8 +171,13 @@ class Validator:
         self.host = host or load_plugins(self.config.plugin_dirs,
                                          import_seconds=self.config.settings.get("plugin_import_seconds", 30))
         # Settings of the loaded plugins are typed as strictly as the core's (ConfigError).
-        check_plugin_settings(self.config, {key: (value, p.name) for p in self.host.plugins.values()
-                                            for key, value in p.settings.items()})
+        declared = {key: (value, p.name) for p in self.host.plugins.values() for key, value in p.settings.items()}
+        check_plugin_settings(self.config, declared)
+        # Now every setting is known, a key nobody declares is a misspelling (ConfigError);
+        # unless a configured plugin is missing or failed: that is said, its keys cannot be known.
+        if not plugin_problems(self.config, self.host):
+            check_setting_names(self.config, {*DEFAULT_SETTINGS, *declared},
+                                failed=[f.name for f in self.host.failures])
         self._plans: dict[str, _Plan] = {}
         self._memos: dict[tuple[str, tuple[str, ...]], _Memo] = {}  # (plan signature, rule IDs) -> memo
         self.profile: dict[str, list[float]] | None = defaultdict(lambda: [0.0, 0]) if profile else None

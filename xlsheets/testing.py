@@ -206,7 +206,11 @@ def run_cases_file(path: str | Path, plugin: str | Path | None = None) -> CasesR
         return report
     # Checking mode: a rule with ``reads`` that reads anything else of the claim is a failure of
     # the case where it first did (xlsheets.readcheck).
-    validator = Validator(cfg, host=host, check_reads=True)
+    try:
+        validator = Validator(cfg, host=host, check_reads=True)
+    except ConfigError as exc:  # a setting of the wrong type, or one nobody declares
+        report.errors.append(f"{path} [config]: {exc}")
+        return report
     known = {r.id for r in host.rules} | _ENGINE_IDS
     defaults = data.get("defaults", {})
     for index, case in enumerate(data["case"], 1):
