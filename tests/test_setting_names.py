@@ -105,7 +105,7 @@ def test_a_plugins_setting_without_its_plugin_loaded_is_refused(tmp_path):
         pt_progress_visits = 12
         """)
     assert done.returncode == 2 and "[settings] pt_progress_visits = 12" in done.stderr
-    assert "the plugin loaded (plugin_dirs)" in done.stderr
+    assert "and the plugin loaded (plugin_dirs" in done.stderr
 
 
 def test_the_settings_of_a_missing_plugin_leave_only_the_plugin_problem(tmp_path):

@@ -170,3 +170,14 @@ def test_a_line_level_sheet_is_grouped_into_claims(lite_main, tmp_path):
 def test_no_claims_table_is_said_in_plain_words(lite_main, tmp_path):
     (result,) = run(lite_main, tmp_path, book(sheet("Budget", [["Item", "Cost"], ["Rent", 100]])))["runs"]
     assert "no claims table" in result["error"] and "Budget" in result["error"]
+
+
+def test_a_misspelt_setting_stops_the_script_with_the_configuration_error(tmp_path):
+    """main.py's settings with a key no rule reads: the script writes nothing and says which key,
+    with the nearest known name (as the command line does), instead of checking with a default."""
+    from test_lite import pasted_main
+    folder = pasted_main(tmp_path / "lite", "\n[settings]\nchronic_pain_week = 8\n", [])
+    (result,) = run(folder, tmp_path, book(sheet("Claims", [HEAD, *ROWS])))["runs"]
+    assert "actions" not in result
+    assert "[settings] chronic_pain_week = 8" in result["error"]
+    assert "did you mean chronic_pain_weeks?" in result["error"]

@@ -359,7 +359,8 @@ def check_setting_names(cfg: "Config", known, failed=()) -> None:
     raise ConfigError(f"{where}: " + " ".join(unknown) + " A setting no rule reads would be ignored; "
                       "check the spelling ('xlsheets plugins' lists each plugin's settings). A plugin's "
                       "own settings must be declared, with their defaults, in its "
-                      "xlsheets_default_settings, and the plugin loaded (plugin_dirs)." + note)
+                      "xlsheets_default_settings, and the plugin loaded (plugin_dirs, or given to "
+                      "xlsheets.configure in Excel)." + note)
 
 
 def _check_setting(key: str, value: Any, default: Any, where: str, section: str) -> None:
