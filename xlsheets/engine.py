@@ -124,6 +124,9 @@ class _Plan:
     candidates: dict = field(default_factory=dict)  # (procedure codes, diagnoses, columns) -> (memos, rules)
     rule_sets: dict = field(default_factory=dict)  # (triggered rule IDs, columns) -> (memos, rules)
     batch_candidates: dict = field(default_factory=dict)
+    # No batch rule has a trigger (the NCCI parts): every claim meets all of ``batch``, so
+    # batch_rules_for needs no per-claim key.
+    batch_untriggered: bool = False
 
 
 class _Memo:
@@ -322,6 +325,7 @@ class Validator:
         lengths = tuple(sorted({len(p) for p in by_prefix}))
         plan = _Plan(payer, policy, settings, severity, frozenset(enabled), always, dict(by_code),
                      dict(by_prefix), lengths, batch, order)
+        plan.batch_untriggered = all(r.always for r in batch)
         plan.by_id = {r.id: r for group in (*by_code.values(), *by_prefix.values()) for r in group}
         plan.pair_policies = self.host.implementations("xlsheets_pair_policy", plan.plugins)
         plan.context = Context(self, plan)
@@ -522,6 +526,8 @@ class Validator:
 
     def batch_rules_for(self, plan: _Plan, claim: Claim) -> list[Rule]:
         """Batch rules whose triggers this claim matches (cached like the claim rules)."""
+        if plan.batch_untriggered:
+            return plan.batch
         key = (tuple(map(_CODE, claim.procedures)), claim.diagnoses)
         rules = plan.batch_candidates.get(key)
         if rules is None:
@@ -688,6 +694,7 @@ class BatchRun:
         self._results: dict[int, ClaimResult] = {}
         self._groups: dict[tuple, dict] = {}  # (reads, group_by) -> key -> (fields, result) or a list
         self._views: dict[tuple, list] = {}  # (reads, group_by) -> views of the grouped claims
+        self._recipes: dict[int, tuple] = {}  # id(list of batch rules) -> what _keep does (_recipe)
 
     def add(self, claim: Claim) -> ClaimResult:
         """Validate one claim with the claim rules and keep it for the batch rules."""
@@ -712,47 +719,61 @@ class BatchRun:
         return result
 
     def _keep(self, plan: _Plan, claim: Claim, result: ClaimResult, rules: list[Rule]) -> None:
-        pending = self._pending
-        kept_as = None  # (reads, group_by) -> this claim's view, shared by rules that read the same
-        for rule in rules:
-            kept = pending.get(rule.id)
-            if kept is None:  # not setdefault: it would build the default on every claim
-                kept = pending[rule.id] = (rule, plan, [])
-            if not rule.reads:
-                kept[2].append(claim)
-                continue
-            spec = (rule.reads, rule.group_by)
-            if kept_as is None:
-                kept_as = {}
-            elif spec in kept_as:
-                if not rule.group_by:
-                    kept[2].append(kept_as[spec])
-                continue
-            key_of, fields_of, cls = _keeping(spec)
-            if not rule.group_by:
-                view = kept_as[spec] = tuple.__new__(cls, fields_of(claim))  # only the fields it reads
-                self._results[id(view)] = result
-                kept[2].append(view)
-                continue
-            kept_as[spec] = None
+        """Keep the claim (or what its batch rules read of it) until finish().
+
+        This runs on every claim of a workbook, so what can be decided per list of rules is
+        decided once (_recipe) and a claim only does the appends and the group insert.
+        """
+        recipe = self._recipes.get(id(rules))
+        if recipe is None:
+            recipe = self._recipe(plan, rules)
+        _rules, whole, views, grouped = recipe
+        for kept in whole:
+            kept.append(claim)
+        for cls, fields_of, lists in views:
+            view = tuple.__new__(cls, fields_of(claim))  # only the fields the rules read
+            self._results[id(view)] = result
+            for kept in lists:
+                kept.append(view)
+        for key_of, fields_of, groups in grouped:
             key = key_of(claim)
             if not all(key):  # a blank patient or date shares nothing
                 continue
-            groups = self._groups.get(spec)
-            if groups is None:
-                groups = self._groups[spec] = {}
-            # Grouped: the fields and the result, made into views in finish() for groups of two
-            # or more (most keys are seen once).
+            # The fields and the result, made into views in finish() for groups of two or more.
+            # Most keys are seen once: one setdefault, no list.
             seen = (fields_of(claim), result)
-            first = groups.get(key)
-            if first is None:
-                groups[key] = seen
-            elif type(first) is list:
-                first.append(seen)
-            else:
-                groups[key] = [first, seen]
+            first = groups.setdefault(key, seen)
+            if first is not seen:
+                if type(first) is list:
+                    first.append(seen)
+                else:
+                    groups[key] = [first, seen]
         if rules:
             self._results[id(claim)] = result
+
+    def _recipe(self, plan: _Plan, rules: list[Rule]) -> tuple:
+        """What _keep does for a claim meeting ``rules``: the pending lists that take the whole
+        claim, the views to make (one per reads, appended to every rule reading those fields),
+        and the groups to insert into (one per (reads, group_by)). Made once per list of rules
+        (the lists are cached per plan) until finish(); the recipe holds the list, so its id is
+        not reused while the recipe is."""
+        whole, views, grouped = [], {}, {}
+        for rule in rules:
+            kept = self._pending.get(rule.id)
+            if kept is None:  # the first claim's plan runs the rule, as before
+                kept = self._pending[rule.id] = (rule, plan, [])
+            if not rule.reads:
+                whole.append(kept[2])
+                continue
+            spec = (rule.reads, rule.group_by)
+            key_of, fields_of, cls = _keeping(spec)
+            if rule.group_by:
+                if spec not in grouped:
+                    grouped[spec] = (key_of, fields_of, self._groups.setdefault(spec, {}))
+            else:
+                views.setdefault(spec, (cls, fields_of, []))[2].append(kept[2])
+        recipe = self._recipes[id(rules)] = (rules, tuple(whole), tuple(views.values()), tuple(grouped.values()))
+        return recipe
 
     def _grouped(self, spec) -> list:
         """Views of the claims that share a group with another claim, in sheet order (made once
@@ -794,6 +815,7 @@ class BatchRun:
         self._results.clear()
         self._groups.clear()
         self._views.clear()
+        self._recipes.clear()
         return added
 
 
