@@ -735,13 +735,14 @@ class BatchRun:
             self._results[id(view)] = result
             for kept in lists:
                 kept.append(view)
-        for key_of, fields_of, groups in grouped:
+        for key_of, rest_of, groups in grouped:
             key = key_of(claim)
             if not all(key):  # a blank patient or date shares nothing
                 continue
-            # The fields and the result, made into views in finish() for groups of two or more.
-            # Most keys are seen once: one setdefault, no list.
-            seen = (fields_of(claim), result)
+            # The result and the fields neither it nor the key holds (procedures), made into
+            # views in finish() for groups of two or more. Most keys are seen once: one
+            # setdefault, no list, no copy of fields kept twice.
+            seen = (result, rest_of(claim))
             first = groups.setdefault(key, seen)
             if first is not seen:
                 if type(first) is list:
@@ -769,7 +770,7 @@ class BatchRun:
             key_of, fields_of, cls = _keeping(spec)
             if rule.group_by:
                 if spec not in grouped:
-                    grouped[spec] = (key_of, fields_of, self._groups.setdefault(spec, {}))
+                    grouped[spec] = (key_of, _grouping(spec)[0], self._groups.setdefault(spec, {}))
             else:
                 views.setdefault(spec, (cls, fields_of, []))[2].append(kept[2])
         recipe = self._recipes[id(rules)] = (rules, tuple(whole), tuple(views.values()), tuple(grouped.values()))
@@ -781,11 +782,12 @@ class BatchRun:
         made = self._views.get(spec)
         if made is None:
             cls = _keeping(spec)[2]
+            fields_of = _grouping(spec)[1]
             made = []
-            for group in (self._groups.get(spec) or {}).values():
+            for key, group in (self._groups.get(spec) or {}).items():
                 if type(group) is list:
-                    for fields, result in group:
-                        view = tuple.__new__(cls, fields)
+                    for result, rest in group:
+                        view = tuple.__new__(cls, fields_of(key, result, rest))
                         self._results[id(view)] = result
                         made.append(view)
             made.sort(key=_first_row)
@@ -840,6 +842,38 @@ def _keeping(spec: tuple[tuple[str, ...], tuple[str, ...]]):
         key_of = operator.attrgetter(*group_by) if len(group_by) > 1 else (
             (lambda claim, f=group_by[0]: (getattr(claim, f),)) if group_by else None)
         made = _KEEPING[spec] = (key_of, get, cls)
+    return made
+
+
+_GROUPING: dict[tuple, tuple] = {}
+
+
+def _grouping(spec: tuple[tuple[str, ...], tuple[str, ...]]):
+    """(rest getter, view fields maker) for a grouped batch rule's (reads, group_by).
+
+    A grouped claim is kept as (its result, the rest): the result already holds claim_id,
+    patient_id, payer and rows (the same objects as the claim's), the group key holds the
+    group_by fields, so only the other fields the rule reads are taken from the claim (the
+    rest: one value for one field, else a tuple). The maker puts a view's fields back together
+    from key, result and rest, in the view's order, for the few claims that share a key.
+    """
+    made = _GROUPING.get(spec)
+    if made is None:
+        reads, group_by = spec
+        fields = _keeping(spec)[2]._fields
+        rest = tuple(f for f in fields if f not in _VIEW_FIELDS and f not in group_by)
+        rest_of = operator.attrgetter(*rest) if rest else (lambda claim: None)
+        source = tuple(("result", f) if f in _VIEW_FIELDS else ("key", group_by.index(f)) if f in group_by
+                       else ("rest", rest.index(f)) for f in fields)
+        single = len(rest) == 1
+
+        def fields_of(key, result, values):
+            if single:
+                values = (values,)
+            return tuple(getattr(result, at) if kind == "result" else key[at] if kind == "key" else values[at]
+                         for kind, at in source)
+
+        made = _GROUPING[spec] = (rest_of, fields_of)
     return made
 
 
