@@ -241,3 +241,51 @@ def test_a_grouped_batch_rule_sees_only_claims_that_share_its_fields():
          ["A3", "P1", "2026-03-11", "M54.17"], ["A4", "P1", "2026-03-10", "M54.17"],
          ["A5", "", "2026-03-10", "M54.17"], ["A6", "", "2026-03-10", "M54.17"]])
     assert seen == [["A1", "A4"]]
+
+
+def test_batch_rules_of_every_kind_in_one_plan_see_the_claims_fields_and_report_on_them():
+    """A grouped rule reading several fields, a rule with views and a triggered rule that gets
+    whole claims, in one plan: each sees the claims' own values (the engine keeps a grouped claim
+    as its result plus the fields the result and key lack) and its findings land on its claims."""
+    from xlsheets.plugins import PluginHost
+    from xlsheets.rule import rule
+    import types
+    seen = {}
+
+    @rule("GB102", scope="batch", reads=("procedures", "pos", "dos"), group_by=("patient_id", "dos"))
+    def grouped(claims, ctx):
+        """Sees a patient's claims on one date, with their place of service and codes."""
+        seen["GB102"] = [(c.claim_id, c.patient_id, c.payer, c.rows, str(c.dos), c.pos,
+                          tuple(p.code for p in c.procedures)) for c in claims]
+        return [(c, ctx.finding(f"grouped {c.claim_id}", claim=c)) for c in claims]
+
+    @rule("VW103", scope="batch", reads=("procedures",))
+    def viewed(claims, ctx):
+        """Sees views of every claim."""
+        seen["VW103"] = [c.claim_id for c in claims]
+        return [(claims[0], ctx.finding("first", claim=claims[0]))]
+
+    @rule("WH101", scope="batch", procedures={"72148"})
+    def whole(claims, ctx):
+        """Sees the whole claims that have an MRI."""
+        seen["WH101"] = [(c.claim_id, c.diagnoses) for c in claims]
+        return [(c, ctx.finding("mri", claim=c)) for c in claims]
+
+    module = types.ModuleType("kinds")
+    module.xlsheets_rules = xlsheets.hookimpl(lambda: [grouped, viewed, whole])
+    host = PluginHost()
+    host.add(module, "kinds", "folder", "kinds.py")
+    host.load_builtins()
+    host.finish()
+    results = Validator(Config(plugins=["kinds"]), host=host).validate_rows(
+        ["claim_id", "patient_id", "payer", "dos", "pos", "dx1", "cpt1"],
+        [["A1", "P1", "Acme", "2026-03-10", "11", "M54.17", "64483"],
+         ["A2", "P2", "Acme", "2026-03-10", "11", "M54.16", "72148"],
+         ["A3", "P1", "Other", "2026-03-10", "22", "M54.16", "72148"],
+         ["A4", "", "Acme", "2026-03-10", "11", "M54.17", "64483"]])
+    assert seen["GB102"] == [("A1", "P1", "Acme", (2,), "2026-03-10", "11", ("64483",)),
+                             ("A3", "P1", "Other", (4,), "2026-03-10", "22", ("72148",))]
+    assert seen["VW103"] == ["A1", "A2", "A3", "A4"]
+    assert seen["WH101"] == [("A2", ("M54.16",)), ("A3", ("M54.16",))]
+    mine = [[f.message for f in r.findings if f.rule in ("GB102", "VW103", "WH101")] for r in results]
+    assert mine == [["grouped A1", "first"], ["mri"], ["grouped A3", "mri"], []]
