@@ -692,7 +692,7 @@ class BatchRun:
         self.validator = validator
         self._pending: dict[str, tuple[Rule, _Plan, list[Claim]]] = {}
         self._results: dict[int, ClaimResult] = {}
-        self._groups: dict[tuple, dict] = {}  # (reads, group_by) -> key -> (fields, result) or a list
+        self._groups: dict[tuple, dict] = {}  # (reads, group_by) -> key -> (result, rest) or a list
         self._views: dict[tuple, list] = {}  # (reads, group_by) -> views of the grouped claims
         self._recipes: dict[int, tuple] = {}  # id(list of batch rules) -> what _keep does (_recipe)
 
