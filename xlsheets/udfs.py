@@ -249,17 +249,23 @@ def _date_arg(dos) -> _dt.date:
     return got
 
 
-def _code_arg(code) -> str | None:
-    """Normalised code, None for a blank cell; a readable problem for anything else."""
-    from .codes.icd10cm import normalize
-    from .values import clean_text, excel_error
+def _code_cell(code):
+    """The one cell a code argument is (the first of a range); an Excel error in it is named."""
+    from .values import excel_error
     if isinstance(code, (list, tuple)):
         cells = _cells(code)
         code = cells[0] if cells else None
     err = excel_error(code)
     if err:
         raise _Problem(f"the code cell holds the Excel error {err}")
-    text = clean_text(code)
+    return code
+
+
+def _code_arg(code) -> str | None:
+    """Normalised code, None for a blank cell; a readable problem for anything else."""
+    from .codes.icd10cm import normalize
+    from .values import clean_text
+    text = clean_text(_code_cell(code))
     if not text:
         return None
     n = normalize(text)
@@ -271,11 +277,7 @@ def _code_arg(code) -> str | None:
 def _code_or_none(code) -> str | None:
     """For the TRUE/FALSE functions: text that is not a code shape is simply not valid (None),
     but an error cell is named, as everywhere: FALSE would hide that the cell is broken."""
-    from .values import excel_error
-    cells = _cells(code) if isinstance(code, (list, tuple)) else [code]
-    err = excel_error(cells[0] if cells else None)
-    if err:
-        raise _Problem(f"the code cell holds the Excel error {err}")
+    _code_cell(code)
     try:
         return _code_arg(code)
     except _Problem:
@@ -470,13 +472,8 @@ def icd_excludes1(code_a, code_b):
 def _procedure_arg(code) -> str | None:
     """A CPT/HCPCS code from a cell (``62323``, 62323 as a number, ``62323-59``); None if blank."""
     from .ncci.files import code_text
-    from .values import clean_text, excel_error
-    if isinstance(code, (list, tuple)):
-        cells = _cells(code)
-        code = cells[0] if cells else None
-    err = excel_error(code)
-    if err:
-        raise _Problem(f"the code cell holds the Excel error {err}")
+    from .values import clean_text
+    code = _code_cell(code)
     if isinstance(code, (int, float)) and not isinstance(code, bool):
         found = code_text(code)
     else:
