@@ -527,6 +527,17 @@ def _blank(cells: list) -> bool:
     return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
 
 
+def _full_rows(source: Source, need: int):
+    """The source's (line, cells) with every field a row of its kind has; blank lines are
+    skipped and a short line refuses the file, naming the line."""
+    for line, cells in source.rows:
+        if len(cells) < need:
+            if _blank(cells):
+                continue
+            raise _short_fields(source, line, cells, need)
+        yield line, cells
+
+
 class _Days:
     """Date cells -> day numbers, each distinct cell text converted once."""
 
@@ -581,11 +592,7 @@ def _parse_ptp(group: list[Source]):
         ip, ir = c.get("prior"), c.get("rationale")
         need = _need(source, ("col1", "col2", "effective", "deletion", "modifier", "prior", "rationale"))
         count = 0
-        for line, cells in source.rows:
-            if len(cells) < need:
-                if _blank(cells):
-                    continue
-                raise _short_fields(source, line, cells, need)
+        for line, cells in _full_rows(source, need):
             keys.append(_code(cells[i1], source, line, "the column 1 code") << _SHIFT
                         | _code(cells[i2], source, line, "the column 2 code"))
             eff.append(days(cells[ie], source, line, "the effective date", required=True))
@@ -626,11 +633,7 @@ def _parse_mue(group: list[Source]):
     need = _need(source, ("code", "value", "mai", "rationale"))
     found: dict[int, tuple[int, int, int]] = {}
     strings: dict[str, int] = {}
-    for line, cells in source.rows:
-        if len(cells) < need:
-            if _blank(cells):
-                continue
-            raise _short_fields(source, line, cells, need)
+    for line, cells in _full_rows(source, need):
         code = _code(cells[c["code"]], source, line, "the code")
         raw = cells[c["value"]]
         try:
@@ -670,11 +673,7 @@ def _parse_aoc(group: list[Source]):
         index = c.get(name)
         return NO_DATE if index is None else days(cells[index], source, line, what)
 
-    for line, cells in source.rows:
-        if len(cells) < need:
-            if _blank(cells):
-                continue
-            raise _short_fields(source, line, cells, need)
+    for line, cells in _full_rows(source, need):
         addon = _code(cells[c["addon"]], source, line, "the add-on code")
         raw = cells[c["primary"]]
         text = str(raw).strip().upper() if raw is not None else ""
