@@ -149,6 +149,9 @@ def test_summary_headline_rule_names_and_chart(report):
     assert "Configuration" in cells and "built-in defaults" in cells
     assert any(isinstance(c, str) and c.startswith("ICD-10-CM") for c in cells)
     assert "Columns not used" in cells
+    # each code set's label sits beside its wrapped description, not below it
+    labels = [ws.cell(r, 1) for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value in ("Code set", "CPT/HCPCS list")]
+    assert labels and all(c.alignment.vertical == "top" for c in labels)
 
 
 def test_rules_sheet_is_a_legend_of_the_rules_that_fired(report):

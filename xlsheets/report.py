@@ -316,7 +316,8 @@ class _Report:
             row += 1
             ncci = str(entry.get("kind", "")).startswith("ncci") if isinstance(entry, dict) else False
             text(ws, row, 0, "NCCI edits" if ncci else ("CPT/HCPCS list" if isinstance(entry, dict)
-                                                        and entry.get("kind") == "cpt_hcpcs" else "Code set"))
+                                                        and entry.get("kind") == "cpt_hcpcs" else "Code set"),
+                 self.top)  # beside its wrapped description, not under it
             line = cell_text(_describe_codeset(entry))
             ws.merge_range(row, 1, row, 5, line, self.wrap)
             ws.set_row(row, LINE_HEIGHT * _lines(line, 120))  # a long line wraps: room for it
