@@ -257,6 +257,41 @@ def test_validate_without_files_says_once_that_n_rules_could_not_run(tmp_path):
     assert group["rules"] == ["N501", "N502", "N503"] and "xlsheets ncci import" in group["reason"]
 
 
+def test_addon_with_its_primary_on_the_patients_other_claim_is_not_denied(data, tmp_path):
+    """N503 looks for the primary among the patient's claims that date, as the AOC edits do;
+    the status of the add-on's claim follows (no error left over from the claim rule)."""
+    claims = tmp_path / "claims.csv"
+    claims.write_text("claim_id,patient_id,dos,payer,dx1,cpt1\n"
+                      "A1,P1,2026-03-10,Aetna,M54.17,64483-RT\n"
+                      "A2,P1,2026-03-10,Aetna,M54.17,64484-RT\n"
+                      "B1,P2,2026-03-10,Aetna,M54.17,99213\n"
+                      "B2,P2,2026-03-10,Aetna,M54.17,64484-RT\n")
+    rc, out, err = xlsheets("validate", claims, "--format", "json", data_dir=data)
+    result = json.loads(out)
+    by_id = {c["claim_id"]: c for c in result["claims"]}
+    assert [f["rule"] for f in by_id["A2"]["findings"] if f["rule"] in ("N503", "C111")] == []
+    [n503] = [f for f in by_id["B2"]["findings"] if f["rule"] == "N503"]
+    assert n503["severity"] == "error" and "claim B1 (row 4)" in n503["message"], n503["message"]
+    assert by_id["B2"]["status"] == "error"
+    assert result["summary"]["by_rule"].get("N503") == 1
+
+
+def test_a_payer_that_ignores_a_rule_gets_no_finding_of_its_batch_part(data, tmp_path):
+    """Claims of one patient and date are grouped for every NCCI batch part at once; a claim whose
+    payer ignores N502 is not counted or reported by N502's batch part."""
+    (tmp_path / "xlsheets.toml").write_text('[payers.acme]\nmatch = ["acme"]\nignore = ["N502"]\n')
+    claims = tmp_path / "claims.csv"
+    claims.write_text("claim_id,patient_id,dos,payer,dx1,cpt1\n"
+                      "A1,P1,2026-03-10,Acme,M54.17,64483-RT\n"
+                      "A2,P1,2026-03-10,Acme,M54.17,64483-LT\n"
+                      "B1,P2,2026-03-10,Aetna,M54.17,64483-RT\n"
+                      "B2,P2,2026-03-10,Aetna,M54.17,64483-LT\n")
+    rc, out, err = xlsheets("validate", claims, "--format", "json", data_dir=data, cwd=tmp_path)
+    by_id = {c["claim_id"]: c for c in json.loads(out)["claims"]}
+    assert [f["rule"] for c in ("A1", "A2") for f in by_id[c]["findings"] if f["rule"] == "N502"] == []
+    assert [f["rule"] for f in by_id["B2"]["findings"] if f["rule"] == "N502"] == ["N502"]
+
+
 def test_line_level_finding_is_on_the_column_2_row(data, tmp_path):
     claims = tmp_path / "lines.csv"
     claims.write_text("claim_id,dos,dx1,cpt,modifier,units\n"

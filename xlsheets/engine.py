@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 import traceback
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, NamedTuple
 
@@ -794,6 +794,22 @@ class BatchRun:
             self._views[spec] = made
         return made
 
+    def _grouped_for(self, rule: Rule) -> list:
+        """The grouped views a rule sees: the groups are shared by every rule reading the same
+        fields, so a claim whose payer does not run this rule is left out (with a group of one
+        left, the group too)."""
+        views = self._grouped((rule.reads, rule.group_by))
+        plans = {}
+        for view in views:
+            if view.payer not in plans:
+                plans[view.payer] = rule in self.validator._plan_for(view.payer).batch
+        if all(plans.values()):
+            return views
+        key_of = _keeping((rule.reads, rule.group_by))[0]
+        kept = [view for view in views if plans[view.payer]]
+        counts = Counter(map(key_of, kept))
+        return [view for view in kept if counts[key_of(view)] > 1]
+
     def holds(self, claim: Claim) -> bool:
         """True when a batch rule may still append findings to this claim's result."""
         return id(claim) in self._results
@@ -805,9 +821,13 @@ class BatchRun:
         # ctx.settings_for(claim) gives each claim's own payer settings.
         for rule, plan, claims in self._pending.values():
             if rule.group_by:  # only the claims that share a group with another claim
-                claims = self._grouped((rule.reads, rule.group_by))
+                claims = self._grouped_for(rule)
                 if not claims:
                     continue
+                if rule.group_decides:  # this part's findings replace the claim part's
+                    for claim in claims:
+                        result = self._results[id(claim)]
+                        result.findings = [f for f in result.findings if f.rule != rule.id]
             for claim, finding in self.validator._run_batch_rule(rule, plan, claims):
                 result = self._results.get(id(claim))
                 if result is not None:

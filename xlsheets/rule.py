@@ -54,6 +54,9 @@ class Rule:
     scope: str = "claim"
     # batch rules: claims are kept only where they share these fields with another claim
     group_by: tuple[str, ...] = ()
+    # a grouped batch rule that decides its rule ID for the claims of a group: the claim part's
+    # findings on those claims are replaced by this part's (N503: the primary on another claim)
+    group_decides: bool = False
     setting: str = ""  # a setting that must be true for the rule to run (e.g. electronic_format)
     reads: tuple[str, ...] = ()  # the only claim fields the check reads: findings can be reused
     # settings -> None when the data the rule checks against is there, else why it is not
@@ -120,6 +123,7 @@ def rule(
     payers: Iterable[str] = (),
     scope: str = "claim",
     group_by: Iterable[str] = (),
+    group_decides: bool = False,
     setting: str = "",
     reads: Iterable[str] = (),
     severities: dict[str, str] | None = None,
@@ -162,6 +166,10 @@ def rule(
     A batch rule's ``group_by`` (claim fields, e.g. ``("patient_id", "dos")``) says it only looks
     at claims that share those values with another claim (blank values share nothing): the engine
     then hands it just those groups' claims, in sheet order, and keeps no other claim for it.
+    With ``group_decides=True`` such a rule decides its rule ID for those claims: what the claim
+    rule of the same ID found on them is dropped and this part's findings stand instead. It is
+    for a check whose answer a patient's other claims can change, not only add to (an add-on
+    code whose primary is on the patient's other claim that day, N503).
 
     A batch rule's ``reads`` (claim fields only) means the engine keeps, until the end of the
     workbook, a small view of each claim with those fields (and ``claim_id``, ``patient_id``,
@@ -197,6 +205,8 @@ def rule(
                 f"{source}: rule {id}: severities lists two or more cases (when -> severity), "
                 f"one of them with the rule's severity {sev}, e.g. {{\"when ...\": \"{sev}\", "
                 "\"when ...\": \"warning\"}")
+        if group_decides and (scope != "batch" or not group_by):
+            raise RuleDefinitionError(f"{source}: rule {id}: group_decides is for a batch rule with group_by")
         doc = inspect.getdoc(func) or ""
         if not doc.strip():
             raise RuleDefinitionError(
@@ -215,6 +225,7 @@ def rule(
             payers=tuple(p.lower() for p in payers),
             scope=scope,
             group_by=tuple(group_by),
+            group_decides=bool(group_decides),
             setting=setting,
             reads=tuple(sorted(set(reads))),  # one spelling per set: rules group by it
             available=available,

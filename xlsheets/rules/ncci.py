@@ -311,28 +311,12 @@ def mue_units_across_claims(claims, ctx):
 
 
 # --- N503 AOC ----------------------------------------------------------------------------------
-@rule("N503", severity="error", reads=("procedures", "dos"), available=_needs("aoc"),
-      severities={"for AOC edit type 1 (only with a listed primary)": "error",
-                  "for types 2 and 3 (the contractor decides, or may accept other primaries)": "warning"},
-      reference="CMS NCCI add-on code (AOC) edits")
-def addon_code(claim, ctx):
-    """An add-on code billed without one of its primary codes (NCCI add-on code edits).
-
-    Why: an add-on code is paid only with a primary procedure on the same date. AOC edit type 1:
-    only with a primary code CMS lists (an error without one); type 2: CMS lists none and the
-    contractor decides (a warning to check the payer's list); type 3: CMS lists primaries and
-    contractors may accept others (a warning). The primary must be on the same claim. When an
-    AOC file is loaded this rule replaces C111, so an add-on problem gives one finding.
-    Needs the NCCI AOC file: xlsheets ncci import FILE...
-    Bad: 64484 without 64483 (type 1)
-    Good: 64483 + 64484
-    Fix: add the primary procedure that was performed, or bill the primary code instead.
-    """
+def _addon_findings(ctx, claim, present: set, others: str = "") -> list:
+    """N503's findings for the add-on codes of ``claim``: those without one of their primary
+    codes among ``present`` (the claim's codes, or those of the patient's claims that date)."""
     dos = claim.dos
-    if dos is None or not claim.procedures:
-        return None
-    edit_set = _ncci(ctx.settings).for_dos("aoc", dos)
-    codes = {line.code for line in claim.procedures}
+    edit_set = _ncci(ctx.settings_for(claim)).for_dos("aoc", dos)
+    where = "on the claim" + others
     out = []
     for code in dict.fromkeys(line.code for line in claim.procedures):
         rows = [r for r in edit_set.addon(code) if r.in_force(dos)]
@@ -340,34 +324,81 @@ def addon_code(claim, ctx):
             continue
         primaries = sorted({r.primary for r in rows if r.primary
                             and (r.primary_deletion is None or dos < r.primary_deletion)})
-        if codes.intersection(primaries):
+        if present.intersection(primaries):
             continue
         kind = min(r.type for r in rows)
         listed = ", ".join(primaries[:8]) + (f" (+{len(primaries) - 8} more)" if len(primaries) > 8 else "")
         if kind == 1:
-            message = (f"Add-on code {code} needs one of its primary codes on the claim ({listed}); "
+            message = (f"Add-on code {code} needs one of its primary codes ({listed}) {where}; "
                        "without one it is denied (NCCI AOC edit type 1).")
             severity = None
         elif kind == 2:
-            message = (f"Add-on code {code} has no primary code on the claim that CMS lists "
+            message = (f"Add-on code {code} has no primary code that CMS lists {where} "
                        f"(NCCI AOC edit type 2: {'no list; ' if not primaries else ''}the contractor "
                        "decides which primary codes it goes with). Check the payer's list.")
             severity = "warning"
         else:
             message = (f"Add-on code {code} is billed without one of the primary codes CMS lists "
-                       f"({listed}); NCCI AOC edit type 3: the contractor may accept others. Check "
-                       "that the primary on the claim is one the payer accepts.")
+                       f"({listed}) {where}; NCCI AOC edit type 3: the contractor may accept others. "
+                       "Check that the primary billed is one the payer accepts.")
             severity = "warning"
-        lines = [line for line in claim.procedures if line.code == code]
-        row_list = sorted({line.row for line in lines if line.row}) or None
-        out.append(ctx.finding(message, codes=[code], severity=severity, rows=row_list,
+        row_list = sorted({line.row for line in claim.procedures if line.code == code and line.row})
+        out.append(ctx.finding(message, codes=[code], severity=severity, rows=row_list or None, claim=claim,
                                suggestion=" / ".join(primaries[:3]) or "check the payer's primary codes",
                                reference=_reference(edit_set, f"AOC edit type {kind}"),
                                brief=f"{code} without its primary (NCCI AOC type {kind})"))
     return out
 
 
-RULES = [ptp_pair, ptp_pair_across_claims, mue_units, mue_units_across_claims, addon_code]
+@rule("N503", severity="error", reads=("procedures", "dos"), available=_needs("aoc"),
+      severities={"for AOC edit type 1 (only with a listed primary)": "error",
+                  "for types 2 and 3 (the contractor decides, or may accept other primaries)": "warning"},
+      reference="CMS NCCI add-on code (AOC) edits")
+def addon_code(claim, ctx):
+    """An add-on code billed without one of its primary codes on the date (NCCI add-on code edits).
+
+    Why: an add-on code is paid only with a primary procedure for the same patient on the same
+    date of service. AOC edit type 1: only with a primary code CMS lists (an error without one);
+    type 2: CMS lists none and the contractor decides (a warning to check the payer's list);
+    type 3: CMS lists primaries and contractors may accept others (a warning). The primary may
+    be on the claim or on the patient's other claim that date (the table and the batch command
+    see those). When an AOC file is loaded this rule replaces C111, so an add-on problem gives
+    one finding.
+    Needs the NCCI AOC file: xlsheets ncci import FILE...
+    Bad: 64484 without 64483 (type 1)
+    Good: 64483 + 64484; or 64483 on one claim and 64484 on the patient's other claim that date
+    Fix: add the primary procedure that was performed, or bill the primary code instead.
+    """
+    if claim.dos is None or not claim.procedures:
+        return None
+    return _addon_findings(ctx, claim, {line.code for line in claim.procedures})
+
+
+@rule("N503", severity="error", scope="batch", reads=("procedures", "dos"), group_by=("patient_id", "dos"),
+      group_decides=True, available=_needs("aoc"),
+      severities={"for AOC edit type 1 (only with a listed primary)": "error",
+                  "for types 2 and 3 (the contractor decides, or may accept other primaries)": "warning"},
+      reference="CMS NCCI add-on code (AOC) edits")
+def addon_code_across_claims(claims, ctx):
+    """An add-on code without a primary code on any of the patient's claims that date.
+
+    Why: the AOC edits look for the primary among the patient's services on the date of
+    service, whichever claim carries it. For claims of one patient and date this part decides
+    N503 in place of the claim rule: an add-on whose primary is on the other claim is not denied.
+    Bad: claim A1 with 64484 and claim A2 with 99213, same patient and date (type 1)
+    Good: claim A1 with 64483 and claim A2 with 64484, same patient and date
+    """
+    for group in _same_patient_and_day(claims):
+        present = {line.code for claim in group for line in claim.procedures}
+        for claim in group:
+            others = [_claim_name(c) for c in group if c is not claim]
+            where = f" or on {', '.join(others)}, the patient's other claim{'s' if len(others) > 1 else ''} that date"
+            for finding in _addon_findings(ctx, claim, present, where):
+                yield claim, finding
+
+
+RULES = [ptp_pair, ptp_pair_across_claims, mue_units, mue_units_across_claims, addon_code,
+         addon_code_across_claims]
 
 
 @hookimpl
