@@ -5,6 +5,8 @@ laterality, date formats, a status formula per row and one fast whole-table stat
 colours on the status, and an Instructions sheet saying how to get the functions into Excel and
 what each column means. ``tools/make_sample.py`` fills the same layout with sample claims.
 An existing file is never replaced unless ``--force`` is given (exit 2 otherwise).
+``--classic`` writes the same workbook as a macro-enabled .xlsm with a "Validate sheet" button
+(``xlsheets.classic_template``).
 
 Formulas are written as array (CSE) formulas: a file written outside Excel carries no
 dynamic-array metadata, and an array formula is the form every Excel version evaluates without
@@ -90,10 +92,13 @@ INSTRUCTIONS = [
     "writes) into its requirements.txt and main.py tabs, then restart. The formulas calculate; settings "
     "and plugins are pasted into main.py (docs/excel.md).",
     "B. Desktop Excel on Windows with Python: pip install \"xlsheets[excel]\", then  xlwings addin install. "
-    "In Excel: xlwings ribbon > UDF Modules: xlsheets.udfs > Import Functions. Save as .xlsm if asked.",
+    "Work in claims.xlsm, the classic template (xlsheets template --classic claims.xlsm  writes it with "
+    "claims.py beside it). In Excel: xlwings ribbon > UDF Modules: xlsheets.udfs > Import Functions.",
     "Validate sheet (the whole sheet at once, with a Findings and a Summary sheet): in xlwings Lite pick "
-    "'Validate sheet' in the add-in's script list and Run. Classic xlwings: a button whose macro is  "
-    "RunPython \"import xlsheets.sheet_script as s; s.main()\"  (docs/excel.md).",
+    "'Validate sheet' in the add-in's script list and Run. Classic xlwings: in claims.xlsm press the "
+    "Validate sheet button at the right end of the Claims header row (right of Status); claims.py must sit "
+    "next to the workbook, under the same name (docs/excel.md). The VBA module in claims.xlsm is xlwings' "
+    "own (BSD 3-clause licence, Copyright (C) 2014-present Zoomer Analytics; the licence heads the module).",
     "",
     "Before a batch goes out, the whole workbook can also be checked from a terminal, with a report: "
     "xlsheets validate claims.xlsx -o report.xlsx",
@@ -300,8 +305,9 @@ def payer_choices(config) -> list[str]:
 
 
 EXIT_CODES = {0: "the template was written",
-              2: "nothing was written: the file exists (use --force), the name is not .xlsx, the "
-                 "folder does not exist, or the configuration cannot be read"}
+              2: "nothing was written: the file exists (use --force), the name is not .xlsx (with "
+                 "--classic: not .xlsm, or not a Python module name), the folder does not exist, the "
+                 "configuration cannot be read, or --classic without xlwings installed"}
 
 
 def main(argv: list[str]) -> int:
@@ -312,26 +318,49 @@ def main(argv: list[str]) -> int:
                     "(dx1-dx12, cpt1-cpt12, the documentation facts), input prompts and dropdowns,\n"
                     "and the status formulas. The payer dropdown lists the payers of the\n"
                     "configuration found for it (as validate finds it: --config, or xlsheets.toml\n"
-                    "near the new file or the current folder).",
+                    "near the new file or the current folder).\n\n"
+                    "--classic writes a macro-enabled .xlsm for classic xlwings on Windows, with a\n"
+                    "Validate sheet button, and the Python file it runs beside it (claims.xlsm and\n"
+                    "claims.py: keep them together, under the same name).",
         epilog=exit_codes_epilog(EXIT_CODES))
-    parser.add_argument("output", help="where to write it, e.g. claims.xlsx")
+    parser.add_argument("output", help="where to write it, e.g. claims.xlsx (with --classic: claims.xlsm)")
     parser.add_argument("--rows", type=int, default=DATA_ROWS, help="rows prepared with formulas")
     parser.add_argument("--force", action="store_true", help="replace the file if it exists")
     parser.add_argument("--config", help="configuration file whose [payers] fill the payer dropdown")
+    parser.add_argument("--classic", action="store_true",
+                        help="a macro-enabled .xlsm with a Validate sheet button (classic xlwings, Windows)")
     args = parser.parse_args(argv)
     from .config import ConfigError, load_config
     from .io import atomic_output
     out = Path(args.output)
-    if out.suffix.lower() != ".xlsx":
-        print(f"xlsheets: the template must be an .xlsx file, e.g. claims.xlsx (got {out.name})", file=sys.stderr)
+    suffix = ".xlsm" if args.classic else ".xlsx"
+    if out.suffix.lower() != suffix:
+        kind = "the classic template must be an .xlsm file, e.g. claims.xlsm" if args.classic else \
+            "the template must be an .xlsx file, e.g. claims.xlsx (--classic writes an .xlsm)"
+        print(f"xlsheets: {kind} (got {out.name})", file=sys.stderr)
         return 2
     if not out.resolve().parent.is_dir():
         print(f"xlsheets: the folder {out.resolve().parent} does not exist", file=sys.stderr)
         return 2
     if out.is_dir():
-        print(f"xlsheets: {out} is a folder; give a file name, e.g. {out / 'claims.xlsx'}", file=sys.stderr)
+        print(f"xlsheets: {out} is a folder; give a file name, e.g. {out / ('claims' + suffix)}", file=sys.stderr)
         return 2
-    if (out.exists() or out.is_symlink()) and not args.force:
+    if args.classic:
+        from . import classic_template as classic
+        problem = classic.module_name_problem(out)
+        if problem:
+            print(f"xlsheets: {problem}", file=sys.stderr)
+            return 2
+        companion = classic.companion_path(out)
+        for path in (out, companion):
+            if (path.exists() or path.is_symlink()) and not args.force:
+                return _exists(path)
+        try:
+            vba, xlwings_version = classic.vba_project()
+        except classic.ClassicTemplateError as exc:
+            print(f"xlsheets: {exc}", file=sys.stderr)
+            return 2
+    elif (out.exists() or out.is_symlink()) and not args.force:
         return _exists(out)
     try:
         config = load_config(args.config, near=out)
@@ -340,11 +369,18 @@ def main(argv: list[str]) -> int:
         return 2
     payers = payer_choices(config)
     try:
-        with atomic_output(out, replace=args.force) as tmp:
-            build_template(data_rows=args.rows, payers=payers).save(tmp)
+        if args.classic:
+            classic.save_classic(build_template(data_rows=args.rows, payers=payers), out, vba, replace=args.force)
+        else:
+            with atomic_output(out, replace=args.force) as tmp:
+                build_template(data_rows=args.rows, payers=payers).save(tmp)
     except FileExistsError:  # it appeared while the template was being written
-        return _exists(out)
+        return _exists(next((p for p in (out, companion) if p.exists()), out) if args.classic else out)
     print(f"Template written to {out}")
+    if args.classic:
+        print(f"Its Validate sheet button runs {companion.name}, written beside it: keep the two together "
+              f"under the same name. The VBA module is xlwings {xlwings_version}'s: the Python that Excel "
+              "runs needs xlwings (the same version for the worksheet functions).")
     if payers:
         print(f"Payer dropdown: {', '.join(payers)} (from {config.source})")
     else:
