@@ -692,9 +692,11 @@ class BatchRun:
         self.validator = validator
         self._pending: dict[str, tuple[Rule, _Plan, list[Claim]]] = {}
         self._results: dict[int, ClaimResult] = {}
-        self._groups: dict[tuple, dict] = {}  # (reads, group_by) -> key -> (result, rest) or a list
+        # (reads, group_by) -> ({key: (result, rest), or a list of them}, [keys seen twice])
+        self._groups: dict[tuple, tuple[dict, list]] = {}
         self._views: dict[tuple, list] = {}  # (reads, group_by) -> views of the grouped claims
         self._recipes: dict[int, tuple] = {}  # id(list of batch rules) -> what _keep does (_recipe)
+        self._last_held: Claim | None = None  # the claim just added, when a batch rule kept it
 
     def add(self, claim: Claim) -> ClaimResult:
         """Validate one claim with the claim rules and keep it for the batch rules."""
@@ -728,29 +730,32 @@ class BatchRun:
         if recipe is None:
             recipe = self._recipe(plan, rules)
         _rules, whole, views, grouped = recipe
-        for kept in whole:
-            kept.append(claim)
+        held = None
+        if whole:
+            self._results[id(claim)] = held = result
+            for kept in whole:
+                kept.append(claim)
         for cls, fields_of, lists in views:
             view = tuple.__new__(cls, fields_of(claim))  # only the fields the rules read
-            self._results[id(view)] = result
+            self._results[id(view)] = held = result
             for kept in lists:
                 kept.append(view)
-        for key_of, rest_of, groups in grouped:
+        for key_of, rest_of, groups, repeated in grouped:
             key = key_of(claim)
             if not all(key):  # a blank patient or date shares nothing
                 continue
             # The result and the fields neither it nor the key holds (procedures), made into
             # views in finish() for groups of two or more. Most keys are seen once: one
             # setdefault, no list, no copy of fields kept twice.
-            seen = (result, rest_of(claim))
+            seen = held = (result, rest_of(claim))
             first = groups.setdefault(key, seen)
             if first is not seen:
                 if type(first) is list:
                     first.append(seen)
                 else:
                     groups[key] = [first, seen]
-        if rules:
-            self._results[id(claim)] = result
+                    repeated.append(key)
+        self._last_held = claim if held is not None else None
 
     def _recipe(self, plan: _Plan, rules: list[Rule]) -> tuple:
         """What _keep does for a claim meeting ``rules``: the pending lists that take the whole
@@ -770,7 +775,7 @@ class BatchRun:
             key_of, fields_of, cls = _keeping(spec)
             if rule.group_by:
                 if spec not in grouped:
-                    grouped[spec] = (key_of, _grouping(spec)[0], self._groups.setdefault(spec, {}))
+                    grouped[spec] = (key_of, _grouping(spec)[0], *self._groups.setdefault(spec, ({}, [])))
             else:
                 views.setdefault(spec, (cls, fields_of, []))[2].append(kept[2])
         recipe = self._recipes[id(rules)] = (rules, tuple(whole), tuple(views.values()), tuple(grouped.values()))
@@ -784,12 +789,12 @@ class BatchRun:
             cls = _keeping(spec)[2]
             fields_of = _grouping(spec)[1]
             made = []
-            for key, group in (self._groups.get(spec) or {}).items():
-                if type(group) is list:
-                    for result, rest in group:
-                        view = tuple.__new__(cls, fields_of(key, result, rest))
-                        self._results[id(view)] = result
-                        made.append(view)
+            groups, repeated = self._groups.get(spec) or ({}, [])
+            for key in repeated:
+                for result, rest in groups[key]:
+                    view = tuple.__new__(cls, fields_of(key, result, rest))
+                    self._results[id(view)] = result
+                    made.append(view)
             made.sort(key=_first_row)
             self._views[spec] = made
         return made
@@ -811,8 +816,9 @@ class BatchRun:
         return [view for view in kept if counts[key_of(view)] > 1]
 
     def holds(self, claim: Claim) -> bool:
-        """True when a batch rule may still append findings to this claim's result."""
-        return id(claim) in self._results
+        """True when a batch rule may still append findings to the result of ``claim``, the
+        claim just added (the caller then holds the result back until finish())."""
+        return claim is self._last_held
 
     def finish(self) -> list[tuple[ClaimResult, Finding]]:
         """Run batch rules; their findings are appended to the results already returned."""
@@ -833,6 +839,7 @@ class BatchRun:
                 if result is not None:
                     result.findings.append(finding)
                     added.append((result, finding))
+        self._last_held = None
         self._pending.clear()
         self._results.clear()
         self._groups.clear()

@@ -47,6 +47,8 @@ _EPOCH = _dt.date(1970, 1, 1).toordinal()
 _SHIFT = 26  # bits per packed code: 36**5 < 2**26
 MODIFIER_MEANING = {0: "not allowed", 1: "allowed", 9: "not applicable"}
 MAI_MEANING = {1: "Line Edit", 2: "Date of Service Edit: Policy", 3: "Date of Service Edit: Clinical"}
+ANSWERS_KEPT = 100_000  # lookups an EditSet remembers (a few MB at most)
+_UNSEEN = object()
 AOC_TYPE_MEANING = {1: "only with a listed primary code",
                     2: "no primary code list; the contractor decides",
                     3: "listed primary codes; the contractor may accept others"}
@@ -149,6 +151,9 @@ class EditSet:
         self.start = _dt.date.fromisoformat(meta["quarter_start"])
         self._arrays: dict[str, array] | None = None
         self._lock = threading.Lock()
+        # Answers already looked up: a workbook asks about the same few hundred codes and
+        # pairs over and over, and a lookup makes named tuples and dates each time.
+        self._answers: dict[tuple, object] = {}
 
     def describe(self) -> dict:
         """What status, the JSON ``codesets`` and the report say about it."""
@@ -187,28 +192,52 @@ class EditSet:
             i += 1
         return out
 
-    def ptp_in_force(self, code_a: str, code_b: str, dos: _dt.date) -> PtpEdit | None:
-        """The edit in force on ``dos`` between two codes, either way round, or None.
+    def _remember(self, key: tuple, answer):
+        if len(self._answers) >= ANSWERS_KEPT:
+            self._answers.clear()  # a simple bound; the next lookups refill it
+        self._answers[key] = answer
+        return answer
 
-        Cheap when there is none (the usual answer): one bisect per order, no objects made."""
+    def ptp_in_force(self, code_a: str, code_b: str, dos: _dt.date) -> PtpEdit | None:
+        """The edit in force on ``dos`` between two codes, either way round, or None."""
+        key = ("ptp", code_a, code_b)
+        edits = self._answers.get(key)
+        if edits is None:
+            edits = self._remember(key, self._ptp_either_way(code_a, code_b))
+        if edits:
+            day = _day(dos)
+            for effective, deletion, c1, c2, info in edits:
+                if effective <= day < deletion:
+                    return PtpEdit(c1, c2, _date(effective), _date(deletion), info & 0xF, bool(info & 0x10),
+                                   self.meta["strings"][info >> 5])
+        return None
+
+    def _ptp_either_way(self, code_a: str, code_b: str) -> tuple:
+        """(effective day, deletion day, column 1, column 2, info) of every edit between two codes
+        in either order; () for the usual answer, none."""
         a, b = pack(code_a), pack(code_b)
         if a is None or b is None or a == b:
-            return None
+            return ()
         arrays = self.arrays
-        keys = arrays["key"]
-        day = _day(dos)
+        keys, effective, deletion, info = arrays["key"], arrays["effective"], arrays["deletion"], arrays["info"]
+        out = []
         for key, c1, c2 in ((a << _SHIFT | b, code_a, code_b), (b << _SHIFT | a, code_b, code_a)):
             i = bisect.bisect_left(keys, key)
             while i < len(keys) and keys[i] == key:
-                if arrays["effective"][i] <= day < arrays["deletion"][i]:
-                    info = arrays["info"][i]
-                    return PtpEdit(c1, c2, _date(arrays["effective"][i]), _date(arrays["deletion"][i]),
-                                   info & 0xF, bool(info & 0x10), self.meta["strings"][info >> 5])
+                out.append((effective[i], deletion[i], c1, c2, info[i]))
                 i += 1
-        return None
+        return tuple(out)
 
     # MUE
     def mue(self, code: str) -> MueEdit | None:
+        """The MUE of a code, or None."""
+        key = ("mue", code)
+        answer = self._answers.get(key, _UNSEEN)
+        if answer is _UNSEEN:
+            answer = self._remember(key, self._mue(code))
+        return answer
+
+    def _mue(self, code: str) -> MueEdit | None:
         c = pack(code)
         if c is None:
             return None
@@ -220,11 +249,18 @@ class EditSet:
         return MueEdit(code, arrays["value"][i], arrays["mai"][i], self.meta["strings"][arrays["rationale"][i]])
 
     # AOC
-    def addon(self, code: str) -> list[AocEdit]:
-        """The AOC rows of an add-on code (one per listed primary), or [] when it is none."""
+    def addon(self, code: str) -> tuple[AocEdit, ...]:
+        """The AOC rows of an add-on code (one per listed primary), or () when it is none."""
+        key = ("aoc", code)
+        answer = self._answers.get(key, _UNSEEN)
+        if answer is _UNSEEN:
+            answer = self._remember(key, self._addon(code))
+        return answer
+
+    def _addon(self, code: str) -> tuple[AocEdit, ...]:
         c = pack(code)
         if c is None:
-            return []
+            return ()
         arrays = self.arrays
         keys = arrays["key"]
         i = bisect.bisect_left(keys, c << _SHIFT)
@@ -238,7 +274,7 @@ class EditSet:
                                _date(arrays["primary_deletion"][i]), _date(arrays["addon_deletion"][i]),
                                strings[arrays["notes"][i]]))
             i += 1
-        return out
+        return tuple(out)
 
 
 def _read_header(f, path: Path) -> dict:

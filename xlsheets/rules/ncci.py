@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import operator
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 from ..hookspecs import hookimpl
 from ..ncci.store import KIND_LABEL, MAI_MEANING, SETTING_LABEL, get_ncci
@@ -166,18 +166,12 @@ _PATIENT_DAY = operator.attrgetter("patient_id", "dos")
 
 
 def _same_patient_and_day(claims):
-    """Groups of two or more claims of one patient on one date of service (in sheet order).
-
-    Counted in C (attrgetter, Counter) and grouped only where a key repeats: this runs over every
-    claim of a workbook, and almost every key is seen once."""
-    keys = list(map(_PATIENT_DAY, claims))
-    repeated = {k for k, n in Counter(keys).items() if n > 1 and k[0] and k[1] is not None}
-    if not repeated:
-        return []
+    """Groups of two or more claims with procedures of one patient on one date of service, in
+    sheet order (the engine hands these parts only claims that share the key with another)."""
     groups: dict = {}
-    for claim, key in zip(claims, keys):
-        if key in repeated and claim.procedures:
-            groups.setdefault(key, []).append(claim)
+    for claim in claims:
+        if claim.procedures:
+            groups.setdefault(_PATIENT_DAY(claim), []).append(claim)
     return [g for g in groups.values() if len(g) > 1]
 
 
@@ -289,12 +283,17 @@ def mue_units_across_claims(claims, ctx):
     for group in _same_patient_and_day(claims):
         dos = group[0].dos
         edit_set = _ncci(ctx.settings_for(group[0])).for_dos("mue", dos)
-        codes = {line.code for claim in group for line in claim.procedures}
-        for code in sorted(codes):
+        units_by_claim = []  # each claim's units per code
+        for claim in group:
+            units = defaultdict(float)
+            for line in claim.procedures:
+                units[line.code] += line.units
+            units_by_claim.append((claim, units))
+        for code in sorted({code for _claim, units in units_by_claim for code in units}):
             edit = edit_set.mue(code)
             if edit is None or edit.mai == 1:
                 continue
-            per_claim = [(c, sum(line.units for line in c.procedures if line.code == code)) for c in group]
+            per_claim = [(c, units.get(code, 0.0)) for c, units in units_by_claim]
             if any(units > edit.value for _c, units in per_claim):
                 continue  # the claim rule reported it on that claim
             running = 0.0
@@ -311,12 +310,12 @@ def mue_units_across_claims(claims, ctx):
 
 
 # --- N503 AOC ----------------------------------------------------------------------------------
-def _addon_findings(ctx, claim, present: set, others: str = "") -> list:
+def _addon_findings(ctx, claim, present: set, others=()) -> list:
     """N503's findings for the add-on codes of ``claim``: those without one of their primary
-    codes among ``present`` (the claim's codes, or those of the patient's claims that date)."""
+    codes among ``present`` (the claim's codes, or also those of ``others``, the patient's other
+    claims that date)."""
     dos = claim.dos
     edit_set = _ncci(ctx.settings_for(claim)).for_dos("aoc", dos)
-    where = "on the claim" + others
     out = []
     for code in dict.fromkeys(line.code for line in claim.procedures):
         rows = [r for r in edit_set.addon(code) if r.in_force(dos)]
@@ -327,6 +326,10 @@ def _addon_findings(ctx, claim, present: set, others: str = "") -> list:
         if present.intersection(primaries):
             continue
         kind = min(r.type for r in rows)
+        where = "on the claim"
+        if others:
+            names = [_claim_name(c) for c in others]
+            where += f" or on {', '.join(names)}, the patient's other claim{'s' if len(names) > 1 else ''} that date"
         listed = ", ".join(primaries[:8]) + (f" (+{len(primaries) - 8} more)" if len(primaries) > 8 else "")
         if kind == 1:
             message = (f"Add-on code {code} needs one of its primary codes ({listed}) {where}; "
@@ -391,9 +394,7 @@ def addon_code_across_claims(claims, ctx):
     for group in _same_patient_and_day(claims):
         present = {line.code for claim in group for line in claim.procedures}
         for claim in group:
-            others = [_claim_name(c) for c in group if c is not claim]
-            where = f" or on {', '.join(others)}, the patient's other claim{'s' if len(others) > 1 else ''} that date"
-            for finding in _addon_findings(ctx, claim, present, where):
+            for finding in _addon_findings(ctx, claim, present, [c for c in group if c is not claim]):
                 yield claim, finding
 
 
