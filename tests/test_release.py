@@ -4,6 +4,7 @@ written in one place."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -56,3 +57,15 @@ def test_the_check_refuses_a_tag_that_is_not_the_version(dist):
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "check_dist.py"), str(dist), "v9.9.9"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "the tag says 9.9.9" in done.stderr
+
+
+def test_the_check_reads_the_version_from_the_sdist_where_the_checkout_has_no_package(dist, tmp_path):
+    """The release workflow's test job removes xlsheets/ from the checkout (the tests must import
+    the installed wheel) and still runs this check through the tests above."""
+    (tmp_path / "tools").mkdir()
+    shutil.copy(ROOT / "tools" / "check_dist.py", tmp_path / "tools" / "check_dist.py")
+    for tag, code in ((f"v{xlsheets.__version__}", 0), ("v9.9.9", 1)):
+        done = subprocess.run([sys.executable, str(tmp_path / "tools" / "check_dist.py"), str(dist), tag],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == code, done.stderr
+    assert f"the tag says 9.9.9 but xlsheets/__init__.py says {xlsheets.__version__}" in done.stderr
