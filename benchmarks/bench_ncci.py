@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as _dt
 import json
 import os
 import random
@@ -172,6 +173,8 @@ def main() -> int:
     parser.add_argument("--ptp-rows", type=int, default=3_500_000)
     parser.add_argument("--claims", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cli-claims", type=int, default=100_000,
+                        help="claims in the CSV that `xlsheets validate --format json` checks (0: skip)")
     args = parser.parse_args()
     from xlsheets.ncci import import_files, reset_ncci
 
@@ -231,7 +234,42 @@ def main() -> int:
         print(f"bench_core mix, {args.claims:,} claims: {off:,.0f} claims/s without NCCI files, "
               f"{on:,.0f} with them ({found:,} N findings): {slower:+.1%}   target <= +15%   "
               f"{'OK' if slower <= 0.15 else 'OVER'}")
+        if args.cli_claims:
+            _cli_path(tmp, args.cli_claims, empty, data, args.repeat)
     return 0
+
+
+def _cli_path(tmp: Path, claims: int, empty: Path, data: Path, repeat: int) -> None:
+    """The path a billing person takes: `xlsheets validate FILE --format json` on a CSV of the
+    same mix, in a fresh process each time (the collector on, results spooled), wall time and
+    peak RSS without and with the NCCI files. No target in the issue; measured so it is seen."""
+    from bench_core import HEADER, make_rows
+    path = tmp / "claims.csv"
+    dos = HEADER.index("dos")
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(HEADER)
+        for row in make_rows(claims):
+            row = list(row)
+            if isinstance(row[dos], (int, float)):  # an Excel serial date -> ISO text, as a CSV has
+                row[dos] = (_dt.date(1899, 12, 30) + _dt.timedelta(days=int(row[dos]))).isoformat()
+            out.writerow(row)
+    code = ("import resource, sys, time; from xlsheets.cli import main; t = time.perf_counter(); "
+            "sys.stdout = open('/dev/null', 'w'); main(['validate', sys.argv[1], '--format', 'json']); "
+            "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)")
+    best = {}
+    for _ in range(repeat):
+        for name, folder in (("without", empty), ("with", data)):
+            done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                                  env={**os.environ, "XLSHEETS_DATA_DIR": str(folder)}, cwd=tmp)
+            seconds, rss = map(float, done.stderr.split()[-2:])
+            old = best.get(name, (float("inf"), 0.0))
+            best[name] = (min(old[0], seconds), max(old[1], rss))
+    (t0, m0), (t1, m1) = best["without"], best["with"]
+    print(f"xlsheets validate --format json, {claims:,}-claim CSV: {t0:.2f} s and {m0:.0f} MB peak without "
+          f"NCCI files, {t1:.2f} s and {m1:.0f} MB with them: {t1 / t0 - 1:+.1%} time, {m1 - m0:+.0f} MB "
+          f"({(m1 - m0) * 2**20 / claims:,.0f} bytes a claim: every result is held for the batch parts "
+          "across claims until the end)")
 
 
 if __name__ == "__main__":

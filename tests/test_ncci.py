@@ -326,3 +326,34 @@ def test_c114_leaves_pairs_the_ptp_file_covers_to_n501(data, tmp_path):
     assert [f["rule"] for f in a1["findings"] if f["rule"] in ("C114", "N501")] == ["N501"]
     # the sample PTP file has no 62323/77012 edit: C114 still says it
     assert [f["rule"] for f in a2["findings"] if f["rule"] in ("C114", "N501")] == ["C114"]
+
+
+def test_held_results_are_frozen_out_of_the_collector_and_unfrozen_after(data, tmp_path, monkeypatch):
+    """With the NCCI batch parts every result is held to the end; the batch run freezes what is
+    alive every so many held results (the collector would walk them all again and again) and
+    unfreezes it when the run ends. The findings are the same either way."""
+    import gc
+    from xlsheets import batch
+    from xlsheets.engine import Validator
+    from xlsheets.ncci import reset_ncci
+    monkeypatch.setenv("XLSHEETS_DATA_DIR", str(data))
+    reset_ncci()
+    claims = tmp_path / "claims.csv"
+    claims.write_text("claim_id,patient_id,dos,payer,dx1,cpt1,cpt2\n" + "".join(
+        f"A{n},P{n // 2},2026-03-10,Aetna,M54.17,{'62323' if n % 2 else '77003'},64484-RT\n" for n in range(40)))
+
+    def findings(per_freeze):
+        monkeypatch.setattr(batch._HeldFromCollector, "HELD_PER_FREEZE", per_freeze)
+        with batch.run_batch(claims, Validator()) as result:
+            frozen_during = gc.get_freeze_count()
+            found = [(r.claim_id, f.rule, f.message) for r in result.results() for f in r.findings]
+        return found, frozen_during
+
+    try:
+        plain, frozen_plain = findings(10**9)
+        frozen, frozen_during = findings(7)
+    finally:
+        reset_ncci()
+    assert frozen == plain and any(rule == "N501" for _c, rule, _m in plain)
+    assert frozen_plain == 0 and frozen_during > 0
+    assert gc.get_freeze_count() == 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import gc
 import itertools
 import json
 import pickle
@@ -446,11 +447,13 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
             pack = table.pack
             claims = 0
             batch: list = []
+            held_from_collector = stack.enter_context(_HeldFromCollector())
             for claim in claims_from_rows(header, counter, opened.first_row):
                 result = run.add(claim)
                 held = run.holds(claim)
                 if held:
                     pending[claims] = result
+                    held_from_collector.one_more()
                 else:
                     tally.add(result)
                 if spool is not None or (emit is not None and not held):
@@ -479,6 +482,36 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
                               validator, spool, row_spool, pending, claims, counter.count,
                               header.line_level, tally, header,
                               sheet_layout(path, opened.name) if keep_rows else None, table)
+
+
+class _HeldFromCollector:
+    """Keep the results held for the batch rules out of the cycle collector's way.
+
+    With a batch rule across claims (the NCCI edits) every result is held until the end of the
+    workbook; each full collection would walk them all again (+40% on 200,000 claims). Every
+    HELD_PER_FREEZE results the young garbage is collected and what is alive is frozen (left
+    out of collections); at the end everything is unfrozen and collectable as usual.
+    """
+
+    HELD_PER_FREEZE = 20_000
+
+    def __init__(self):
+        self.held = 0
+        self.froze = False
+
+    def __enter__(self):
+        return self
+
+    def one_more(self) -> None:
+        self.held += 1
+        if self.held % self.HELD_PER_FREEZE == 0 and gc.isenabled():
+            gc.collect(1)
+            gc.freeze()
+            self.froze = True
+
+    def __exit__(self, *exc) -> None:
+        if self.froze:
+            gc.unfreeze()
 
 
 class _Tally:
