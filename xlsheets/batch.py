@@ -197,7 +197,7 @@ class BatchResult:
 
     def __init__(self, source: str, sheet: str, header: list, header_row: int, validator,
                  spool, row_spool, pending: dict, claims: int, rows: int, line_level: bool, tally,
-                 header_map=None, layout=None, findings=None):
+                 header_map=None, layout=None, findings=None, changed=None):
         self.source, self.sheet, self.header, self.header_row = source, sheet, header, header_row
         self.layout = layout  # the input's column widths and number formats, for the report
         self.header_map = header_map
@@ -208,6 +208,9 @@ class BatchResult:
         self.claim_count, self.row_count, self.line_level = claims, rows, line_level
         self._tally = tally
         self.summary = self._summarise()
+        # The spool holds every other held claim as it is: only the changed are stored again.
+        if changed is not None:
+            self._pending = {i: r for i, r in pending.items() if id(r) in changed}
 
     def records(self) -> Iterator[tuple]:
         """Claim results in sheet order (batch-rule findings included), as packed records
@@ -481,7 +484,7 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
             yield BatchResult(str(path), opened.name, list(opened.header), opened.header_row,
                               validator, spool, row_spool, pending, claims, counter.count,
                               header.line_level, tally, header,
-                              sheet_layout(path, opened.name) if keep_rows else None, table)
+                              sheet_layout(path, opened.name) if keep_rows else None, table, run.changed)
 
 
 class _HeldFromCollector:

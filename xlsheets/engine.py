@@ -697,6 +697,7 @@ class BatchRun:
         self._views: dict[tuple, list] = {}  # (reads, group_by) -> views of the grouped claims
         self._recipes: dict[int, tuple] = {}  # id(list of batch rules) -> what _keep does (_recipe)
         self._last_held: Claim | None = None  # the claim just added, when a batch rule kept it
+        self.changed: set[int] = set()  # after finish(): ids of the results it changed
 
     def add(self, claim: Claim) -> ClaimResult:
         """Validate one claim with the claim rules and keep it for the batch rules."""
@@ -821,8 +822,13 @@ class BatchRun:
         return claim is self._last_held
 
     def finish(self) -> list[tuple[ClaimResult, Finding]]:
-        """Run batch rules; their findings are appended to the results already returned."""
+        """Run batch rules; their findings are appended to the results already returned.
+
+        ``changed`` then holds the ids of the results finish() changed (findings added, or a
+        claim part's findings settled by a ``group_decides`` part): a caller that stored the
+        others before need not store them again."""
         added = []
+        changed = self.changed = set()
         # One run per rule over every payer it is enabled for: a patient's history spans them;
         # ctx.settings_for(claim) gives each claim's own payer settings.
         for rule, plan, claims in self._pending.values():
@@ -833,12 +839,16 @@ class BatchRun:
                 if rule.group_decides:  # this part's findings replace the claim part's
                     for claim in claims:
                         result = self._results[id(claim)]
-                        result.findings = [f for f in result.findings if f.rule != rule.id]
+                        kept = [f for f in result.findings if f.rule != rule.id]
+                        if len(kept) != len(result.findings):
+                            result.findings = kept
+                            changed.add(id(result))
             for claim, finding in self.validator._run_batch_rule(rule, plan, claims):
                 result = self._results.get(id(claim))
                 if result is not None:
                     result.findings.append(finding)
                     added.append((result, finding))
+                    changed.add(id(result))
         self._last_held = None
         self._pending.clear()
         self._results.clear()
