@@ -38,7 +38,8 @@ SHIPPED = ROOT / "templates" / "claims.xlsm"
 CT = "{http://schemas.openxmlformats.org/package/2006/content-types}"
 PR = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 VML_X = "{urn:schemas-microsoft-com:office:excel}"
-ADDED = ["xl/vbaProject.bin", "xl/drawings/vmlDrawing1.vml", "xl/worksheets/_rels/sheet1.xml.rels"]
+ADDED = ["xl/vbaProject.bin", "xl/drawings/vmlDrawing1.vml", "xl/worksheets/_rels/sheet1.xml.rels",
+         "xl/drawings/vmlDrawing2.vml", "xl/worksheets/_rels/sheet3.xml.rels"]
 
 
 @pytest.fixture(scope="module")
@@ -90,22 +91,23 @@ def test_it_opens_as_a_macro_enabled_workbook_with_the_claims_table(built):
     assert wb.code_name == "ThisWorkbook" and wb["Claims"].sheet_properties.codeName == "Sheet1"
 
 
-def button(path):
-    """(caption, macro, anchor) of the one form button, and the sheet whose drawing holds it."""
+def button(path, sheet: int = 1, drawing: int = 1):
+    """(sheet name, caption, macro, anchor) of the one form button on the ``sheet``-th sheet,
+    whose drawing is the ``drawing``-th."""
     p = parts(path)
     workbook = ET.fromstring(p["xl/workbook.xml"])
-    first = next(workbook.iter("{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheet"))
-    sheet_xml = p["xl/worksheets/sheet1.xml"].decode()
+    named = list(workbook.iter("{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheet"))[sheet - 1]
+    sheet_xml = p[f"xl/worksheets/sheet{sheet}.xml"].decode()
     (rid,) = re.findall(r'<legacyDrawing r:id="(rId\d+)"/>', sheet_xml)
-    kind, target = rels(p["xl/worksheets/_rels/sheet1.xml.rels"])[rid]
-    assert kind.endswith("/relationships/vmlDrawing") and target == "../drawings/vmlDrawing1.vml"
-    vml = ET.fromstring(p["xl/drawings/vmlDrawing1.vml"])
+    kind, target = rels(p[f"xl/worksheets/_rels/sheet{sheet}.xml.rels"])[rid]
+    assert kind.endswith("/relationships/vmlDrawing") and target == f"../drawings/vmlDrawing{drawing}.vml"
+    vml = ET.fromstring(p[f"xl/drawings/vmlDrawing{drawing}.vml"])
     (shape,) = vml.iter("{urn:schemas-microsoft-com:vml}shape")
     data = shape.find(f"{VML_X}ClientData")
     assert data.get("ObjectType") == "Button"
     caption = "".join(shape.find("{urn:schemas-microsoft-com:vml}textbox").itertext())
     anchor = [int(n) for n in data.find(f"{VML_X}Anchor").text.split(",")]
-    return first.get("name"), caption, data.find(f"{VML_X}FmlaMacro").text, anchor
+    return named.get("name"), caption, data.find(f"{VML_X}FmlaMacro").text, anchor
 
 
 def test_the_claims_sheet_has_a_validate_sheet_button_beside_the_table(built):
@@ -115,6 +117,20 @@ def test_the_claims_sheet_has_a_validate_sheet_button_beside_the_table(built):
     status = len(COLUMNS)  # 0-based column of "Status"; the script writes its own right of it
     assert left_col >= status + 2 and right_col > left_col  # covers neither
     assert top_row == bottom_row == 0 and 0 < top < bottom <= 60  # inside the 45-point header row
+
+
+def test_the_instructions_sheet_has_the_same_button_at_its_top_beside_the_text(built):
+    """The button a user sees without scrolling: row 1 of the Instructions sheet, right of its two
+    text columns, the same macro (from there the script checks the Claims sheet)."""
+    sheet, caption, macro, anchor = button(built, sheet=3, drawing=2)
+    assert (sheet, caption, macro) == ("Instructions", "Validate Claims", "[0]!SampleCall")
+    left_col, _, top_row, top, *_ = anchor
+    assert (left_col, top_row, top) == (2, 0, 0)  # column C: A and B hold the instructions
+    wb = openpyxl.load_workbook(built)
+    assert all(wb["Instructions"].cell(r, 3).value is None for r in range(1, wb["Instructions"].max_row + 1))
+    ids = [re.search(rb'<v:shape id="(_x0000_s\d+)"', parts(built)[f"xl/drawings/vmlDrawing{n}.vml"])[1]
+           for n in (1, 2)]
+    assert ids == [b"_x0000_s1025", b"_x0000_s2049"]  # unique in the workbook, as Excel needs
 
 
 def test_the_buttons_macro_imports_the_companion_and_runs_the_sheet_script(built):
@@ -148,16 +164,20 @@ RUNPYTHON = textwrap.dedent("""
 """)
 
 
-def test_pressing_the_button_validates_the_sheet_through_the_companion(built, tmp_path):
+@pytest.mark.parametrize("pressed_on", [0, 1], ids=["Claims button", "Instructions button"])
+def test_pressing_the_button_validates_the_sheet_through_the_companion(built, tmp_path, pressed_on):
     """The command SampleCall builds for claims.xlsm, run as RunPython runs it: the companion is
-    found next to the workbook and writes the status column and the Findings and Summary sheets."""
+    found next to the workbook and writes the status column and the Findings and Summary sheets,
+    pressed on the Claims sheet or on the Instructions sheet (the active one then has no table)."""
     name = built.name
     module = name[:name.rindex(".")]  # Left(ThisWorkbook.Name, InStrRev(...) - 1)
     command = "import " + module + ";" + module + ".main()"
     head = ["claim_id", "patient_id", "dos", "payer", "dx1", "cpt1", "disc_disorder_confirmed"]
     book = {"client": "Office.js", "version": "0.37.8",
-            "book": {"name": name, "active_sheet_index": 0, "selection": "A1"}, "names": [],
+            "book": {"name": name, "active_sheet_index": pressed_on, "selection": "A1"}, "names": [],
             "sheets": [{"name": "Claims", "values": [head, ["C1", "P1", 46091, "Aetna", "M54.17", 64483, "Y"]],
+                        "pictures": [], "tables": [], "charts": [], "shapes": []},
+                       {"name": "Instructions", "values": [["How to use this workbook"], [""]],
                         "pictures": [], "tables": [], "charts": [], "shapes": []}]}
     env = {**os.environ, "XLWINGS_LICENSE_KEY": "noncommercial", "XLSHEETS_NO_ENTRY_POINTS": "1",
            "XDG_CONFIG_HOME": str(tmp_path / "nocfg")}
@@ -190,10 +210,18 @@ def test_the_parts_are_the_ones_xlsxwriter_writes_for_a_button_and_a_vba_project
     sheet.insert_button(0, anchor[0], {"macro": "SampleCall", "caption": "Validate sheet", "y_offset": anchor[3],
                                        "width": classic_template.BUTTON_WIDTH,
                                        "height": classic_template.BUTTON_HEIGHT})
+    book.add_worksheet("Status (fast)")
+    guide = book.add_worksheet("Instructions")
+    text = wb["Instructions"]
+    for c, letter in enumerate("AB"):
+        guide.set_column_pixels(c, c, classic_template._pixels(text.column_dimensions[letter].width))
+    guide.insert_button(0, 2, {"macro": "SampleCall", "caption": "Validate Claims",
+                               "width": classic_template.BUTTON_WIDTH, "height": classic_template.BUTTON_HEIGHT})
     book.add_vba_project(io.BytesIO(classic_template.vba_project()[0]), is_stream=True)
     book.close()
     ours, theirs = parts(built), parts(ref)
     assert ours["xl/drawings/vmlDrawing1.vml"] == theirs["xl/drawings/vmlDrawing1.vml"]
+    assert ours["xl/drawings/vmlDrawing2.vml"] == theirs["xl/drawings/vmlDrawing2.vml"]
     assert ours["xl/vbaProject.bin"] == theirs["xl/vbaProject.bin"]
     for part in ("[Content_Types].xml",):
         for entry in ('<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>',
@@ -201,7 +229,8 @@ def test_the_parts_are_the_ones_xlsxwriter_writes_for_a_button_and_a_vba_project
                       'PartName="/xl/workbook.xml" ContentType="application/vnd.ms-excel.sheet.macroEnabled.main+xml"'):
             assert entry in theirs[part].decode() and entry in ours[part].decode(), entry
     kinds = lambda p, name: sorted(rels(p[name]).values())
-    assert kinds(ours, "xl/worksheets/_rels/sheet1.xml.rels") == kinds(theirs, "xl/worksheets/_rels/sheet1.xml.rels")
+    for rels_part in ("xl/worksheets/_rels/sheet1.xml.rels", "xl/worksheets/_rels/sheet3.xml.rels"):
+        assert kinds(ours, rels_part) == kinds(theirs, rels_part), rels_part
     vba = lambda p: [v for v in rels(p["xl/_rels/workbook.xml.rels"]).values() if "vbaProject" in v[0]]
     assert vba(ours) == vba(theirs)
     for p in (ours, theirs):

@@ -13,7 +13,9 @@ changed are the ones XlsxWriter writes for ``add_vba_project`` and ``insert_butt
   therefore be a Python module name;
 * a form-control button on the Claims sheet, assigned to ``SampleCall``: a legacy VML drawing,
   in row 1 one column right of the Status column, so it covers neither the table nor the
-  "xlsheets status" column the script writes there.
+  "xlsheets status" column the script writes there; and the same button ("Validate Claims")
+  at the top of the Instructions sheet, beside its text, where a user sees it without
+  scrolling (from there the script checks the Claims sheet).
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ __all__ = ["ClassicTemplateError", "MACRO", "BUTTON_CAPTION", "vba_project", "co
 
 MACRO = "SampleCall"  # the macro of xlwings' standalone quickstart workbook
 BUTTON_CAPTION = "Validate sheet"
+INSTRUCTIONS_CAPTION = "Validate Claims"  # the same macro, from the Instructions sheet
 VBA_SOURCE = "quickstart_standalone.xlsm"
 VBA_CONTENT_TYPE = "application/vnd.ms-office.vbaProject"
 MACRO_WORKBOOK = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
@@ -39,7 +42,6 @@ VML_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.vmlDrawing"
 VBA_REL = "http://schemas.microsoft.com/office/2006/relationships/vbaProject"
 VML_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/vmlDrawing"
 R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-VML_PART = "xl/drawings/vmlDrawing1.vml"
 # Modules the companion would hide if it had their name (its folder goes first on sys.path).
 _TAKEN = {"xlsheets", "xlwings", "openpyxl", "xlsxwriter", "pluggy", "et_xmlfile", "python_calamine"}
 BUTTON_WIDTH, BUTTON_HEIGHT = 128, 30  # pixels: two default columns; fits in the 60-pixel header row
@@ -107,21 +109,30 @@ def _pixels(width: float | None) -> int:
     return int((256 * width + int(128 / 7)) / 256 * 7)
 
 
-def button_vml(column: int, left: int, top: int, caption: str = BUTTON_CAPTION, macro: str = MACRO) -> str:
+def button_vml(column: int, left: int, top: int, caption: str = BUTTON_CAPTION, macro: str = MACRO,
+               drawing: int = 1, row_heights: tuple[int, ...] = ()) -> str:
     """The VML drawing of one form button (as XlsxWriter's ``insert_button`` writes it): its top
     left corner in ``column`` (0-based) of row 1, ``left`` pixels from the sheet's left edge,
-    ``top`` pixels down the header row."""
+    ``top`` pixels down the first row. ``drawing`` numbers the sheet's drawing in the workbook
+    (1, 2, ...): shape IDs are unique per workbook, 1024 per drawing. ``row_heights``: the first
+    rows' heights in pixels (20, the default, for the others), for the row the bottom edge is in."""
     columns = BUTTON_WIDTH // 64  # it spans default-width columns only
     style = (f"position:absolute;margin-left:{left * 0.75:g}pt;margin-top:{top * 0.75:g}pt;"
              f"width:{BUTTON_WIDTH * 0.75:g}pt;height:{BUTTON_HEIGHT * 0.75:g}pt;z-index:1;mso-wrap-style:tight")
-    anchor = f"{column}, 0, 0, {top}, {column + columns}, {BUTTON_WIDTH - 64 * columns}, 0, {top + BUTTON_HEIGHT}"
+    bottom_row, bottom = 0, top + BUTTON_HEIGHT
+    while bottom > (row_heights[bottom_row] if bottom_row < len(row_heights) else 20):
+        bottom -= row_heights[bottom_row] if bottom_row < len(row_heights) else 20
+        bottom_row += 1
+    anchor = (f"{column}, 0, 0, {top}, {column + columns}, {BUTTON_WIDTH - 64 * columns}, "
+              f"{bottom_row}, {bottom}")
     return (
         '<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
         'xmlns:x="urn:schemas-microsoft-com:office:excel"><o:shapelayout v:ext="edit">'
-        '<o:idmap v:ext="edit" data="1"/></o:shapelayout><v:shapetype id="_x0000_t201" '
+        f'<o:idmap v:ext="edit" data="{drawing}"/></o:shapelayout><v:shapetype id="_x0000_t201" '
         'coordsize="21600,21600" o:spt="201" path="m,l,21600r21600,l21600,xe"><v:stroke joinstyle="miter"/>'
         '<v:path shadowok="f" o:extrusionok="f" strokeok="f" fillok="f" o:connecttype="rect"/>'
-        '<o:lock v:ext="edit" shapetype="t"/></v:shapetype><v:shape id="_x0000_s1025" type="#_x0000_t201" '
+        '<o:lock v:ext="edit" shapetype="t"/></v:shapetype>'
+        f'<v:shape id="_x0000_s{1024 * drawing + 1}" type="#_x0000_t201" '
         f'style="{style}" o:button="t" fillcolor="buttonFace [67]" strokecolor="windowText [64]" '
         'o:insetmode="auto"><v:fill color2="buttonFace [67]" o:detectmouseclick="t"/>'
         '<o:lock v:ext="edit" rotation="t"/><v:textbox style="mso-direction-alt:auto" o:singleclick="f">'
@@ -162,9 +173,32 @@ def _sheet_part(parts: dict[str, bytes], sheet: str) -> str:
     return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
 
 
-def macro_enabled(xlsx: bytes, vba: bytes, sheet: str, vml: str) -> bytes:
+def _add_drawing(parts: dict[str, bytes], sheet: str, drawing: str, vml: str) -> None:
+    """Put the VML drawing ``vml`` (part name ``drawing``, e.g. vmlDrawing1.vml) on the worksheet
+    called ``sheet``: the part, the sheet's relationship to it and its <legacyDrawing>."""
+    parts[f"xl/drawings/{drawing}"] = vml.encode()
+    sheet_part = _sheet_part(parts, sheet)
+    folder, name = sheet_part.rsplit("/", 1)
+    rels_part = f"{folder}/_rels/{name}.rels"
+    old = parts.get(rels_part)
+    rels, rid = _add_rel(old.decode() if old else None, VML_REL, f"../drawings/{drawing}")
+    parts[rels_part] = rels.encode()
+    xml = parts[sheet_part].decode()
+    if "<legacyDrawing " in xml:
+        raise ClassicTemplateError(f"the {sheet} sheet already has a legacy drawing (comments)")
+    root = re.search(r"<worksheet [^>]*>", xml).group(0)
+    if "xmlns:r=" not in root:
+        xml = xml.replace(root, root[:-1].rstrip("/ ") + f' xmlns:r="{R_NS}">', 1)
+    # CT_Worksheet order: legacyDrawing comes before these, after everything else.
+    later = re.search(r"<(legacyDrawingHF|picture|oleObjects|controls|webPublishItems|tableParts|extLst)[ >]|</worksheet>", xml)
+    xml = xml[:later.start()] + f'<legacyDrawing r:id="{rid}"/>' + xml[later.start():]
+    parts[sheet_part] = xml.encode()
+
+
+def macro_enabled(xlsx: bytes, vba: bytes, drawings: dict[str, str]) -> bytes:
     """The workbook ``xlsx`` (as openpyxl wrote it) made macro-enabled: the VBA project ``vba``
-    added, and the drawing ``vml`` (the button) on the worksheet called ``sheet``."""
+    added, and each drawing of ``drawings`` (sheet name -> the VML of its button, numbered in
+    this order as button_vml's ``drawing``) on its sheet."""
     with zipfile.ZipFile(io.BytesIO(xlsx)) as src:
         parts = {info.filename: src.read(info) for info in src.infolist()}
     types = parts["[Content_Types].xml"].decode()
@@ -178,24 +212,8 @@ def macro_enabled(xlsx: bytes, vba: bytes, sheet: str, vml: str) -> bytes:
     rels, _ = _add_rel(parts["xl/_rels/workbook.xml.rels"].decode(), VBA_REL, "vbaProject.bin")
     parts["xl/_rels/workbook.xml.rels"] = rels.encode()
     parts["xl/vbaProject.bin"] = vba
-    parts[VML_PART] = vml.encode()
-
-    sheet_part = _sheet_part(parts, sheet)
-    folder, name = sheet_part.rsplit("/", 1)
-    rels_part = f"{folder}/_rels/{name}.rels"
-    old = parts.get(rels_part)
-    rels, rid = _add_rel(old.decode() if old else None, VML_REL, "../drawings/vmlDrawing1.vml")
-    parts[rels_part] = rels.encode()
-    xml = parts[sheet_part].decode()
-    if "<legacyDrawing " in xml:
-        raise ClassicTemplateError(f"the {sheet} sheet already has a legacy drawing (comments)")
-    root = re.search(r"<worksheet [^>]*>", xml).group(0)
-    if "xmlns:r=" not in root:
-        xml = xml.replace(root, root[:-1].rstrip("/ ") + f' xmlns:r="{R_NS}">', 1)
-    # CT_Worksheet order: legacyDrawing comes before these, after everything else.
-    later = re.search(r"<(legacyDrawingHF|picture|oleObjects|controls|webPublishItems|tableParts|extLst)[ >]|</worksheet>", xml)
-    xml = xml[:later.start()] + f'<legacyDrawing r:id="{rid}"/>' + xml[later.start():]
-    parts[sheet_part] = xml.encode()
+    for number, (sheet, vml) in enumerate(drawings.items(), 1):
+        _add_drawing(parts, sheet, f"vmlDrawing{number}.vml", vml)
 
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
@@ -208,8 +226,10 @@ def macro_enabled(xlsx: bytes, vba: bytes, sheet: str, vml: str) -> bytes:
 
 def classic_workbook(wb, vba: bytes) -> bytes:
     """The template workbook ``wb`` (openpyxl, from ``build_template``) as .xlsm bytes, with the
-    VBA project and the button on the Claims sheet."""
-    from .template import CLAIMS_SHEET
+    VBA project, the button on the Claims sheet, and the same button at the top of the
+    Instructions sheet, the one a user sees without scrolling (the script checks the Claims
+    sheet when the active sheet has no claims table)."""
+    from .template import CLAIMS_SHEET, INSTRUCTIONS_SHEET
     # The VBA project's document modules are ThisWorkbook and Sheet1, Sheet2...: Excel ties them
     # to the workbook and sheets by these code names (XlsxWriter sets them the same way).
     wb.code_name = "ThisWorkbook"
@@ -223,9 +243,15 @@ def classic_workbook(wb, vba: bytes) -> bytes:
     left = sum(_pixels(widths.get(_letter(c))) for c in range(1, column + 1))
     header = claims.row_dimensions[1].height or 15
     top = max((round(header / 0.75) - BUTTON_HEIGHT) // 2, 0)
+    # On the Instructions sheet: right of its two text columns, beside the title.
+    instructions = wb[INSTRUCTIONS_SHEET]
+    widths = {letter: dim.width for letter, dim in instructions.column_dimensions.items() if dim.customWidth}
+    guide = (2, sum(_pixels(widths.get(_letter(c))) for c in (1, 2)), 0)
     plain = io.BytesIO()
     wb.save(plain)
-    return macro_enabled(plain.getvalue(), vba, CLAIMS_SHEET, button_vml(column, left, top))
+    return macro_enabled(plain.getvalue(), vba, {
+        CLAIMS_SHEET: button_vml(column, left, top, drawing=1, row_heights=(round(header / 0.75),)),
+        INSTRUCTIONS_SHEET: button_vml(*guide, caption=INSTRUCTIONS_CAPTION, drawing=2)})
 
 
 def _letter(index: int) -> str:

@@ -23,6 +23,7 @@ __all__ = ["main", "build_template", "payer_choices", "COLUMNS", "CLAIMS_SHEET",
 
 CLAIMS_SHEET = "Claims"
 STATUS_SHEET = "Status (fast)"
+INSTRUCTIONS_SHEET = "Instructions"
 DATA_ROWS = 200  # rows prepared with formulas and dropdowns
 
 MAX_CODES = 12  # dx1..dx12 and cpt1..cpt12: the 12 diagnoses and 12 service lines of a CMS-1500
@@ -95,8 +96,9 @@ INSTRUCTIONS = [
     "Work in claims.xlsm, the classic template (xlsheets template --classic claims.xlsm  writes it with "
     "claims.py beside it). In Excel: xlwings ribbon > UDF Modules: xlsheets.udfs > Import Functions.",
     "Validate sheet (the whole sheet at once, with a Findings and a Summary sheet): in xlwings Lite pick "
-    "'Validate sheet' in the add-in's script list and Run. Classic xlwings: in claims.xlsm press the "
-    "Validate sheet button at the right end of the Claims header row (right of Status); claims.py must sit "
+    "'Validate sheet' in the add-in's script list and Run. Classic xlwings: in claims.xlsm press "
+    "Validate Claims at the top of this sheet, or the Validate sheet button at the right end of the Claims "
+    "header row (right of Status); claims.py must sit "
     "next to the workbook, under the same name (docs/excel.md). The VBA module in claims.xlsm is xlwings' "
     "own (BSD 3-clause licence, Copyright (C) 2014-present Zoomer Analytics; the licence heads the module).",
     "",
@@ -257,7 +259,7 @@ def build_template(rows: list[list] | None = None, data_rows: int = DATA_ROWS, p
             formula=[f'LEFT(A2,{len(word)})="{word}"'],
             fill=PatternFill("solid", fgColor=fill, bgColor=fill), font=Font(color=font)))
 
-    info = wb.create_sheet("Instructions", 2)
+    info = wb.create_sheet(INSTRUCTIONS_SHEET, 2)
     info.column_dimensions["A"].width = 30
     info.column_dimensions["B"].width = 100
     wrap = Alignment(wrap_text=True, vertical="top")
