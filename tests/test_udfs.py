@@ -217,3 +217,27 @@ def test_ncci_pair_reads_cells_as_excel_gives_them(tmp_path, monkeypatch):
     finally:
         reset_ncci()
         udfs.reset()
+
+
+def test_status_table_settles_an_add_on_by_the_patients_other_row_and_reruns_the_same(tmp_path, monkeypatch):
+    """CLAIM_STATUS_TABLE with the NCCI AOC file loaded: 64484 on one row and its primary 64483 on
+    the same patient's other row that date is not an error (N503 looks at the date); another
+    patient's lone 64484 is. A recalculation (rows from the cache) says the same."""
+    from pathlib import Path
+    from xlsheets.ncci import import_files, reset_ncci
+    fix = Path(__file__).parent / "fixtures" / "ncci"
+    monkeypatch.setenv("XLSHEETS_DATA_DIR", str(tmp_path))
+    import_files([fix / "sample-not-cms-data_aoc-2026q1.txt"], tmp_path)
+    udfs.reset()
+    table = [["claim_id", "patient_id", "dos", "payer", "dx1", "cpt1"],
+             ["A1", "P1", "2026-03-10", "Aetna", "M54.17", "64483-RT"],
+             ["A2", "P1", "2026-03-10", "Aetna", "M54.17", "64484-RT"],
+             ["B1", "P2", "2026-03-10", "Aetna", "M54.17", "64484-RT"]]
+    try:
+        for _ in range(2):
+            statuses = [row[0] for row in udfs.claim_status_table(table)]
+            assert not statuses[1].startswith("ERROR"), statuses
+            assert statuses[2].startswith("ERROR N503"), statuses
+    finally:
+        reset_ncci()
+        udfs.reset()
