@@ -2,6 +2,7 @@
 
     xlsheets ncci import FILE... [--quarter 2026Q1] [--setting practitioner|outpatient_hospital]
     xlsheets ncci status
+    xlsheets ncci wheel [--out FOLDER] [--setting ...] [--all-quarters]   (for xlwings Lite)
     xlsheets ncci --pair 62323 77003 [--dos 2026-03-10]
     xlsheets ncci --mue 64483 [--dos 2026-03-10]
     xlsheets ncci --addon 64484 [--dos 2026-03-10]
@@ -14,14 +15,16 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import sys
+from pathlib import Path
 
 from ..cli import UsageError, add_format_option, config_date_order, exit_codes_epilog, parse_cli_date, print_json
 from . import store
 from .files import NcciFileError
+from .wheel import DISTRIBUTION, size_text
 
 EXIT_CODES = {0: "done (a pair with no edit is an answer too)",
               1: "a file was refused (nothing was imported; what was loaded before is kept), or "
-                 "no NCCI file of that kind is loaded to answer from",
+                 "no NCCI file of that kind is loaded to answer from (wheel: none imported to pack)",
               2: "usage error"}
 HOW_TO_LOAD = ("Download the NCCI files from cms.gov (PTP, MUE and add-on code edits for "
                "practitioners) and run: xlsheets ncci import FILE...")
@@ -41,6 +44,8 @@ def main(argv: list[str]) -> int:
         return _import(argv[1:])
     if argv and argv[0] == "status":
         return _status(argv[1:])
+    if argv and argv[0] == "wheel":
+        return _wheel(argv[1:])
     return _lookup(argv)
 
 
@@ -92,17 +97,59 @@ def _status(argv: list[str]) -> int:
         print_json(sets)
         return 0
     if not sets:
-        print(f"No NCCI edits are loaded (looked in {store.ncci_folder(args.data_dir)}). "
-              "Rules N501-N503 do not run until they are.\n" + HOW_TO_LOAD)
+        print(f"No NCCI edits are loaded (looked in {store.ncci_folder(args.data_dir)}, and no "
+              f"{DISTRIBUTION} package is installed). Rules N501-N503 do not run until they are.\n"
+              + HOW_TO_LOAD)
         return 0
     for s in sets:
         print(f"{s['name']}: {s['rows']:,} rows, dates of service from {s['from']}; "
-              f"imported {s['imported']} from {', '.join(s['files'])}")
+              f"imported {s['imported']} from {', '.join(s['files'])}; from the {s['origin']}")
     missing = [f"{store.KIND_LABEL[k]} ({store.SETTING_LABEL[st]})" for st in store.SETTINGS
                for k in store.KINDS if any(x["setting"] == st for x in sets)
                and not any(x["setting"] == st and x["kind"] == f"ncci-{k}" for x in sets)]
     if missing:
         print("Not loaded: " + ", ".join(missing) + "; the rule for it does not run.")
+    return 0
+
+
+def _wheel(argv: list[str]) -> int:
+    p = _parser("xlsheets ncci wheel", "Pack the NCCI edits imported here into a data wheel for xlwings "
+                "Lite (Excel on the Mac and the web), which has no data folder: host the wheel on an "
+                "HTTPS server with CORS and add its address to the requirements.txt tab "
+                "(xlsheets lite --ncci-wheel-url URL). Rebuild it after each quarter's import.")
+    p.add_argument("--out", default=".", metavar="FOLDER", help="where to write the wheel (default: here)")
+    _setting_option(p, "only the sets of this setting (default: every imported setting)")
+    p.add_argument("--all-quarters", action="store_true",
+                   help="every imported quarter (default: the newest of each kind and setting; the PTP "
+                        "and AOC files list older edits with their dates)")
+    args = p.parse_args(argv)
+    from .wheel import build_wheel
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a folder")
+    setting = store.normalise_setting(args.setting) if args.setting else None
+    try:
+        done = build_wheel(out, args.data_dir, setting=setting, all_quarters=args.all_quarters)
+    except NcciFileError as exc:
+        print(f"xlsheets ncci wheel: {exc}", file=sys.stderr)
+        if args.format == "json":
+            print_json([])
+        return 1
+    except OSError as exc:
+        raise UsageError(f"cannot write the wheel into {out}: {exc.strerror or exc}") from None
+    done["requirements_line"] = f"https://YOUR-SERVER/FOLDER/{done['name']}"
+    if args.format == "json":
+        print_json([done])
+        return 0
+    print(f"wrote {done['wheel']} ({size_text(done['bytes'])}; {size_text(done['unpacked_bytes'])} "
+          f"installed), {DISTRIBUTION} {done['version']}, with:")
+    for s in done["sets"]:
+        print(f"  {s['name']}: {s['rows']:,} rows from {', '.join(s['files'])}")
+    print("For xlwings Lite: put the file on an HTTPS server that sends CORS headers, then add its "
+          "address as a line of the requirements.txt tab (or: xlsheets lite --ncci-wheel-url URL):")
+    print(f"  {done['requirements_line']}")
+    print("Restart xlwings Lite. Each new quarter: import the CMS files, build the wheel again, host "
+          "it and change that line to the new file's address.")
     return 0
 
 

@@ -33,7 +33,7 @@ from typing import Iterable, NamedTuple
 from .files import NcciFileError, Source, code_text, date_of, open_sources
 
 __all__ = ["KINDS", "SETTINGS", "KIND_LABEL", "SETTING_LABEL", "EditSet", "NcciData", "PtpEdit",
-           "MueEdit", "AocEdit", "get_ncci", "reset_ncci", "import_files", "loaded_sets",
+           "MueEdit", "AocEdit", "get_ncci", "reset_ncci", "import_files", "loaded_sets", "folder_sets",
            "ncci_folder", "pack", "unpack", "NcciFileError"]
 
 KINDS = ("ptp", "mue", "aoc")
@@ -142,6 +142,8 @@ class AocEdit(NamedTuple):
 class EditSet:
     """One imported kind/setting/quarter: its description at once, its arrays on first lookup."""
 
+    origin = "data folder"  # or the installed data wheel's name (loaded_sets sets it)
+
     def __init__(self, path: Path, meta: dict):
         self.path = path
         self.meta = meta
@@ -163,7 +165,7 @@ class EditSet:
                 "from": m["quarter_start"], "to": m["quarter_end"], "files": list(m["files"]),
                 "rows": m["rows"], "edits_effective_from": m.get("effective_from"),
                 "edits_effective_to": m.get("effective_to"), "imported": m.get("imported"),
-                "source": str(self.path)}
+                "source": str(self.path), "origin": self.origin}
 
     @property
     def arrays(self) -> dict[str, array]:
@@ -320,9 +322,29 @@ def ncci_folder(data_dir: str | os.PathLike | None = None) -> Path:
     return user_data_dir(data_dir) / "ncci"
 
 
+def folder_sets(data_dir: str | os.PathLike | None = None) -> list[EditSet]:
+    """The sets imported into the data folder (headers read, arrays not)."""
+    return _sets_in(ncci_folder(data_dir))
+
+
 def loaded_sets(data_dir: str | os.PathLike | None = None) -> list[EditSet]:
-    """Every imported set, by setting, kind and quarter (headers read, arrays not)."""
-    folder = ncci_folder(data_dir)
+    """Every set in use, by setting, kind and quarter: the data folder's, and an installed NCCI
+    data wheel's (xlwings Lite's only source, :mod:`xlsheets.ncci.wheel`) for any kind, setting
+    and quarter the data folder does not have."""
+    out = folder_sets(data_dir)
+    from .wheel import installed_folder
+    package = installed_folder()
+    if package is not None:
+        have = {(s.setting, s.kind, s.quarter) for s in out}
+        for s in _sets_in(package.folder):
+            if (s.setting, s.kind, s.quarter) not in have:
+                s.origin = package.origin
+                out.append(s)
+        out.sort(key=lambda s: (SETTINGS.index(s.setting), KINDS.index(s.kind), s.start))
+    return out
+
+
+def _sets_in(folder: Path) -> list[EditSet]:
     out = []
     for setting in SETTINGS:
         for path in sorted((folder / setting).glob("*.bin")):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import operator
+import sys
 from collections import defaultdict
 
 from ..hookspecs import hookimpl
@@ -34,6 +35,10 @@ ASSOCIATED_MODIFIERS = frozenset({
 EITHER_CODE_FROM = _dt.date(2019, 7, 1)
 HOW_TO_LOAD = ("Download the NCCI edit files from cms.gov and load them with: "
                "xlsheets ncci import FILE... (see xlsheets ncci status)")
+if sys.platform == "emscripten":  # xlwings Lite: no data folder, only requirements.txt
+    HOW_TO_LOAD = ("In xlwings Lite: import the NCCI files from cms.gov on a computer with xlsheets, "
+                   "build the data wheel (xlsheets ncci wheel) and add its address to the "
+                   "requirements.txt tab (docs/ncci.md)")
 
 
 def _ncci(settings):
