@@ -64,6 +64,25 @@ def test_a_wheel_url_lite_cannot_load_is_refused(tmp_path, url, says):
     assert not (tmp_path / "out").exists()
 
 
+def test_ncci_wheel_url_adds_the_data_wheel_line(tmp_path):
+    url = "https://claims.example.org/ncci/xlsheets_ncci_data-2026.2-py3-none-any.whl"
+    done = run_cli("lite", str(tmp_path), "--ncci-wheel-url", url)
+    assert done.returncode == 0, done.stderr
+    lines = [l for l in (tmp_path / "requirements.txt").read_text().splitlines() if l and not l.startswith("#")]
+    assert lines == ["xlwings", f"xlsheets=={xlsheets.__version__}", url]  # xlsheets still from the index
+
+
+@pytest.mark.parametrize("url, says", [
+    ("http://intranet/xlsheets_ncci_data-2026.2-py3-none-any.whl", "https://"),
+    ("https://intranet/ncci-2026q2.whl", "xlsheets_ncci_data-2026.1-py3-none-any.whl"),
+    ("https://intranet/xlsheets_ncci_data-2026.2.zip", ".whl"),
+])
+def test_an_ncci_wheel_url_lite_cannot_install_is_refused(tmp_path, url, says):
+    done = run_cli("lite", str(tmp_path / "out"), "--ncci-wheel-url", url)
+    assert done.returncode == 2 and says in done.stderr and "--ncci-wheel-url" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
+
+
 # --- main.py with settings and plugins pasted in, called as xlwings Lite calls it --------------
 SETTINGS = '''
 [payers.acme]
@@ -125,9 +144,9 @@ TABLE = [HEAD,
          ["C4", "P4", 46091, "Acme Health", "M51.16", None, 99214]]
 
 
-def pasted_main(folder: Path, settings: str, plugins: list[tuple[str, str]]) -> Path:
-    """main.py as `xlsheets lite` writes it, with settings and plugins pasted where it says."""
-    assert run_cli("lite", str(folder)).returncode == 0
+def pasted_main(folder: Path, settings: str, plugins: list[tuple[str, str]], *lite_args: str) -> Path:
+    """main.py as `xlsheets lite [lite_args]` writes it, with settings and plugins pasted where it says."""
+    assert run_cli("lite", str(folder), *lite_args).returncode == 0
     path = folder / "main.py"
     text = path.read_text(encoding="utf-8")
     entries = "".join(f"    ({name!r}, r'''\n{source}'''),\n" for name, source in plugins)
@@ -137,10 +156,13 @@ def pasted_main(folder: Path, settings: str, plugins: list[tuple[str, str]]) -> 
     return folder
 
 
-def call(folder: Path, calls: list, tmp_path: Path) -> list:
+def call(folder: Path, calls: list, tmp_path: Path, site: Path | None = None) -> list:
+    """The calls through xlwings on CPython; ``site``: a folder of installed packages (a data wheel)."""
     env = {**os.environ, "XLWINGS_ON_SERVER": "true", "XLWINGS_LICENSE_KEY": "noncommercial",
            "XLSHEETS_NO_ENTRY_POINTS": "1", "XDG_CONFIG_HOME": str(tmp_path / "nocfg"),
            "XLSHEETS_DATA_DIR": str(tmp_path / "nodata")}
+    if site is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
     env.pop("XLSHEETS_CONFIG", None)
     done = subprocess.run([sys.executable, "-c", RUNNER, str(folder)], input=json.dumps(calls),
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)

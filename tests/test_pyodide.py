@@ -8,6 +8,11 @@ package index), main.py is imported, and every function is called through xlwing
 error objects, handed over as JavaScript objects. Two Pyodides: the 0.27 line xlwings Lite names
 and the newest on npm (see .ci/setup-extra). Needs Node.js and the package index; under CI=true
 a missing Node fails instead of skipping.
+
+The NCCI edits take the practice's route too: the sample CMS-layout fixtures are imported into a
+data folder with `xlsheets ncci import`, packed with `xlsheets ncci wheel`, and the bundle is
+written with `xlsheets lite --ncci-wheel-url` naming that file as if hosted; micropip installs it
+with the rest, and NCCI_PAIR and CLAIM_STATUS_TABLE answer from it.
 """
 from __future__ import annotations
 
@@ -95,17 +100,20 @@ def wheel(tmp_path_factory) -> Path:
     return built
 
 
-def run_in_pyodide(version: str, wheel: Path, tmp_path: Path, calls: list, big=None) -> dict:
+def run_in_pyodide(version: str, wheel: Path, tmp_path: Path, calls: list, big=None, bundle=None,
+                   hosted=()) -> dict:
+    """One xlwings Lite session: ``bundle`` (default: main.py with SETTINGS and the Acme plugin),
+    ``hosted`` wheels standing for the files its requirements.txt addresses name."""
     base = HERE / version
     pyodide = base / "node_modules" / "pyodide"
     assert (pyodide / "pyodide.mjs").is_file(), f"Pyodide {version} is missing: run .ci/setup-extra"
     micropip = sorted((base / "wheels").glob("micropip-*.whl"))
     assert micropip, f"micropip for Pyodide {version} is missing: run .ci/setup-extra"
-    bundle = pasted_main(tmp_path / "bundle", SETTINGS, [("acme", ACME)])
+    bundle = bundle or pasted_main(tmp_path / "bundle", SETTINGS, [("acme", ACME)])
     calls_file = tmp_path / "calls.json"
     calls_file.write_text(json.dumps({"calls": calls, "big": big}), encoding="utf-8")
     done = subprocess.run(["node", str(HERE / "run.mjs"), str(pyodide), str(HERE / "lite_session.py"),
-                           str(bundle), str(micropip[-1]), str(wheel), str(calls_file)],
+                           str(bundle), str(micropip[-1]), str(wheel), str(calls_file), *map(str, hosted)],
                           capture_output=True, text=True, timeout=600)
     line = next((l for l in done.stdout.splitlines() if l.startswith("RESULT ")), None)
     assert line is not None, done.stdout[-3000:] + done.stderr[-3000:]
@@ -163,3 +171,85 @@ def test_pyodide_gives_the_same_answers_as_cpython(lite, tmp_path):
     at = [i for i, c in enumerate(CALLS) if c["kind"] == "function"]
     here = call(bundle, [(CALLS[i]["payload"]["func_name"], CALLS[i]["payload"]["args"]) for i in at], tmp_path)
     assert [ok(lite["results"][i]) for i in at] == here
+
+
+# --- the NCCI edits, as a practice gets them into xlwings Lite -----------------------------------
+FIX = ROOT / "tests" / "fixtures" / "ncci"
+NCCI_HEAD = ["claim_id", "patient_id", "dos", "dx1", "cpt1", "cpt2"]
+NCCI_CALLS = [
+    fn("ncci_pair", [["62323"]], [[77003]], [[46091]]),  # 2026-03-10
+    fn("claim_status_table", [NCCI_HEAD,
+                              ["A1", "P1", 46091, "M54.17", 62323, 77003],  # the pair on one claim
+                              ["A2", "P2", 46091, "M54.17", 62323, None],   # ... across P2's rows
+                              ["A3", "P2", 46091, "M54.17", 77003, None],
+                              ["A4", "P4", 46091, "M54.17", 99214, None]]),
+    fn("claim_status", [["claim_id", "dos", "dx1", "cpt1"]], [["B1", 46091, "M54.17", "64483-RT x2"]]),
+    fn("ncci_pair", [["62323"]], [["99213"]], [[46091]]),  # no edit between them: empty
+]
+
+
+def cli(*argv, env):
+    return subprocess.run([sys.executable, "-m", "xlsheets.cli", *map(str, argv)], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def ncci_wheel(tmp_path_factory) -> Path:
+    """The data wheel as a practice makes it: import the CMS files, then xlsheets ncci wheel."""
+    tmp = tmp_path_factory.mktemp("ncci")
+    env = {**os.environ, "XLSHEETS_DATA_DIR": str(tmp / "data")}
+    done = cli("ncci", "import", FIX / "sample-not-cms-data_ptp-practitioner-2026q1.zip",
+               FIX / "sample-not-cms-data_mue-practitioner-2026q1.csv", FIX / "sample-not-cms-data_aoc-2026q1.txt",
+               env=env)
+    assert done.returncode == 0, done.stderr
+    done = cli("ncci", "wheel", "--out", tmp / "wheel", env=env)
+    assert done.returncode == 0, done.stderr
+    (built,) = (tmp / "wheel").glob("*.whl")
+    assert built.name == "xlsheets_ncci_data-2026.1-py3-none-any.whl"
+    return built
+
+
+def ncci_bundle(folder: Path, ncci_wheel: Path) -> Path:
+    return pasted_main(folder, "", [], "--ncci-wheel-url", f"https://files.example-practice.org/ncci/{ncci_wheel.name}")
+
+
+@pytest.fixture(scope="module", params=VERSIONS)
+def lite_ncci(request, wheel, ncci_wheel, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("lite-ncci")
+    return run_in_pyodide(request.param, wheel, tmp, NCCI_CALLS, bundle=ncci_bundle(tmp / "bundle", ncci_wheel),
+                          hosted=[ncci_wheel])
+
+
+def test_micropip_installs_the_ncci_data_wheel_and_the_functions_apply_its_edits(lite_ncci):
+    assert lite_ncci["installed"].get("xlsheets-ncci-data") == "2026.1", sorted(lite_ncci["installed"])
+    r = [ok(x) for x in lite_ncci["results"]]
+    pair = r[0][0][0]
+    assert pair.startswith("77003 is column 2 of 62323 (denied with it, CO-236): modifier indicator 0"), pair
+    assert pair.endswith("[NCCI PTP practitioner 2026Q1]")
+    table = [row[0] for row in r[1]]
+    assert table[0].startswith("ERROR N501") and "77003" in table[0]
+    assert table[1] == "OK" and table[2].startswith("ERROR N501")  # across the patient's two rows
+    assert table[3] == "OK"
+    assert r[2][0][0].startswith("ERROR N502")  # 2 units of 64483 over its MUE
+    assert r[3] == [[""]]
+    # The edits came from the installed package: Lite has no data folder.
+    sets = lite_ncci["ncci"]
+    assert [s["kind"] for s in sets] == ["ncci-ptp", "ncci-mue", "ncci-aoc"]
+    assert {s["origin"] for s in sets} == {"data wheel xlsheets-ncci-data 2026.1"}
+    assert all("site-packages/xlsheets_ncci_data/practitioner/" in s["source"] for s in sets)
+
+
+@pytest.fixture(scope="module")
+def ncci_site(ncci_wheel, tmp_path_factory) -> Path:
+    """The same data wheel pip-installed for CPython (into a target folder)."""
+    from test_ncci_wheel import install
+    return install(ncci_wheel, tmp_path_factory.mktemp("site"))
+
+
+def test_pyodide_gives_the_same_ncci_answers_as_cpython_with_the_wheel_installed(lite_ncci, ncci_wheel, ncci_site,
+                                                                                 tmp_path):
+    from test_lite import call
+    site = ncci_site
+    bundle = ncci_bundle(tmp_path / "bundle", ncci_wheel)
+    here = call(bundle, [(c["payload"]["func_name"], c["payload"]["args"]) for c in NCCI_CALLS], tmp_path, site=site)
+    assert [ok(x) for x in lite_ncci["results"]] == here

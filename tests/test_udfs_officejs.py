@@ -214,4 +214,5 @@ def test_officejs_ncci_pair_without_files_says_how_to_load(tmp_path):
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["results"][0][0][0] == (
         "xlsheets: no NCCI PTP file is loaded: import the CMS files with 'xlsheets ncci import "
-        "FILE...', then restart Excel")
+        "FILE...', then restart Excel (xlwings Lite: add the NCCI data wheel, 'xlsheets ncci wheel', "
+        "to the requirements.txt tab)")

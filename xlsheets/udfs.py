@@ -501,11 +501,9 @@ def ncci_pair(code_a, code_b, dos=None):
     setting = _state.get_validator().config.settings.get("ncci_files") or "practitioner"
     edit_set = get_ncci(setting).for_dos("ptp", day)
     if edit_set is None:
-        if sys.platform == "emscripten":  # xlwings Lite: its only way in is requirements.txt
-            raise _Problem("no NCCI PTP file is loaded: add the NCCI data wheel ('xlsheets ncci wheel', "
-                           "docs/ncci.md) to the requirements.txt tab, then restart xlwings Lite")
         raise _Problem("no NCCI PTP file is loaded: import the CMS files with 'xlsheets ncci import "
-                       "FILE...', then restart Excel")
+                       "FILE...', then restart Excel (xlwings Lite: add the NCCI data wheel, "
+                       "'xlsheets ncci wheel', to the requirements.txt tab)")
     edit = edit_set.ptp_in_force(a, b, day)
     if edit is None:
         return ""

@@ -1,5 +1,8 @@
 // Runs xlsheets inside Pyodide under Node.js: the runtime xlwings Lite uses, minus Excel.
-// usage: node run.mjs PYODIDE_DIR SCRIPT.py BUNDLE_DIR MICROPIP_WHEEL XLSHEETS_WHEEL CALLS.json
+// usage: node run.mjs PYODIDE_DIR SCRIPT.py BUNDLE_DIR MICROPIP_WHEEL XLSHEETS_WHEEL CALLS.json [HOSTED.whl...]
+// HOSTED wheels stand for files a practice hosts (the NCCI data wheel): a requirements.txt line
+// whose address ends in one of their names installs that file instead (as XLSHEETS_WHEEL does
+// for the xlsheets line).
 // Only micropip itself is unpacked by hand (Lite loads it from Pyodide's CDN, out of reach
 // here); SCRIPT.py installs the bundle's requirements.txt with micropip, dependencies from PyPI.
 // CALLS.json becomes a JavaScript object first, as the add-in's payloads are, so that Python
@@ -9,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
-const [pyodideDir, script, bundle, micropipWheel, wheel, callsFile] = process.argv.slice(2);
+const [pyodideDir, script, bundle, micropipWheel, wheel, callsFile, ...hosted] = process.argv.slice(2);
 const { loadPyodide } = await import(pathToFileURL(path.join(pyodideDir, "pyodide.mjs")).href);
 // Pyodide's lock file names packages Pyodide serves from its CDN (newer Pyodides list pluggy
 // there). The CDN is out of reach here, so the lock given to Pyodide leaves out every package
@@ -27,6 +30,12 @@ const loadSeconds = (performance.now() - started) / 1000;
 for (const dir of ["/bootstrap", "/wheels", "/home/pyodide/lite"]) pyodide.FS.mkdirTree(dir);
 pyodide.FS.writeFile("/bootstrap/" + path.basename(micropipWheel), readFileSync(micropipWheel));
 pyodide.FS.writeFile("/wheels/" + path.basename(wheel), readFileSync(wheel));
+const hostedWheels = {};
+for (const file of hosted) {
+  pyodide.FS.mkdirTree("/hosted");
+  pyodide.FS.writeFile("/hosted/" + path.basename(file), readFileSync(file));
+  hostedWheels[path.basename(file)] = "emfs:/hosted/" + path.basename(file);
+}
 for (const name of readdirSync(bundle)) {
   pyodide.FS.writeFile("/home/pyodide/lite/" + name, readFileSync(path.join(bundle, name)));
 }
@@ -38,4 +47,5 @@ for w in glob.glob("/bootstrap/*.whl"):
 pyodide.globals.set("CALLS", JSON.parse(readFileSync(callsFile, "utf8")));
 pyodide.globals.set("PYODIDE_LOAD_SECONDS", loadSeconds);
 pyodide.globals.set("XLSHEETS_WHEEL", "emfs:/wheels/" + path.basename(wheel));
+pyodide.globals.set("HOSTED_WHEELS", pyodide.toPy(hostedWheels));
 await pyodide.runPythonAsync(readFileSync(script, "utf8"));
