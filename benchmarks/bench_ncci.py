@@ -9,9 +9,14 @@ AOC file. The edits are generated, not CMS data. Then, all in one run:
 * loading the imported set in a fresh process (PTP, MUE and AOC arrays read, first lookups),
   target <= 0.5 s, and that process's peak RSS, target <= 150 MB;
 * bench_core.py's realistic claim mix validated with the N rules on (the files loaded) against
-  the same mix with no NCCI files (the N rules do not run), target <= 15 % slower.
+  the same mix with no NCCI files (the N rules do not run), target <= 15 % slower;
+* the NCCI data wheel for xlwings Lite (``xlsheets ncci wheel``): build time, size (download)
+  and installed size; with ``--lite``, for each Pyodide .ci/setup-extra put in tests/pyodide/
+  (Node.js): micropip's install of that wheel from a local file, the first NCCI_PAIR (the PTP
+  arrays read), the first CLAIM_STATUS (MUE and AOC read), a warm NCCI_PAIR, and memory.
 
-    python benchmarks/bench_ncci.py [--ptp-rows 3500000] [--claims 50000] [--repeat 3]
+    python benchmarks/bench_ncci.py [--ptp-rows 3500000] [--claims 50000] [--repeat 3] [--lite]
+    python benchmarks/bench_ncci.py --wheel-only [--lite]     (skips the load and claim-mix parts)
 """
 from __future__ import annotations
 
@@ -175,6 +180,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cli-claims", type=int, default=100_000,
                         help="claims in the CSV that `xlsheets validate --format json` checks (0: skip)")
+    parser.add_argument("--lite", action="store_true", help="also install the data wheel in Pyodide (Node.js)")
+    parser.add_argument("--wheel-only", action="store_true", help="only the import and the data wheel")
     args = parser.parse_args()
     from xlsheets.ncci import import_files, reset_ncci
 
@@ -198,6 +205,11 @@ def main() -> int:
         print(f"import of the full PTP file: {ptp_wall:.1f} s ({ptp_cpu:.1f} s CPU) for {ptp['rows']:,} rows"
               f"   target <= 60 s   {'OK' if ptp_wall <= 60 else 'OVER'}")
         print(f"stored: {stored:.0f} MB for PTP, MUE and AOC")
+        wheel = data_wheel(data, tmp)
+        if args.lite:
+            lite(wheel, tmp)
+        if args.wheel_only:
+            return 0
 
         base_rss = min(_probe(BASE_PROBE, data)[0] for _ in range(2))
         loads = [_probe(LOAD_PROBE, data) for _ in range(args.repeat)]
@@ -270,6 +282,80 @@ def _cli_path(tmp: Path, claims: int, empty: Path, data: Path, repeat: int) -> N
           f"NCCI files, {t1:.2f} s and {m1:.0f} MB with them: {t1 / t0 - 1:+.1%} time, {m1 - m0:+.0f} MB "
           f"({(m1 - m0) * 2**20 / claims:,.0f} bytes a claim: every result is held for the batch parts "
           "across claims until the end)")
+
+
+def data_wheel(data: Path, tmp: Path) -> Path:
+    """``xlsheets ncci wheel`` on the full-size sets, as a user runs it (a fresh process)."""
+    env = dict(os.environ, XLSHEETS_DATA_DIR=str(data), PYTHONPATH=str(ROOT))
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "xlsheets.cli", "ncci", "wheel", "--out", str(tmp / "datawheel"),
+                          "--format", "json"], capture_output=True, text=True, env=env, check=True)
+    elapsed = time.perf_counter() - start
+    [done] = json.loads(out.stdout)
+    ptp = next(s for s in done["sets"] if s["kind"] == "ncci-ptp")
+    print(f"data wheel {done['name']}: built in {elapsed:.1f} s; {done['bytes'] / 2**20:.1f} MB to download, "
+          f"{done['unpacked_bytes'] / 2**20:.1f} MB installed (PTP {ptp['rows']:,} rows, MUE, AOC; zip deflate)"
+          f"   practical limit ~40 MB   {'OK' if done['bytes'] <= 40 * 2**20 else 'OVER'}")
+    return Path(done["wheel"])
+
+
+def lite(data_wheel: Path, tmp: Path) -> None:
+    """micropip installs the data wheel in Pyodide under Node; the first NCCI calls load the sets."""
+    import shutil
+    here = ROOT / "tests" / "pyodide"
+    versions = sorted(p.parent.parent.name for p in here.glob("*/node_modules/pyodide"))
+    if shutil.which("node") is None or not versions:
+        print("--lite: Node.js or tests/pyodide/<version> missing (run .ci/setup-extra): skipped")
+        return
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp / "wheel"), str(ROOT)],
+                   check=True, capture_output=True)
+    (wheel,) = (tmp / "wheel").glob("xlsheets-*.whl")
+    subprocess.run([sys.executable, "-m", "xlsheets.cli", "lite", str(tmp / "bundle"), "--ncci-wheel-url",
+                    f"https://files.example-practice.org/ncci/{data_wheel.name}"], check=True, capture_output=True,
+                   env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    base = {"client": "Office.js", "caller_address": "[Claims.xlsx]Claims!Z2", "session_id": "s1",
+            "culture_info_name": "en-US", "date_format": "M/d/yyyy", "version": "0.37.8", "runtime": "1.4"}
+    dos = 46143  # 2026-05-01, in the generated files' quarter
+    head = ["claim_id", "patient_id", "dos", "dx1", "cpt1", "cpt2"]
+
+    def fn(name, *fn_args):
+        return {"kind": "function", "payload": {**base, "func_name": name, "args": list(fn_args)}}
+
+    calls = {"split_install": True, "calls": [
+        fn("ncci_pair", [["62323"]], [["77003"]], [[dos]]),
+        fn("claim_status", [head], [["C1", "P1", dos, "M54.17", "64483", "99214"]]),
+        fn("ncci_pair", [["64483"]], [["77003"]], [[dos]]),
+    ]}
+    (tmp / "lite-calls.json").write_text(json.dumps(calls))
+    print(f"\nxlwings Lite (Pyodide under Node.js), the data wheel from a local file, seconds:")
+    print(f"{'':<40}" + "".join(f"{v:>14}" for v in versions))
+    rows: dict[str, list[str]] = {}
+    for version in versions:
+        pyodide = here / version / "node_modules" / "pyodide"
+        micropip = sorted((here / version / "wheels").glob("micropip-*.whl"))[-1]
+        done = subprocess.run(["node", str(here / "run.mjs"), str(pyodide), str(here / "lite_session.py"),
+                               str(tmp / "bundle"), str(micropip), str(wheel), str(tmp / "lite-calls.json"),
+                               str(data_wheel)], capture_output=True, text=True, cwd=tmp)
+        line = next((l for l in done.stdout.splitlines() if l.startswith("RESULT ")), None)
+        if line is None:
+            raise SystemExit(done.stdout[-2000:] + done.stderr[-2000:])
+        result = json.loads(line[len("RESULT "):])
+        t = result["timings"]
+        answers = [r.get("ok") for r in result["results"]]
+        assert str(answers[0][0][0]).startswith("77003 is column 2 of 62323"), answers
+        assert result["ncci"] and all(s["origin"].startswith("data wheel") for s in result["ncci"])
+        for key, value in (
+                ("micropip install: xlsheets + deps (PyPI)", t["micropip_install"]),
+                ("micropip install: the NCCI data wheel", t["micropip_install_hosted"]),
+                ("import main.py", t["import_main"]),
+                ("first NCCI_PAIR (PTP arrays read)", t["calls"][0]),
+                ("first CLAIM_STATUS (MUE, AOC read)", t["calls"][1]),
+                ("NCCI_PAIR again", t["calls"][2])):
+            rows.setdefault(key, []).append(f"{value:>14.3f}")
+        for key, name in (("wasm_heap_mb", "WebAssembly heap at the end, MB"), ("node_rss_mb", "Node RSS at the end, MB")):
+            rows.setdefault(name, []).append(f"{t[key]:>14.0f}" if key in t else f"{'-':>14}")
+    for key, cells in rows.items():
+        print(f"{key:<40}" + "".join(cells))
 
 
 if __name__ == "__main__":

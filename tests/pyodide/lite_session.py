@@ -77,6 +77,13 @@ if big_book is not None and type(big_book).__name__ != "JsNull":
     timings["validate_sheet_10000"] = time.perf_counter() - t
     timings["validate_sheet_10000_actions"] = len(book.json()["actions"])
 
+try:  # memory at the end: the WebAssembly heap (Python's objects) and the whole Node process
+    import js, pyodide_js
+    timings["wasm_heap_mb"] = pyodide_js._module.HEAP8.length / 2**20
+    timings["node_rss_mb"] = js.process.memoryUsage().rss / 2**20
+except Exception:
+    pass
+
 from xlsheets.ncci import loaded_sets  # what the functions answered from, and where it came from
 ncci = [s.describe() for s in loaded_sets()]
 
