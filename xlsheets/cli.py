@@ -29,7 +29,7 @@ SUBCOMMANDS = {
     "rules": ("xlsheets.cli", "list the rules and input checks, with their severities"),
     "explain": ("xlsheets.cli", "explain a rule or input check: xlsheets explain S301 E102"),
     "codes": ("xlsheets.codes.show", "look up ICD-10-CM codes by date of service; import releases"),
-    "ncci": ("xlsheets.ncci.cli", "import the CMS NCCI edit files (PTP, MUE, AOC); look edits up"),
+    "ncci": ("xlsheets.ncci.cli", "import the CMS NCCI edit files (PTP, MUE, AOC); look edits up; pack them for Lite"),
     "plugins": ("xlsheets.plugin_kit", "list, create and test payer-policy plugins"),
     "template": ("xlsheets.template", "write the claims template workbook"),
     "lite": ("xlsheets.lite", "write main.py and requirements.txt for xlwings Lite (Mac, web)"),

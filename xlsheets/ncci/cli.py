@@ -155,7 +155,7 @@ def _wheel(argv: list[str]) -> int:
 
 def _lookup(argv: list[str]) -> int:
     p = _parser("xlsheets ncci", "Look up the NCCI edit in force on a date of service "
-                "(or: xlsheets ncci import FILE... / xlsheets ncci status).")
+                "(or: xlsheets ncci import FILE... / xlsheets ncci status / xlsheets ncci wheel).")
     p.add_argument("--pair", nargs=2, metavar=("CODE_A", "CODE_B"), help="the PTP edit between two codes")
     p.add_argument("--mue", metavar="CODE", help="the MUE (units) of a code")
     p.add_argument("--addon", metavar="CODE", help="the add-on code edit of a code and its primaries")
