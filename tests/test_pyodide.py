@@ -162,6 +162,11 @@ def test_every_function_answers_through_xlwings_in_pyodide(lite):
     assert [row[0] for row in status["values"]] == ["xlsheets status", *table]
     assert [a["args"][1] for a in actions if a["func"] == "addSheet"] == ["Findings", "Summary"]
     assert r[12][0][0].startswith("xlsheets: no NCCI PTP file is loaded")
+    assert "'xlsheets ncci wheel', to the requirements.txt tab" in r[12][0][0]
+    # The Summary says once that N501-N503 did not run, and how a Lite user gets the edits.
+    said = [v for a in actions if a["func"] == "setValues" for row in a["values"] for v in row
+            if isinstance(v, str) and v.startswith("N501, N502, N503 could not run")]
+    assert len(said) == 1 and "build the data wheel (xlsheets ncci wheel)" in said[0], said
 
 
 def test_pyodide_gives_the_same_answers_as_cpython(lite, tmp_path):

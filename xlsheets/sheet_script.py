@@ -172,7 +172,7 @@ def _is_own(sheet) -> bool:
 def _validate(header, data, first_row) -> dict:
     """Per row status, the claim results and the summary, by the worksheet functions' validator."""
     from . import udfs
-    from .batch import _Tally
+    from .batch import _Tally, rules_without_data
     from .claims import claims_from_rows
     from .findings import worst_by_row
     state = udfs._state
@@ -199,6 +199,7 @@ def _validate(header, data, first_row) -> dict:
         "rules_not_run": {r: list(c) for r, c in sorted(validator.skipped.items())},
         "columns_not_used": list(hmap.columns_not_used),
         "plugin_problems": [p.text() for p in plugin_problems(validator.config, validator.host)],
+        "rules_without_data": rules_without_data(validator),  # the NCCI edits, when not loaded
     }
     return {"status": status, "results": results, "summary": summary, "first_row": first_row}
 
@@ -286,6 +287,7 @@ def _write_summary(sheet, claims_sheet: str, outcome) -> None:
     unchecked = [f"{rule} could not run: the sheet has no {', '.join(cols)} column"
                  for rule, cols in s["rules_not_run"].items()]
     unchecked += s["plugin_problems"]
+    unchecked += [f"{', '.join(g['rules'])} could not run: {g['reason']}" for g in s["rules_without_data"]]
     if s["columns_not_used"]:
         unchecked.append("Columns not used (xlsheets read nothing from them): "
                          + ", ".join(str(c) for c in s["columns_not_used"]))
