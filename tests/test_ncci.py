@@ -357,3 +357,47 @@ def test_held_results_are_frozen_out_of_the_collector_and_unfrozen_after(data, t
     assert frozen == plain and any(rule == "N501" for _c, rule, _m in plain)
     assert frozen_plain == 0 and frozen_during > 0
     assert gc.get_freeze_count() == 0
+
+
+def test_a_payer_that_ignores_the_n_rules_keeps_the_built_in_checks_they_stand_in_for(data, tmp_path):
+    """C111 and C114 stand down for N503 and N501 only where those run: a payer that ignores
+    them is not left less checked because the NCCI files are loaded."""
+    (tmp_path / "xlsheets.toml").write_text('[payers.acme]\nmatch = ["acme"]\nignore = ["N501", "N503"]\n')
+    claims = tmp_path / "claims.csv"
+    claims.write_text("claim_id,patient_id,dos,payer,dx1,cpt1,cpt2\n"
+                      "A1,P1,2026-03-10,Acme,M54.17,62323,77003\n"
+                      "A2,P2,2026-03-10,Acme,M54.17,64484-RT,\n"
+                      "B1,P3,2026-03-10,Aetna,M54.17,62323,77003\n"
+                      "B2,P4,2026-03-10,Aetna,M54.17,64484-RT,\n")
+    rc, out, err = xlsheets("validate", claims, "--format", "json", data_dir=data, cwd=tmp_path)
+    rules = {c["claim_id"]: sorted(f["rule"] for f in c["findings"] if f["rule"][0] in "CN" and f["rule"] in
+                                   ("C111", "C114", "N501", "N503")) for c in json.loads(out)["claims"]}
+    assert rules == {"A1": ["C114"], "A2": ["C111"], "B1": ["N501"], "B2": ["N503"]}, rules
+
+
+def test_a_claim_whose_payer_ignores_n503_still_carries_the_primary_for_the_patients_other_claim(data, tmp_path):
+    """The patient's claims that date are seen whatever each payer runs; only the reporting
+    follows the payer: 64483 on the Acme claim is the primary of 64484 on the Aetna claim."""
+    (tmp_path / "xlsheets.toml").write_text('[payers.acme]\nmatch = ["acme"]\nignore = ["N503"]\n')
+    claims = tmp_path / "claims.csv"
+    claims.write_text("claim_id,patient_id,dos,payer,dx1,cpt1\n"
+                      "X1,P9,2026-03-10,Acme,M54.17,64483-RT\n"
+                      "X2,P9,2026-03-10,Aetna,M54.17,64484-RT\n")
+    rc, out, err = xlsheets("validate", claims, "--format", "json", data_dir=data, cwd=tmp_path)
+    found = [(c["claim_id"], f["rule"]) for c in json.loads(out)["claims"] for f in c["findings"]
+             if f["rule"] in ("N503", "C111")]
+    assert found == [], found
+
+
+def test_an_e_m_pair_suggests_modifier_25_on_the_e_m(data, tmp_path):
+    """With an E/M in a modifier-indicator-1 pair the NCCI-associated modifier is 25 on the E/M,
+    not 59/XS on the procedure; other pairs keep the XS/XU/59 advice."""
+    claims = tmp_path / "claims.csv"
+    claims.write_text("claim_id,patient_id,dos,payer,dx1,cpt1,cpt2\n"
+                      "A1,P1,2026-03-10,Aetna,M54.17,64483,99214\n"
+                      "A2,P2,2026-03-10,Aetna,M54.17,64483,20552\n")
+    rc, out, err = xlsheets("validate", claims, "--format", "json", data_dir=data)
+    fixes = {c["claim_id"]: [f["suggestion"] for f in c["findings"] if f["rule"] == "N501"]
+             for c in json.loads(out)["claims"]}
+    assert fixes["A1"] == ["if the E/M is significant and separately identifiable, add 25 to 99214; else remove 99214"]
+    assert fixes["A2"] == ["if documented as a separate service, add XS, XU or 59 to 20552; else remove it"]

@@ -69,3 +69,26 @@ def test_the_check_reads_the_version_from_the_sdist_where_the_checkout_has_no_pa
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == code, done.stderr
     assert f"the tag says 9.9.9 but xlsheets/__init__.py says {xlsheets.__version__}" in done.stderr
+
+
+def test_ci_workflow_runs_the_readme_test_command():
+    ci = (ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    assert "run: bash .ci/run" in ci and 'CI: "true"' in ci
+    assert "bash .ci/run" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_check_refuses_a_wheel_that_would_install_a_compiled_dependency_in_pyodide(dist, tmp_path):
+    """xlwings Lite (Pyodide) installs every unmarked dependency: python-calamine, compiled, must
+    carry sys_platform != "emscripten"."""
+    import zipfile
+    wheel = next(dist.glob("*.whl"))
+    shutil.copy(next(dist.glob("*.tar.gz")), tmp_path)
+    with zipfile.ZipFile(wheel) as src, zipfile.ZipFile(tmp_path / wheel.name, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith(".dist-info/METADATA"):
+                data = data.replace(b'; sys_platform != "emscripten"', b"")
+            dst.writestr(info, data)
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "check_dist.py"), str(tmp_path),
+                           f"v{xlsheets.__version__}"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "python-calamine, which is compiled, in Pyodide too" in done.stderr

@@ -7,7 +7,8 @@ The release workflow runs it on the sdist and wheel it built from a version tag.
   VERSION, the tag without its "v", when given);
 * the wheel is ``py3-none-any``: xlwings Lite (Pyodide) installs nothing else;
 * the wheel holds every file of the package in this checkout, the code-set data included, and
-  says it needs no compiled dependency;
+  each compiled dependency it names (python-calamine) is marked to be left out in Pyodide
+  (``sys_platform != "emscripten"``), so xlwings Lite installs nothing compiled;
 * the sdist holds the package, the tests and the tools that rebuild the data.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+COMPILED = {"python-calamine", "lmdb"}  # dependencies with no py3-none-any wheel
 
 
 def package_version(sdists: list[Path]) -> str:
@@ -71,6 +73,12 @@ def problems(dist: Path, version: str | None) -> list[str]:
         text = zf.read(meta).decode() if meta else ""
         if f"Version: {expected}" not in text:
             found.append("the wheel's METADATA does not carry the version")
+        for line in text.splitlines():
+            name = line.partition(":")[2].strip().split(";")[0].split(">")[0].split("=")[0].split("<")[0].strip()
+            if (line.startswith("Requires-Dist:") and name.lower() in COMPILED and "extra ==" not in line
+                    and 'sys_platform != "emscripten"' not in line.replace("'", '"')):
+                found.append(f"the wheel needs {name}, which is compiled, in Pyodide too: mark it "
+                             "sys_platform != 'emscripten' in pyproject.toml")
         wheel_info = next((n for n in names if n.endswith(".dist-info/WHEEL")), None)
         if wheel_info and "Root-Is-Purelib: true" not in zf.read(wheel_info).decode():
             found.append("the wheel is not purelib")

@@ -58,7 +58,8 @@ def vba_project() -> tuple[bytes, str]:
         raise ClassicTemplateError(
             "the classic template needs xlwings installed: its Validate sheet button runs "
             "through xlwings' VBA module, which is copied from the xlwings package. Install it "
-            "(pip install \"xlsheets[excel]\") and run this again, or use templates/claims.xlsm "
+            "(pip install \"xlsheets[excel]\", or pip install \".[excel]\" in a clone of xlsheets) "
+            "and run this again, or use templates/claims.xlsm "
             "and templates/claims.py from the xlsheets repository.")
     source = Path(spec.origin).parent / VBA_SOURCE
     try:
@@ -93,7 +94,7 @@ def companion_source(module: str) -> str:
     """The companion module the workbook's button imports (``<module>.py``)."""
     return (
         f'"""The "Validate sheet" button of {module}.xlsm runs this file.\n\n'
-        f"The button's macro ({MACRO}, in the workbook's xlwings VBA module) runs\n"
+        f"The button's macro ({MACRO}, in the workbook's Module1, beside xlwings' VBA module) runs\n"
         f"``import {module}; {module}.main()`` with the Python that xlwings is set to use. Keep this\n"
         f"file next to the workbook, under the workbook's name: rename both together\n"
         f"(march_claims.xlsm and march_claims.py). Written by  xlsheets template --classic.\n"

@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 import traceback
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, NamedTuple
 
@@ -81,6 +81,11 @@ class Context:
                        suggestion=suggestion, reference=reference or rule.reference or None,
                        rows=tuple(rows), column=column, brief=brief)
 
+    def runs(self, rule_id: str) -> bool:
+        """True when this payer's checks include rule ``rule_id`` (a rule that leaves a problem to
+        another, as C111 to N503, asks first)."""
+        return rule_id in self._plan.enabled
+
     def pair_policy(self, code_a: str, code_b: str, claim: Claim) -> str | None:
         """Ask the payer's plugins whether two codes may go together: allow / deny / review."""
         return self._validator._pair_policy(self, code_a, code_b, claim)
@@ -117,6 +122,7 @@ class _Plan:
     order: dict[str, int]
     context: "Context | None" = None  # reused claim after claim (reset per claim)
     by_id: dict = field(default_factory=dict)  # rule ID -> rule, of the rules with triggers
+    enabled: frozenset = frozenset()  # IDs of every rule this payer runs
     pair_policies: list = field(default_factory=list)  # (plugin name, function), in call order
     # What a rule with ``reads`` may depend on besides those fields (settings, severities):
     # payers that agree on it share remembered findings.
@@ -329,7 +335,10 @@ class Validator:
         plan.by_id = {r.id: r for group in (*by_code.values(), *by_prefix.values()) for r in group}
         plan.pair_policies = self.host.implementations("xlsheets_pair_policy", plan.plugins)
         plan.context = Context(self, plan)
-        plan.signature = repr((sorted(settings.items()), sorted(severity.items())))
+        plan.enabled = frozenset(r.id for r in (*always, *plan.by_id.values(), *batch))
+        # A rule may defer to another (C111 to N503 when the AOC file is loaded): payers that
+        # run different rules do not share remembered findings.
+        plan.signature = repr((sorted(settings.items()), sorted(severity.items()), sorted(plan.enabled)))
         return plan
 
     def _candidates(self, plan: _Plan, claim: Claim) -> tuple[list[_Memo], list[Rule]]:
@@ -800,21 +809,16 @@ class BatchRun:
             self._views[spec] = made
         return made
 
-    def _grouped_for(self, rule: Rule) -> list:
-        """The grouped views a rule sees: the groups are shared by every rule reading the same
-        fields, so a claim whose payer does not run this rule is left out (with a group of one
-        left, the group too)."""
-        views = self._grouped((rule.reads, rule.group_by))
-        plans = {}
-        for view in views:
-            if view.payer not in plans:
-                plans[view.payer] = rule in self.validator._plan_for(view.payer).batch
-        if all(plans.values()):
-            return views
-        key_of = _keeping((rule.reads, rule.group_by))[0]
-        kept = [view for view in views if plans[view.payer]]
-        counts = Counter(map(key_of, kept))
-        return [view for view in kept if counts[key_of(view)] > 1]
+    def _runs_for(self, rule: Rule):
+        """A function: claim (or view) -> whether its payer runs ``rule``."""
+        plans: dict[str, bool] = {}
+
+        def runs(claim) -> bool:
+            answer = plans.get(claim.payer)
+            if answer is None:
+                answer = plans[claim.payer] = rule in self.validator._plan_for(claim.payer).batch
+            return answer
+        return runs
 
     def holds(self, claim: Claim) -> bool:
         """True when a batch rule may still append findings to the result of ``claim``, the
@@ -832,12 +836,17 @@ class BatchRun:
         # One run per rule over every payer it is enabled for: a patient's history spans them;
         # ctx.settings_for(claim) gives each claim's own payer settings.
         for rule, plan, claims in self._pending.values():
+            runs = self._runs_for(rule)
             if rule.group_by:  # only the claims that share a group with another claim
-                claims = self._grouped_for(rule)
+                # Groups are shared by every rule reading the same fields: a claim whose payer
+                # does not run this rule is seen (its codes count), never reported on.
+                claims = self._grouped((rule.reads, rule.group_by))
                 if not claims:
                     continue
                 if rule.group_decides:  # this part's findings replace the claim part's
                     for claim in claims:
+                        if not runs(claim):
+                            continue
                         result = self._results[id(claim)]
                         kept = [f for f in result.findings if f.rule != rule.id]
                         if len(kept) != len(result.findings):
@@ -845,7 +854,7 @@ class BatchRun:
                             changed.add(id(result))
             for claim, finding in self.validator._run_batch_rule(rule, plan, claims):
                 result = self._results.get(id(claim))
-                if result is not None:
+                if result is not None and runs(claim):
                     result.findings.append(finding)
                     added.append((result, finding))
                     changed.add(id(result))

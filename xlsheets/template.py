@@ -84,7 +84,9 @@ INSTRUCTIONS = [
     "3. For long sheets use the 'Status (fast)' sheet: one CLAIM_STATUS_TABLE formula checks the whole "
     "table in one call (also for exports with one service line per row).",
     "4. Other functions: CLAIM_FINDINGS(headers, row) lists every finding; ICD_TITLE, ICD_VALID, "
-    "ICD_BILLABLE (code, date of service), ICD_ELECTRONIC, ICD_DOTTED (code) and ICD_EXCLUDES1(code, code).",
+    "ICD_BILLABLE (code, date of service), ICD_ELECTRONIC, ICD_DOTTED (code), ICD_EXCLUDES1(code, code) and "
+    "NCCI_PAIR(code, code, date of service): the NCCI procedure-pair edit in force, once the NCCI files are "
+    "imported (xlsheets ncci import).",
     "",
     "Getting the functions into Excel (pick one)",
     "",

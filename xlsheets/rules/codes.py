@@ -353,9 +353,10 @@ def addon_without_primary(claim, ctx):
     Bad: 64484 without 64483; 64480 without 64479; 95886 without one of 95907-95913
     Good: 64483 + 64484
     Fix: add the primary procedure, or bill the primary code instead of the add-on.
-    When an NCCI add-on code file is loaded, N503 checks add-on codes from it instead.
+    When an NCCI add-on code file is loaded, N503 checks add-on codes from it instead (for a
+    payer that runs N503; one that ignores N503 keeps this check).
     """
-    if aoc_loaded(ctx.settings):
+    if aoc_loaded(ctx.settings) and ctx.runs("N503"):
         return None  # N503 has the full CMS list: one finding per problem
     codes = {p.code for p in claim.procedures}
     for proc in claim.procedures:
@@ -422,7 +423,8 @@ def guidance_included(claim, ctx):
     Bad: 64483 + 77003 ; 62323 + 77012
     Good: 64483 alone ; 62322 (without imaging) when no guidance was used
     Fix: remove the imaging guidance line.
-    A pair the loaded NCCI PTP file has an edit for is left to N501 (one finding per problem).
+    A pair the loaded NCCI PTP file has an edit for is left to N501 (one finding per problem),
+    where the payer runs N501.
     """
     if claim.dos is None:
         return
@@ -431,7 +433,8 @@ def guidance_included(claim, ctx):
         if since is None or claim.dos < since:
             continue
         for guide in claim.procedures:
-            if guide.code in cpt.IMAGING_GUIDANCE and not ptp_covers(ctx.settings, guide.code, inj.code, claim.dos):
+            if guide.code in cpt.IMAGING_GUIDANCE and not (
+                    ctx.runs("N501") and ptp_covers(ctx.settings, guide.code, inj.code, claim.dos)):
                 yield ctx.finding(
                     f"Imaging guidance {guide.code} is included in {inj.code} (since {since.isoformat()}) "
                     "and is not billed separately; the line will be denied.",

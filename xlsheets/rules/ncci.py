@@ -116,13 +116,26 @@ def _denied_lines(edit_set, line_pairs, dos):
     return denied
 
 
-def _ptp_message(col2, pairs, other: str = "") -> tuple[str, str, str]:
+def _evaluation_and_management(code: str) -> bool:
+    """An E/M code (99202-99499): with it, modifier 25 is the NCCI-associated modifier."""
+    return code.isdigit() and 99202 <= int(code) <= 99499
+
+
+def _ptp_message(col2, pairs, dos, other: str = "") -> tuple[str, str, str]:
     edit = pairs[0][0]
     col1_codes = list(dict.fromkeys(e.column1 for e, _ in pairs))
     with_ = " and ".join(col1_codes)
+    # The E/M that takes modifier 25: the column 2 code, or (from 2019-07-01) a column 1 code.
+    em = col2.code if _evaluation_and_management(col2.code) else next(
+        (c for c in col1_codes if _evaluation_and_management(c) and dos >= EITHER_CODE_FROM), None)
     if edit.modifier == 0:
         why = "modifier indicator 0: no modifier allows the pair"
         fix = f"remove {col2.code}"
+    elif em is not None:
+        why = ("modifier indicator 1: modifier 25 on the E/M allows the pair when the documentation "
+               "shows a significant, separately identifiable E/M service")
+        fix = (f"if the E/M is significant and separately identifiable, add 25 to {em}; "
+               f"else remove {col2.code}")
     else:
         why = ("modifier indicator 1: an NCCI-associated modifier (59, XE, XS, XP, XU, an anatomic "
                "modifier such as RT/LT, or 25 on an E/M) allows the pair when the documentation "
@@ -160,7 +173,7 @@ def ptp_pair(claim, ctx):
     lines = claim.procedures
     out = []
     for col2, pairs in _denied_lines(edit_set, itertools.combinations(lines, 2), dos).values():
-        message, fix, brief = _ptp_message(col2, pairs)
+        message, fix, brief = _ptp_message(col2, pairs, dos)
         out.append(ctx.finding(message, codes=[pairs[0][0].column1, col2.code], suggestion=fix,
                                rows=[col2.row] if col2.row else None, reference=_reference(edit_set, "CARC CO-236"),
                                brief=brief))
@@ -209,7 +222,7 @@ def ptp_pair_across_claims(claims, ctx):
                 if id(col2) in reported:
                     continue
                 reported.add(id(col2))
-                message, fix, brief = _ptp_message(col2, pairs, f" (on {_claim_name(other)})")
+                message, fix, brief = _ptp_message(col2, pairs, dos, f" (on {_claim_name(other)})")
                 yield owner, ctx.finding(
                     message, codes=[pairs[0][0].column1, col2.code], suggestion=fix,
                     rows=[col2.row] if col2.row else owner.rows, claim=owner,
