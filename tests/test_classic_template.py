@@ -245,7 +245,8 @@ def test_the_parts_are_the_ones_xlsxwriter_writes_for_a_button_and_a_vba_project
                                         ("March claims.xlsm", "must work as a Python module name"),
                                         ("2026claims.xlsm", "must work as a Python module name"),
                                         ("json.xlsm", "would hide Python's module json"),
-                                        ("xlsheets.xlsm", "would hide Python's module xlsheets")])
+                                        ("xlsheets.xlsm", "would hide Python's module xlsheets"),
+                                        ("class.xlsm", "class is a Python keyword")])
 def test_a_name_the_button_cannot_import_is_refused_in_plain_words(tmp_path, capsys, name, says):
     assert main(["template", "--classic", str(tmp_path / name)]) == 2
     assert says in capsys.readouterr().err and list(tmp_path.iterdir()) == []

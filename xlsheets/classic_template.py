@@ -80,7 +80,10 @@ def module_name_problem(path: Path) -> str | None:
     """Why ``path`` cannot be the classic template's name, or None: its button imports a module
     of the workbook's name, so the name must be one and must not hide another module."""
     stem = path.stem
-    if not stem.isidentifier() or keyword.iskeyword(stem) or not stem.isascii():
+    if keyword.iskeyword(stem):
+        return (f"the classic template cannot be called {path.name}: its button runs  import {stem}, "
+                f"and {stem} is a Python keyword; choose another name, e.g. claims.xlsm")
+    if not stem.isidentifier() or not stem.isascii():
         return (f"the classic template's name must work as a Python module name, because its "
                 f"button runs  import {stem}: letters, digits and underscores, not starting with "
                 f"a digit, e.g. claims.xlsm or march_claims.xlsm (got {path.name})")
