@@ -79,7 +79,7 @@ def test_pair_lookup_says_column_2_modifier_rationale_and_dates(data):
 
 def test_mue_and_addon_lookups(data):
     rc, out, _ = xlsheets("ncci", "--mue", "64483", data_dir=data)
-    assert rc == 0 and "MUE 1" in out and "MAI 2" in out
+    assert rc == 0 and "64483: MUE 1 unit, MAI 2" in out
     rc, out, _ = xlsheets("ncci", "--mue", "97110", "--format", "json", data_dir=data)
     assert json.loads(out)[0]["mue"] == 6 and json.loads(out)[0]["mai"] == 3
     rc, out, _ = xlsheets("ncci", "--addon", "64484", data_dir=data)
@@ -93,19 +93,66 @@ def test_lookup_without_files_says_how_to_load(tmp_path):
     assert rc == 0 and "No NCCI edits are loaded" in out
 
 
+def test_a_pair_edit_not_in_force_does_not_say_denied(data):
+    rc, out, _ = xlsheets("ncci", "--pair", "20552", "20553", "--dos", "2026-03-10", data_dir=data)
+    assert rc == 0 and "is denied" not in out
+    assert "not in force on 2026-03-10 (deleted 2020-01-01)" in out
+    rc, out, _ = xlsheets("ncci", "--pair", "62323", "64483", "--dos", "2026-03-10", data_dir=data)
+    assert rc == 0 and "is denied" not in out
+    assert "not in force on 2026-03-10" in out and "modifier indicator 9 (not applicable; the edit does not apply)" in out
+    rc, out, _ = xlsheets("ncci", "--pair", "20552", "20553", "--dos", "2019-05-01", data_dir=data)
+    assert "column 2 code 20553 is denied with column 1 code 20552 (in force on 2019-05-01)" in out
+
+
+@pytest.mark.parametrize("argv", [["--pair", "6232", "77003"], ["--pair", "62323", "abc"], ["--mue", "6448"],
+                                  ["--addon", "64484x"]])
+def test_a_lookup_of_something_that_is_not_a_code_is_a_usage_error(data, argv):
+    """As NCCI_PAIR says: not 'no edit between these codes' for a code that cannot have one."""
+    rc, out, err = xlsheets("ncci", *argv, data_dir=data)
+    bad = argv[2] if argv[0] == "--pair" and argv[1].isdigit() and len(argv[1]) == 5 else argv[1]
+    assert rc == 2 and out == "" and f"{argv[0]}: {bad!r} is not a CPT/HCPCS code" in err
+    assert "Traceback" not in err
+    rc, out, _ = xlsheets("ncci", "--pair", "77003", "62323-59", data_dir=data)
+    assert rc == 0 and "column 2 code 77003" in out  # a modifier on the code, as a sheet writes it
+
+
 def test_bad_date_is_a_usage_error(data):
     rc, _, err = xlsheets("ncci", "--pair", "62323", "77003", "--dos", "13/45/2026", data_dir=data)
     assert rc == 2 and "--dos" in err
 
 
 def test_same_quarter_again_replaces_it(data, tmp_path):
-    smaller = tmp_path / "sample-not-cms-data_ccipra-2026q1-f1.txt"
-    smaller.write_bytes(PTP_F1.read_bytes())
-    rc, out, err = xlsheets("ncci", "import", smaller, data_dir=data)
+    """A complete re-import (every part again, here changed) replaces the set and says so."""
+    changed = tmp_path / PTP_F2.name
+    changed.write_text(PTP_F2.read_text().replace("\t1\tSample", "\t0\tSample", 1))
+    rc, out, err = xlsheets("ncci", "import", PTP_F1, changed, data_dir=data)
     assert rc == 0, err
+    assert "replaces the 2026Q1 set imported" in out and "PTP parts imported: f1-f2" in out
     rc, out, _ = xlsheets("ncci", "status", "--format", "json", data_dir=data)
     ptp = [s for s in json.loads(out) if s["kind"] == "ncci-ptp"]
-    assert len(ptp) == 1 and ptp[0]["rows"] == 8
+    assert len(ptp) == 1 and ptp[0]["files"] == [PTP_F1.name, changed.name] and ptp[0]["rows"] == 13
+
+
+def test_one_part_does_not_replace_a_set_of_more_parts(data, tmp_path):
+    """f1 alone (as a file or a zip) over the 2-part set would drop f2's edits without a word:
+    refused, nothing changes; --replace says it is meant."""
+    before = _status(data)
+    only_f1 = tmp_path / "ptp-f1-only.zip"
+    with zipfile.ZipFile(only_f1, "w") as z:
+        z.write(PTP_F1, PTP_F1.name)
+    for given in (PTP_F1, only_f1):
+        rc, out, err = xlsheets("ncci", "import", given, data_dir=data)
+        assert rc == 1 and out == ""
+        assert "loaded from 2 parts (f1-f2: 13 rows" in err and "this import has 1 (f1)" in err
+        assert "--replace" in err and "nothing was imported" in err.lower()
+        assert f"xlsheets ncci import {PTP_F1.name} {PTP_F2.name}" in err or only_f1.name in err
+        assert _status(data) == before
+    assert not list((data / "ncci").rglob("*.tmp"))
+    rc, out, err = xlsheets("ncci", "import", PTP_F1, "--replace", data_dir=data)
+    assert rc == 0, err
+    assert "PTP parts imported: f1." in out and "every part of the download must be imported together" in out
+    [ptp] = [s for s in _status(data) if s["kind"] == "ncci-ptp"]
+    assert ptp["rows"] == 8 and ptp["files"] == [PTP_F1.name]
 
 
 def test_other_quarters_stay(data, tmp_path):
@@ -153,7 +200,32 @@ def test_a_missing_ptp_part_is_refused(tmp_path):
     f3 = tmp_path / "sample-not-cms-data_ccipra-2026q1-f3.txt"
     f3.write_bytes(PTP_F2.read_bytes())
     rc, _, err = xlsheets("ncci", "import", PTP_F1, f3, data_dir=tmp_path / "d")
-    assert rc == 1 and "f2 missing" in err
+    assert rc == 1 and "PTP part f2 missing" in err
+    assert "f{" not in err  # the part numbers are written out
+    assert ("xlsheets ncci import sample-not-cms-data_ccipra-2026q1-f1.txt sample-not-cms-data_ccipra-2026q1-f2.txt "
+            "sample-not-cms-data_ccipra-2026q1-f3.txt ...") in err
+
+
+def test_ptp_parts_that_do_not_start_at_f1_are_refused(data):
+    """f2 alone is not a PTP set: f1's edits would be missing, and claims would pass them."""
+    before = _status(data)
+    rc, out, err = xlsheets("ncci", "import", PTP_F2, data_dir=data)
+    assert rc == 1 and out == ""
+    assert f"PTP part f1 missing: given {PTP_F2.name} (f2)" in err
+    assert f"xlsheets ncci import {PTP_F1.name} {PTP_F2.name} ..." in err
+    assert _status(data) == before
+
+
+def test_a_refused_import_leaves_no_temporary_file(data, tmp_path):
+    """The MUE file is read and written first; the AOC file after it is refused: the MUE's
+    temporary file goes too, and what was loaded stays."""
+    before = _status(data)
+    bad = tmp_path / "aoc-2026q1.txt"
+    bad.write_text(AOC.read_text().replace("\t1\t", "\t7\t", 1))
+    rc, _, err = xlsheets("ncci", "import", MUE, bad, data_dir=data)
+    assert rc == 1 and "the AOC edit type '7' is not 1, 2 or 3" in err
+    assert [p.name for p in (data / "ncci").rglob("*") if p.is_file() and not p.name.endswith(".bin")] == []
+    assert _status(data) == before
 
 
 def test_wrong_file_is_refused(tmp_path):

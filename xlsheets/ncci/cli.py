@@ -61,6 +61,10 @@ def _import(argv: list[str]) -> int:
     p.add_argument("--quarter", help="the quarter the files are for, e.g. 2026Q1 (default: told from "
                    "the file names, their first lines or the newest effective date)")
     _setting_option(p, "which files these are (default: told from the file, else practitioner)")
+    p.add_argument("--replace", action="store_true",
+                   help="replace an imported PTP set of the same quarter and setting even with fewer "
+                        "parts than it has (without it, that import is refused: the parts left out "
+                        "would no longer be checked)")
     args = p.parse_args(argv)
     if args.quarter:
         try:
@@ -68,7 +72,8 @@ def _import(argv: list[str]) -> int:
         except ValueError as exc:
             raise UsageError(f"--quarter: {exc}") from None
     try:
-        done = store.import_files(args.files, args.data_dir, quarter=args.quarter, setting=args.setting)
+        done = store.import_files(args.files, args.data_dir, quarter=args.quarter, setting=args.setting,
+                                  replace=args.replace)
     except NcciFileError as exc:
         print(f"xlsheets ncci import: {exc}", file=sys.stderr)
         if args.format == "json":
@@ -82,6 +87,14 @@ def _import(argv: list[str]) -> int:
         print(f"  used for dates of service from {s['from']} (quarter {s['quarter']}, to {s['to']})"
               + (f"; edits effective {s['edits_effective_from']} to {s['edits_effective_to']}"
                  if s.get("edits_effective_from") else ""))
+        if s.get("parts"):
+            print(f"  PTP parts imported: {store.part_text(s['parts'])}. CMS splits the PTP edits into "
+                  "parts (-f1, -f2, ...); every part of the download must be imported together, in one "
+                  "command: a part left out is not checked.")
+        if s.get("replaced"):
+            r = s["replaced"]
+            print(f"  replaces the {s['quarter']} set imported {r['imported'] or '(date unknown)'} from "
+                  f"{', '.join(r['files'])}")
         print(f"  stored in {s['source']}")
     skipped = done[0]["skipped"] if done else []
     if skipped:
@@ -180,7 +193,8 @@ def _lookup(argv: list[str]) -> int:
                         ("aoc", [args.addon] if args.addon else None)):
         if not codes:
             continue
-        codes = [c.strip().upper() for c in codes]
+        option = {"ptp": "--pair", "mue": "--mue", "aoc": "--addon"}[kind]
+        codes = [_code_arg(c, option) for c in codes]
         edit_set = data.for_dos(kind, dos)
         if edit_set is None:
             texts.append(f"No NCCI {store.KIND_LABEL[kind]} file is loaded for "
@@ -197,7 +211,7 @@ def _lookup(argv: list[str]) -> int:
             edit = edit_set.mue(codes[0])
             if edit:
                 answers.append({**edit.to_dict(), "dos": dos.isoformat(), "set": source})
-            texts.append(f"{codes[0]}: MUE {edit.value} units, MAI {edit.mai} ({store.MAI_MEANING[edit.mai]})"
+            texts.append(f"{codes[0]}: MUE {edit.value} unit{'' if edit.value == 1 else 's'}, MAI {edit.mai} ({store.MAI_MEANING[edit.mai]})"
                          + (f"; rationale: {edit.rationale}" if edit.rationale else "") + f"  [{source}]"
                          if edit else f"{codes[0]}: no MUE in {source}.")
         else:
@@ -212,6 +226,16 @@ def _lookup(argv: list[str]) -> int:
     return rc
 
 
+def _code_arg(text: str, option: str) -> str:
+    """A code as NCCI_PAIR reads it (``62323``, ``62323-59``); anything else is a usage error."""
+    from .files import code_text
+    found = code_text(text.strip().split("-")[0]) if text.strip() else None
+    if found is None:
+        raise UsageError(f"{option}: {text.strip()[:20]!r} is not a CPT/HCPCS code (5 letters or digits, "
+                         "e.g. 62323)")
+    return found
+
+
 def _pair_text(codes: list[str], found: list, dos: _dt.date, source: str) -> str:
     a, b = codes
     if not found:
@@ -219,10 +243,21 @@ def _pair_text(codes: list[str], found: list, dos: _dt.date, source: str) -> str
     lines = []
     for e in sorted(found, key=lambda e: (not e.in_force(dos), e.effective)):
         until = f"deleted {e.deletion.isoformat()}" if e.deletion else "no deletion date"
-        state = f"in force on {dos.isoformat()}" if e.in_force(dos) else f"not in force on {dos.isoformat()}"
-        lines.append(f"{e.column1} + {e.column2}: column 2 code {e.column2} is denied with column 1 code "
-                     f"{e.column1} ({state})")
-        lines.append(f"  modifier indicator {e.modifier} ({store.MODIFIER_MEANING[e.modifier]}); "
+        if not e.in_force(dos):
+            when = (f"deleted {e.deletion.isoformat()}" if e.deletion and e.deletion <= dos
+                    else f"effective from {e.effective.isoformat()}")
+            lines.append(f"{e.column1} + {e.column2}: a PTP edit (column 1 code {e.column1}, column 2 code "
+                         f"{e.column2}) that is not in force on {dos.isoformat()} ({when}): it does not "
+                         "deny either code on that date")
+        elif e.modifier == 9:
+            lines.append(f"{e.column1} + {e.column2}: a PTP edit (column 1 code {e.column1}, column 2 code "
+                         f"{e.column2}) with modifier indicator 9: it does not apply, neither code is "
+                         f"denied (in force on {dos.isoformat()})")
+        else:
+            lines.append(f"{e.column1} + {e.column2}: column 2 code {e.column2} is denied with column 1 code "
+                         f"{e.column1} (in force on {dos.isoformat()})")
+        nine = "; the edit does not apply" if e.modifier == 9 and not e.in_force(dos) else ""
+        lines.append(f"  modifier indicator {e.modifier} ({store.MODIFIER_MEANING[e.modifier]}{nine}); "
                      f"effective {e.effective.isoformat()}, {until}")
         if e.rationale:
             lines.append(f"  rationale: {e.rationale}")

@@ -309,11 +309,20 @@ def _write(path: Path, meta: dict, arrays: dict[str, array]) -> Path:
     head = json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(MAGIC + len(head).to_bytes(4, "little") + head)
-        for a in arrays.values():
-            a.tofile(f)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(MAGIC + len(head).to_bytes(4, "little") + head)
+            for a in arrays.values():
+                a.tofile(f)
+    except BaseException:
+        _remove(tmp)  # a full disk, Ctrl-C: no half-written file is left behind
+        raise
     return tmp
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 # --- the data folder --------------------------------------------------------------------------
@@ -494,78 +503,158 @@ def _setting_of(source: Source) -> str | None:
 
 def import_files(paths: list[str | os.PathLike], data_dir: str | os.PathLike | None = None,
                  quarter: str | None = None, setting: str | None = None,
-                 today: _dt.date | None = None) -> list[dict]:
+                 today: _dt.date | None = None, replace: bool = False) -> list[dict]:
     """Import CMS NCCI files (zips, text, CSV, xlsx); returns what was stored, one dict per set.
 
-    Everything is read and checked before anything is written, so a refused file
-    (:class:`NcciFileError`, naming the file and line) leaves what was imported before untouched.
-    The PTP parts (f1-f4) of one setting become one set; importing a quarter again replaces it.
+    Everything is read and checked before anything takes over, so a refused file
+    (:class:`NcciFileError`, naming the file and line) leaves what was imported before untouched,
+    and no temporary file stays behind. The PTP parts (f1-f4) of one setting become one set and
+    must start at f1 with no gap; importing a quarter again replaces it, but a PTP set is not
+    replaced by fewer parts than it has unless ``replace`` says so (a part imported alone would
+    otherwise drop the edits of the others without a word).
     """
     chosen = normalise_setting(setting) if setting else None
-    built = []
-    with contextlib.ExitStack() as stack:
-        sources, skipped = open_sources(list(paths), stack)
-        groups: dict[tuple[str, str], list[Source]] = {}
-        for source in sources:
-            found = _setting_of(source)
-            if found == "dme":
-                raise NcciFileError(f"{source.name} is the DME supplier MUE file; xlsheets checks "
-                                    "practitioner or outpatient hospital claims. Import the "
-                                    "practitioner (or outpatient hospital) MUE file.")
-            groups.setdefault((source.kind, chosen or found or "practitioner"), []).append(source)
-        for (kind, set_setting), group in groups.items():
-            group = _in_part_order(kind, group)
-            if kind == "ptp":
-                arrays, strings, span = _parse_ptp(group)
-            elif kind == "mue":
-                arrays, strings, span = _parse_mue(group)
-            else:
-                arrays, strings, span = _parse_aoc(group)
-            hints = [h for s in group for h in s.hints]
-            q = quarter or _quarter_from_hints(hints) or (quarter_of(span[1]) if span[1] else None)
-            if q is None:
-                raise NcciFileError(f"{group[0].name}: the quarter cannot be told from the file name or its "
-                                    "first lines; say it: xlsheets ncci import FILE --quarter 2026Q1")
-            start, end = quarter_bounds(q)
-            q = quarter_of(start)
-            meta = {"kind": kind, "setting": set_setting, "quarter": q, "quarter_start": start.isoformat(),
-                    "quarter_end": end.isoformat(), "files": [s.name for s in group],
-                    "rows": len(next(iter(arrays.values()))), "strings": strings,
-                    "effective_from": span[0].isoformat() if span[0] else None,
-                    "effective_to": span[1].isoformat() if span[1] else None,
-                    "imported": (today or _dt.date.today()).isoformat()}
-            target = ncci_folder(data_dir) / set_setting / f"{kind}-{q}.bin"
-            built.append((target, _write(target, meta, arrays), meta))
-    for target, tmp, _meta in built:  # all read and written: now they take over
-        os.replace(tmp, target)
+    built: list[tuple[Path, Path, dict, dict | None]] = []
+    try:
+        with contextlib.ExitStack() as stack:
+            sources, skipped = open_sources(list(paths), stack)
+            groups: dict[tuple[str, str], list[Source]] = {}
+            for source in sources:
+                found = _setting_of(source)
+                if found == "dme":
+                    raise NcciFileError(f"{source.name} is the DME supplier MUE file; xlsheets checks "
+                                        "practitioner or outpatient hospital claims. Import the "
+                                        "practitioner (or outpatient hospital) MUE file.")
+                groups.setdefault((source.kind, chosen or found or "practitioner"), []).append(source)
+            for (kind, set_setting), group in groups.items():
+                group = _in_part_order(kind, group)
+                if kind == "ptp":
+                    arrays, strings, span = _parse_ptp(group)
+                elif kind == "mue":
+                    arrays, strings, span = _parse_mue(group)
+                else:
+                    arrays, strings, span = _parse_aoc(group)
+                hints = [h for s in group for h in s.hints]
+                q = quarter or _quarter_from_hints(hints) or (quarter_of(span[1]) if span[1] else None)
+                if q is None:
+                    raise NcciFileError(f"{group[0].name}: the quarter cannot be told from the file name or "
+                                        "its first lines; say it: xlsheets ncci import FILE --quarter 2026Q1")
+                start, end = quarter_bounds(q)
+                q = quarter_of(start)
+                parts = [s.part for s in group] if kind == "ptp" and group[0].part is not None else None
+                target = ncci_folder(data_dir) / set_setting / f"{kind}-{q}.bin"
+                before = _replaced(target)
+                if kind == "ptp" and before and not replace:
+                    _check_not_fewer_parts(group, parts, before, set_setting, q)
+                meta = {"kind": kind, "setting": set_setting, "quarter": q, "quarter_start": start.isoformat(),
+                        "quarter_end": end.isoformat(), "files": [s.name for s in group], "parts": parts,
+                        "rows": len(next(iter(arrays.values()))), "strings": strings,
+                        "effective_from": span[0].isoformat() if span[0] else None,
+                        "effective_to": span[1].isoformat() if span[1] else None,
+                        "imported": (today or _dt.date.today()).isoformat()}
+                built.append((target, _write(target, meta, arrays), meta, before))
+        for target, tmp, _meta, _before in built:  # all read and written: now they take over
+            os.replace(tmp, target)
+    except BaseException:
+        for _target, tmp, _meta, _before in built:
+            _remove(tmp)  # a refusal after some sets were written: none of them is left over
+        raise
     reset_ncci()
-    return [{**EditSet(target, meta).describe(), "skipped": skipped} for target, _tmp, meta in built]
+    return [{**EditSet(target, meta).describe(), "parts": meta["parts"], "replaced": before,
+             "skipped": skipped} for target, _tmp, meta, before in built]
+
+
+def part_text(parts: list[int]) -> str:
+    """[1, 2, 3] -> "f1-f3"; [1, 3] -> "f1, f3"."""
+    if len(parts) > 1 and parts == list(range(parts[0], parts[-1] + 1)):
+        return f"f{parts[0]}-f{parts[-1]}"
+    return ", ".join(f"f{n}" for n in parts)
+
+
+def _parts_of(files: list[str], parts) -> list[int] | None:
+    """The parts a stored set was imported from (older sets did not record them: their names)."""
+    if parts is not None:
+        return list(parts)
+    found = [_PART.search(name.rsplit(": ", 1)[-1]) for name in files]
+    return [int(m[1]) for m in found] if found and all(found) else None
+
+
+def _replaced(target: Path) -> dict | None:
+    """What an import into ``target`` replaces: its files, parts, rows and import date; or None."""
+    if not target.is_file():
+        return None
+    try:
+        with open(target, "rb") as f:
+            meta = _read_header(f, target)
+    except (OSError, ValueError, KeyError, NcciFileError):
+        return None  # an unreadable leftover: replacing it loses nothing
+    files = list(meta.get("files", []))
+    return {"files": files, "parts": _parts_of(files, meta.get("parts")), "rows": meta.get("rows"),
+            "imported": meta.get("imported")}
+
+
+def _import_command(group: list[Source], upto: int) -> str:
+    """The command that imports every part of the download the group's files come from."""
+    name = group[0].name.split(": ", 1)
+    if len(name) == 2 and name[0].lower().endswith(".zip"):
+        return f"xlsheets ncci import {name[0]} (the zip of the whole download, or every part in it)"
+    base = name[-1].rsplit(" [", 1)[0]
+    m = _PART.search(base)
+    if not m:
+        return "xlsheets ncci import FILE-f1 FILE-f2 ... (every part of the download)"
+    names = [f"{base[:m.start(1)]}{n}{base[m.end(1):]}" for n in range(1, max(upto, 2) + 1)]
+    return f"xlsheets ncci import {' '.join(names)} ... (every part of the download)"
+
+
+def _check_not_fewer_parts(group: list[Source], parts: list[int] | None, before: dict, setting: str,
+                           quarter: str) -> None:
+    had = before["parts"] or [None] * max(len(before["files"]), 1)
+    now = parts or [None]
+    if len(now) >= len(had):
+        return
+    had_text = part_text(before["parts"]) if before["parts"] else f"{len(had)} files"
+    now_text = part_text(parts) if parts else "1 file"
+    rows = f"{before['rows']:,} rows, " if isinstance(before.get("rows"), int) else ""
+    raise NcciFileError(
+        f"{', '.join(s.name for s in group)}: the PTP {SETTING_LABEL[setting]} set for {quarter} is "
+        f"loaded from {len(had)} parts ({had_text}: {rows}{', '.join(before['files'])}); this import "
+        f"has {len(now)} ({now_text}) and would drop the edits of the others. Import every part "
+        f"together: {_import_command(group, max(p or 0 for p in had) or len(had))}; or, to replace "
+        "the set with these parts only, add --replace. Nothing was imported; what was loaded "
+        "before is kept.")
 
 
 def _in_part_order(kind: str, group: list[Source]) -> list[Source]:
-    if len(group) == 1:
-        return group
     if kind != "ptp":
-        names = ", ".join(s.name for s in group)
-        raise NcciFileError(f"two {kind.upper()} files of the same setting in one import ({names}); "
-                            "import one at a time.")
+        if len(group) > 1:
+            names = ", ".join(s.name for s in group)
+            raise NcciFileError(f"two {kind.upper()} files of the same setting in one import ({names}); "
+                                "import one at a time.")
+        return group
     for s in group:
         m = None
         for hint in s.hints[:2]:
             m = _PART.search(hint) or m
         s.part = int(m[1]) if m else None
+    if len(group) == 1 and group[0].part is None:
+        return group  # one PTP file not named as a part: the whole set
     if any(s.part is None for s in group):
         names = ", ".join(s.name for s in group if s.part is None)
         raise NcciFileError(f"several PTP files in one import, but {names} is not named as a part "
                             "(-f1, -f2, ...); import the parts of one CMS download together.")
-    parts = sorted(s.part for s in group)
+    group = sorted(group, key=lambda s: s.part)
+    parts = [s.part for s in group]
     if len(set(parts)) != len(parts):
         raise NcciFileError("the same PTP part was given twice: " + ", ".join(s.name for s in group))
     missing = sorted(set(range(1, parts[-1] + 1)) - set(parts))
     if missing:
-        raise NcciFileError(f"PTP part(s) {', '.join(f'f{n}' for n in missing)} missing: the parts "
-                            "of one download are imported together (f1 to f{parts[-1]}).")
-    return sorted(group, key=lambda s: s.part)
+        given = ", ".join(f"{s.name} (f{s.part})" for s in group)
+        raise NcciFileError(
+            f"PTP part{'s' if len(missing) > 1 else ''} {', '.join(f'f{n}' for n in missing)} missing: "
+            f"given {given}. The parts of one CMS download are imported together, in one command: "
+            f"{_import_command(group, parts[-1])}. Nothing was "
+            "imported; what was loaded before is kept.")
+    return group
 
 
 def _need(source: Source, fields: tuple[str, ...]) -> int:
