@@ -292,6 +292,50 @@ def test_mue_in_an_xlsx_inside_a_zip(tmp_path):
     assert json.loads(out)[0]["mue"] == 6
 
 
+SPLIT_HEADER = [["Column 1", "Column 2", "*=in existence", "Effective", "Deletion", "Modifier", "PTP Edit"],
+                ["", "", "prior to 1996", "Date", "Date *=no data",
+                 "0=not allowed 1=allowed 9=not applicable", "Rationale"]]
+
+
+def _split_header_rows():
+    lines = PTP_F1.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Column 1"))
+    return lines[:at], [line.split("\t") for line in lines[at + 1:] if line]
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".xlsx"])
+def test_a_header_split_over_two_rows_is_read_as_one(tmp_path, suffix):
+    """Row A alone already names the PTP columns; row B (no codes) is the rest of the header,
+    not a data row to refuse, and gives the rationale column."""
+    preamble, data_rows = _split_header_rows()
+    path = tmp_path / f"sample-not-cms-data_ccipra-2026q1-f1{suffix}"
+    if suffix == ".txt":
+        path.write_text("\n".join(preamble + ["\t".join(r) for r in SPLIT_HEADER + data_rows]) + "\n")
+    else:
+        import openpyxl
+        book = openpyxl.Workbook()
+        for row in [[line] for line in preamble] + SPLIT_HEADER + data_rows:
+            book.active.append(row)
+        book.save(path)
+    rc, out, err = xlsheets("ncci", "import", path, data_dir=tmp_path / "d")
+    assert rc == 0, err
+    assert "PTP practitioner 2026Q1: 8 rows" in out
+    rc, out, _ = xlsheets("ncci", "--pair", "62323", "77003", "--dos", "2026-03-10", data_dir=tmp_path / "d")
+    assert "rationale: Sample: imaging guidance included in the injection" in out
+
+
+def test_a_one_row_header_keeps_its_first_data_row(tmp_path):
+    """The row after a one-row header is data when it has its codes: it is not eaten as header."""
+    preamble, data_rows = _split_header_rows()
+    path = tmp_path / "sample-not-cms-data_ccipra-2026q1-f1.txt"
+    header = "\t".join(["Column 1", "Column 2", "*=in existence prior to 1996", "Effective Date", "Deletion Date",
+                        "Modifier", "PTP Edit Rationale"])
+    path.write_text("\n".join(preamble + [header] + ["\t".join(r) for r in data_rows]) + "\n")
+    rc, out, err = xlsheets("ncci", "import", path, "--format", "json", data_dir=tmp_path / "d")
+    assert rc == 0, err
+    assert json.loads(out)[0]["rows"] == 8
+
+
 # --- validate with and without the files ------------------------------------------------------
 CLAIMS = """claim_id,patient_id,dos,payer,dx1,cpt1,cpt2
 A1,P1,2026-03-10,Aetna,M54.17,62323,77003

@@ -23,6 +23,7 @@ import contextlib
 import csv
 import datetime as _dt
 import io
+import itertools
 import os
 import re
 import shutil
@@ -119,6 +120,12 @@ def recognise(cells: list) -> tuple[str, dict[str, int], str | None] | None:
     return None
 
 
+def _joined(cells: list, nxt: list) -> list[str]:
+    width = max(len(cells), len(nxt))
+    return [f"{cells[j] if j < len(cells) and cells[j] is not None else ''} "
+            f"{nxt[j] if j < len(nxt) and nxt[j] is not None else ''}" for j in range(width)]
+
+
 def _header_in(lines: list[tuple[int, list]]) -> tuple[int, tuple, int] | None:
     """(index in ``lines``, recognised header, rows it spans) for the first header; a header
     split over two rows (``Effective`` / ``Date``) is joined cell by cell."""
@@ -127,14 +134,31 @@ def _header_in(lines: list[tuple[int, list]]) -> tuple[int, tuple, int] | None:
         if found:
             return i, found, 1
         if i + 1 < len(lines) and any(_key(c).startswith("column") for c in cells):
-            nxt = lines[i + 1][1]
-            width = max(len(cells), len(nxt))
-            joined = [f"{cells[j] if j < len(cells) and cells[j] is not None else ''} "
-                      f"{nxt[j] if j < len(nxt) and nxt[j] is not None else ''}" for j in range(width)]
-            found = recognise(joined)
+            found = recognise(_joined(cells, lines[i + 1][1]))
             if found:
                 return i, found, 2
     return None
+
+
+_CODE_FIELDS = {"ptp": ("col1", "col2"), "mue": ("code",), "aoc": ("addon", "primary")}
+
+
+def _header_continued(cells: list, nxt: list, found: tuple) -> tuple | None:
+    """The header joined with the row after it, when that row is the rest of a header split over
+    two rows (``Column 1 | ... | Effective`` above ``| ... | Date``); else None.
+
+    The first row alone may already be recognised, so the next row decides: where a data row
+    has a code, it has none (empty or words), and both rows together are a header of the same
+    kind. A data row always has its codes, so it is never taken for a header."""
+    kind, columns, _setting = found
+    if all(c is None or not str(c).strip() for c in nxt):
+        return None
+    for name in _CODE_FIELDS[kind]:
+        index = columns.get(name)
+        if index is not None and index < len(nxt) and code_text(nxt[index]) is not None:
+            return None
+    joined = recognise(_joined(cells, nxt))
+    return joined if joined and joined[0] == kind else None
 
 
 # --- cell values ------------------------------------------------------------------------------
@@ -344,10 +368,20 @@ def _text_source(raw, name: str) -> Source | None:
         lines.append((number, cells))
         found = _header_in(lines[-2:])
         if found:
-            _index, (kind, columns, setting), span = found
+            _index, header, span = found
             # The header ends on this line (a two-row header started on the one before).
             hints += [" ".join(str(c) for c in cells) for _n, cells in lines[:-span]]
-            return Source(name, kind, columns, _text_rows(text, _delimiter_of(line), number + 1, name),
+            pending = []
+            if span == 1:  # the next line may be the header's second row
+                nxt = text.readline(MAX_LINE_CHARS)
+                joined = _header_continued(cells, _split(nxt), header) if nxt else None
+                if joined:
+                    header, number = joined, number + 1
+                elif nxt:
+                    pending = [nxt]
+            kind, columns, setting = header
+            return Source(name, kind, columns,
+                          _text_rows(text, _delimiter_of(line), number + 1, name, pending),
                           "line", setting, hints)
     return None
 
@@ -368,10 +402,12 @@ def _split(line: str) -> list:
     return [line]
 
 
-def _text_rows(text, delimiter: str, first: int, name: str) -> Iterator[tuple[int, list]]:
+def _text_rows(text, delimiter: str, first: int, name: str, pending: list[str]) -> Iterator[tuple[int, list]]:
+    """The rows after the header, from line ``first``; ``pending`` is a line already read."""
+    lines = itertools.chain(pending, text)
     if delimiter == "\t":
         number = first - 1
-        for line in text:
+        for line in lines:
             number += 1
             if len(line) >= MAX_LINE_CHARS:
                 raise NcciFileError(f"{name}, line {number}: the line is longer than any NCCI line; "
@@ -380,7 +416,7 @@ def _text_rows(text, delimiter: str, first: int, name: str) -> Iterator[tuple[in
                 raise NcciFileError(f"{name}, line {number}: binary data in a text file; the file is damaged.")
             yield number, line.rstrip("\r\n").split("\t")
         return
-    reader = csv.reader(text, delimiter=delimiter)
+    reader = csv.reader(lines, delimiter=delimiter)
     try:
         for cells in reader:
             yield first - 1 + reader.line_num, cells
@@ -409,10 +445,19 @@ def _sheet_sources(path: Path, name: str, stack) -> list[Source]:
             lines.append((number, cells))
             found = _header_in(lines[-2:])
             if found:
-                _index, (kind, columns, setting), span = found
+                _index, header, span = found
                 hints = [name, sheet] + [" ".join(str(c) for c in cells if c is not None)
                                          for _n, cells in lines[:-span]]
-                out.append(Source(f"{name} [{sheet}]", kind, columns, rows, "row", setting, hints))
+                body = rows
+                if span == 1:  # the next row may be the header's second row
+                    nxt = next(rows, None)
+                    joined = _header_continued(cells, nxt[1], header) if nxt else None
+                    if joined:
+                        header = joined
+                    elif nxt:
+                        body = itertools.chain([nxt], rows)
+                kind, columns, setting = header
+                out.append(Source(f"{name} [{sheet}]", kind, columns, body, "row", setting, hints))
                 break
             if number >= HEADER_SCAN_LINES:
                 break
