@@ -336,6 +336,68 @@ def test_a_one_row_header_keeps_its_first_data_row(tmp_path):
     assert json.loads(out)[0]["rows"] == 8
 
 
+def _mue_book(path, rows=(("64483", 1, "2 Date of Service Edit: Policy", "Sample"),)):
+    import openpyxl
+    book = openpyxl.Workbook()
+    book.active.append(["SAMPLE IN THE CMS LAYOUT - NOT CMS DATA"])
+    book.active.append(["HCPCS/CPT Code", "Practitioner Services MUE Values", "MUE Adjudication Indicator",
+                        "MUE Rationale"])
+    for row in rows:
+        book.active.append(list(row))
+    book.save(path)
+
+
+def test_one_table_in_two_formats_is_read_once_and_the_other_named(tmp_path):
+    """CMS offers the MUE file as .csv and .xlsx, a PTP part as .txt and .xlsx: in one zip, or
+    given side by side, the text one is read and the other is named as skipped."""
+    sheet = tmp_path / (MUE.stem + ".xlsx")
+    _mue_book(sheet)
+    f1_sheet = tmp_path / (PTP_F1.stem + ".xlsx")
+    _mue_book(f1_sheet)  # what it holds does not matter: it is not opened
+    archive = tmp_path / "both.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in (sheet, MUE, f1_sheet, PTP_F1, PTP_F2):
+            z.write(path, path.name)
+    rc, out, err = xlsheets("ncci", "import", archive, data_dir=tmp_path / "d")
+    assert rc == 0, err
+    assert "NCCI MUE practitioner 2026Q1: 11 rows from both.zip: " + MUE.name in out
+    assert "NCCI PTP practitioner 2026Q1: 13 rows" in out
+    assert f"both.zip: {sheet.name} (the same table as {MUE.name}, in another format" in out
+    assert f"both.zip: {f1_sheet.name} (the same table as {PTP_F1.name}" in out
+    rc, out, err = xlsheets("ncci", "import", sheet, MUE, data_dir=tmp_path / "e")
+    assert rc == 0, err
+    assert f"11 rows from {MUE.name}" in out and f"skipped: {sheet.name} (the same table as {MUE.name}" in out
+
+
+def test_two_different_tables_of_one_kind_are_still_refused(tmp_path):
+    other = tmp_path / "MCR_MUE_PractitionerServices_Eff_07-01-2026.xlsx"
+    _mue_book(other)
+    rc, _, err = xlsheets("ncci", "import", MUE, other, data_dir=tmp_path / "d")
+    assert rc == 1 and "two MUE files of the same setting" in err
+
+
+def test_a_folder_an_empty_file_and_a_zip_of_read_mes_say_what_they_are(tmp_path):
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    (folder / "ccipra-v321r0.zip").write_bytes(b"")
+    rc, _, err = xlsheets("ncci", "import", folder, data_dir=tmp_path / "d")
+    assert rc == 1 and f"{folder} is a folder; give the files in it" in err and "ccipra-v321r0.zip" in err
+    empty = tmp_path / "ccipra-v321r0-f1.txt"
+    empty.write_bytes(b"")
+    rc, _, err = xlsheets("ncci", "import", empty, data_dir=tmp_path / "d")
+    assert rc == 1 and "ccipra-v321r0-f1.txt is empty (0 bytes)" in err and "60 lines" not in err
+    readme = tmp_path / "readme.zip"
+    with zipfile.ZipFile(readme, "w") as z:
+        z.writestr("README.txt", "read me")
+        z.writestr("policy.pdf", b"%PDF")
+    rc, _, err = xlsheets("ncci", "import", readme, data_dir=tmp_path / "d")
+    assert rc == 1 and "readme.zip: no NCCI edits found: it holds policy.pdf, README.txt" in err
+    with zipfile.ZipFile(readme, "w"):
+        pass
+    rc, _, err = xlsheets("ncci", "import", readme, data_dir=tmp_path / "d")
+    assert rc == 1 and "readme.zip is an empty zip archive" in err
+
+
 # --- validate with and without the files ------------------------------------------------------
 CLAIMS = """claim_id,patient_id,dos,payer,dx1,cpt1,cpt2
 A1,P1,2026-03-10,Aetna,M54.17,62323,77003

@@ -98,7 +98,7 @@ def _import(argv: list[str]) -> int:
         print(f"  stored in {s['source']}")
     skipped = done[0]["skipped"] if done else []
     if skipped:
-        print("not NCCI edits, skipped: " + ", ".join(skipped))
+        print("skipped: " + ", ".join(skipped))
     return 0
 
 

@@ -205,18 +205,66 @@ def open_sources(paths: list[str | os.PathLike], stack: contextlib.ExitStack) ->
     A file given by name that holds no NCCI table is refused."""
     sources: list[Source] = []
     skipped: list[str] = []
-    for raw in paths:
-        path = Path(raw)
+    given = [Path(p) for p in paths]
+    best: dict[str, Path] = {}  # name stem -> the file of that stem to read (one format per table)
+    for path in given:
+        if path.is_dir():
+            raise NcciFileError(_a_folder(path))
         if not path.is_file():
             raise NcciFileError(f"{path}: not found. Check the path of the file you downloaded.")
+        stem = _stem(path.name)
+        if _is_table(path.name) and (stem not in best or _format_rank(path.name) < _format_rank(best[stem].name)):
+            best[stem] = path
+    for path in given:
+        kept = best.get(_stem(path.name))
+        if kept is not None and kept != path:
+            skipped.append(_same_table(path.name, kept.name))
+            continue
+        if path.stat().st_size == 0:
+            raise NcciFileError(f"{path.name} is empty (0 bytes): the download did not finish or the "
+                                "file was overwritten. Download it again.")
+        before = len(skipped)
         found = _open_path(path, path.name, stack, skipped, depth=0)
         if not found:
-            raise NcciFileError(_not_ncci(path.name))
+            raise NcciFileError(_not_ncci(path.name, skipped[before:]))
         sources.extend(found)
     return sources, skipped
 
 
-def _not_ncci(name: str) -> str:
+# One table, two formats (CMS offers the MUE file as .csv and .xlsx; a PTP part as .txt and
+# .xlsx): the text file is read, the other is skipped and named.
+_FORMAT_RANK = {".txt": 0, ".csv": 0, ".tsv": 0, ".xlsx": 1, ".xlsm": 1}
+
+
+def _is_table(name: str) -> bool:
+    return Path(name).suffix.lower() in _FORMAT_RANK
+
+
+def _stem(name: str) -> str:
+    return str(Path(name).with_suffix("")).lower() if _is_table(name) else name.lower()
+
+
+def _format_rank(name: str) -> tuple[str, int]:
+    return _stem(name), _FORMAT_RANK.get(Path(name).suffix.lower(), 0)
+
+
+def _same_table(shown: str, kept: str) -> str:
+    return f"{shown} (the same table as {kept.rsplit(': ', 1)[-1]}, in another format; that one was read)"
+
+
+def _a_folder(path: Path) -> str:
+    files = sorted(p.name for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+    listed = ", ".join(files[:12]) + (f" and {len(files) - 12} more" if len(files) > 12 else "")
+    return (f"{path} is a folder; give the files in it (the zips as downloaded, or the .txt, .csv "
+            f"and .xlsx files in them): " + (f"it holds {listed}." if files else "it is empty."))
+
+
+def _not_ncci(name: str, skipped: list[str] = ()) -> str:
+    if skipped:
+        held = [s.split(": ", 1)[-1].replace(" (not NCCI edits)", "") for s in skipped]
+        return (f"{name}: no NCCI edits found: it holds " + ", ".join(held)
+                + ", none of them a PTP, MUE or AOC table. Import the zip of the NCCI edits as "
+                "downloaded from cms.gov, or the .txt, .csv or .xlsx file inside it.")
     return (f"{name}: no NCCI edits found: no header row with the CMS column names ('Column 1', "
             "'Column 2', ... for PTP; 'HCPCS/CPT Code', '... MUE Values', 'MUE Adjudication "
             "Indicator' for MUE; primary code, add-on code and AOC edit type for AOC) in its first "
@@ -265,15 +313,21 @@ def _zip_sources(zf: zipfile.ZipFile, name: str, stack, skipped: list[str], dept
             raise NcciFileError(f"{name}: {info.filename} would unpack to {info.file_size:,} bytes from "
                                 f"{info.compress_size:,} (more than a CMS file, or compressed beyond "
                                 f"{MAX_RATIO}:1); refused as unsafe (a zip bomb?).")
+    if not any(not i.is_dir() for i in infos):
+        raise NcciFileError(f"{name} is an empty zip archive (it holds no files). Download it again.")
     if total > MAX_TOTAL_BYTES:
         raise NcciFileError(f"{name} would unpack to {total / 2**30:.1f} GB, more than any CMS download; "
                             "refused as unsafe (a zip bomb?).")
     out: list[Source] = []
-    for info in sorted(infos, key=lambda i: i.filename):
+    taken: dict[str, str] = {}  # name stem -> the member of that stem read (one format per table)
+    for info in sorted(infos, key=lambda i: (_format_rank(i.filename), i.filename)):
         member = info.filename
         shown = f"{name}: {member}"
         low = member.lower()
         if info.is_dir() or "__macosx" in low:
+            continue
+        if _is_table(member) and _stem(member) in taken:
+            skipped.append(_same_table(shown, taken[_stem(member)]))
             continue
         if low.endswith(".zip"):
             if depth >= 1:
@@ -294,8 +348,12 @@ def _zip_sources(zf: zipfile.ZipFile, name: str, stack, skipped: list[str], dept
             found = []
         if found:
             out.extend(found)
+            if _is_table(member):
+                taken[_stem(member)] = member
+        elif not info.file_size:
+            skipped.append(f"{shown} (empty)")
         else:
-            skipped.append(shown)
+            skipped.append(f"{shown} (not NCCI edits)")
     return out
 
 
