@@ -1,6 +1,6 @@
 """``xlsheets ncci``: import the CMS NCCI files, show what is loaded, look an edit up.
 
-    xlsheets ncci import FILE... [--quarter 2026Q1] [--setting practitioner|outpatient_hospital]
+    xlsheets ncci import FILE... [--quarter 2026Q1] [--setting practitioner|outpatient_hospital] [--replace]
     xlsheets ncci status
     xlsheets ncci wheel [--out FOLDER] [--setting ...] [--all-quarters]   (for xlwings Lite)
     xlsheets ncci --pair 62323 77003 [--dos 2026-03-10]
@@ -55,8 +55,9 @@ def _setting_option(p: argparse.ArgumentParser, help_text: str) -> None:
 
 def _import(argv: list[str]) -> int:
     p = _parser("xlsheets ncci import", "Import NCCI edit files downloaded from cms.gov: zip archives, "
-                "or the tab-delimited text, CSV or xlsx files inside them. The PTP parts (f1-f4) are "
-                "given together; importing a quarter again replaces it.")
+                "or the tab-delimited text, CSV or xlsx files inside them. The PTP parts (f1, f2, ...) of "
+                "a download are given together, in one command; importing a quarter again replaces "
+                "it, but not with fewer PTP parts than it has unless --replace is given.")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--quarter", help="the quarter the files are for, e.g. 2026Q1 (default: told from "
                    "the file names, their first lines or the newest effective date)")
