@@ -602,13 +602,18 @@ def _banner(s: dict) -> str:
     return skipped_banner(s)
 
 
+# Field names of the JSON codesets entries as a manager reads them on the Summary.
+_CODESET_WORDS = {"from": "for dates of service from", "edits_effective_from": "edits effective from",
+                  "edits_effective_to": "to"}
+
+
 def _describe_codeset(entry) -> str:
-    """One line for a code set, whatever fields it has (name, dates, source...)."""
+    """One line for a code set, whatever fields it has (name, dates, source...), in plain words."""
     if not isinstance(entry, dict):
         return str(entry)
     name = entry.get("name", "")
-    rest = [f"{k} {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in entry.items()
-            if k not in ("name", "kind") and v not in (None, "", [], {})]
+    rest = [f"{_CODESET_WORDS.get(k, k.replace('_', ' '))} {', '.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in entry.items() if k not in ("name", "kind") and v not in (None, "", [], {})]
     return name + (f" ({', '.join(rest)})" if rest else "")
 
 
