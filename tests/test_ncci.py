@@ -579,3 +579,26 @@ def test_an_e_m_pair_suggests_modifier_25_on_the_e_m(data, tmp_path):
              for c in json.loads(out)["claims"]}
     assert fixes["A1"] == ["if the E/M is significant and separately identifiable, add 25 to 99214; else remove 99214"]
     assert fixes["A2"] == ["if documented as a separate service, add XS, XU or 59 to 20552; else remove it"]
+
+
+def test_claims_dated_after_the_newest_quarter_are_said_to_be_checked_against_it(data, tmp_path):
+    """The sample sets are 2026Q1 (to 2026-03-31): a claim of 2026-05-04 was checked against
+    them, and every output says so once; claims within the quarter say nothing of it."""
+    claims = tmp_path / "claims.csv"
+    claims.write_text("claim_id,patient_id,dos,payer,dx1,cpt1\n"
+                      "A1,P1,2026-03-10,Aetna,M54.17,64483-RT\n"
+                      "A2,P2,2026-05-04,Aetna,M54.17,64483-RT\n")
+    rc, out, err = xlsheets("validate", claims, "--format", "json", data_dir=data)
+    behind = json.loads(out)["summary"]["ncci_behind"]
+    assert sorted(g["set"] for g in behind) == ["NCCI AOC practitioner 2026Q1", "NCCI MUE practitioner 2026Q1",
+                                                "NCCI PTP practitioner 2026Q1"]
+    assert all(g["quarter_end"] == "2026-03-31" and g["latest_dos"] == "2026-05-04" for g in behind)
+    rc, out, err = xlsheets("validate", claims, "-o", tmp_path / "r.xlsx", data_dir=data)
+    assert out.count("is for dates of service to 2026-03-31") == 3 and "NCCI edits older than" in out
+    import openpyxl
+    cells = [c for row in openpyxl.load_workbook(tmp_path / "r.xlsx")["Summary"].iter_rows(values_only=True)
+             for c in row if isinstance(c, str)]
+    assert "NCCI edits older than some dates of service" in cells
+    claims.write_text("claim_id,patient_id,dos,payer,dx1,cpt1\nA1,P1,2026-03-10,Aetna,M54.17,64483-RT\n")
+    rc, out, err = xlsheets("validate", claims, "--format", "json", data_dir=data)
+    assert json.loads(out)["summary"]["ncci_behind"] == []

@@ -197,7 +197,7 @@ class BatchResult:
 
     def __init__(self, source: str, sheet: str, header: list, header_row: int, validator,
                  spool, row_spool, pending: dict, claims: int, rows: int, line_level: bool, tally,
-                 header_map=None, layout=None, findings=None, changed=None):
+                 header_map=None, layout=None, findings=None, changed=None, latest_dos=None):
         self.source, self.sheet, self.header, self.header_row = source, sheet, header, header_row
         self.layout = layout  # the input's column widths and number formats, for the report
         self.header_map = header_map
@@ -207,6 +207,7 @@ class BatchResult:
         self.findings = findings or FindingTable()
         self.claim_count, self.row_count, self.line_level = claims, rows, line_level
         self._tally = tally
+        self.latest_dos = latest_dos
         self.summary = self._summarise()
         # The spool holds every other held claim as it is: only the changed are stored again.
         if changed is not None:
@@ -269,6 +270,7 @@ class BatchResult:
             "payer_groups": payer_groups(by_payer, self.validator.config),
             "rules_not_run": {rule: list(cols) for rule, cols in sorted(self.validator.skipped.items())},
             "rules_without_data": rules_without_data(self.validator),
+            "ncci_behind": ncci_behind(self.codesets(), self.latest_dos),
             # rules (and pair policies) the watchdog stopped, off for the rest of the run
             "rules_switched_off": dict(getattr(self.validator, "switched_off", {})),
             "plugins_failed": [{"plugin": f.name, "source": str(f.source), "message": f.message}
@@ -367,6 +369,29 @@ def rules_without_data(validator) -> list[dict]:
     return [{"rules": rules, "reason": reason} for reason, rules in groups.items()]
 
 
+def ncci_behind(codesets: list[dict], latest) -> list[dict]:
+    """The loaded NCCI sets whose newest quarter ends before the latest date of service: those
+    claims were checked against it, and a newer quarter may have other edits (said, not silent)."""
+    newest: dict[tuple, dict] = {}
+    for entry in codesets:
+        if str(entry.get("kind", "")).startswith("ncci-") and entry.get("to"):
+            key = (entry["kind"], entry.get("setting"))
+            if key not in newest or entry["to"] > newest[key]["to"]:
+                newest[key] = entry
+    if latest is None:
+        return []
+    out = []
+    for entry in newest.values():
+        if latest.isoformat() > entry["to"]:
+            kind = entry["kind"].split("-", 1)[1].upper()
+            out.append({"set": entry["name"], "quarter_end": entry["to"], "latest_dos": latest.isoformat(),
+                        "message": (f"{entry['name']} is for dates of service to {entry['to']}; claims dated "
+                                    f"after it (the latest {latest.isoformat()}) were checked against it, and a "
+                                    f"newer quarter may have other edits. Import the newer {kind} file when "
+                                    "CMS publishes it: xlsheets ncci import FILE...")})
+    return out
+
+
 def columns_not_used_line(columns: list[str]) -> str:
     listed = ", ".join(repr(c) for c in columns)
     return (f"Columns not used (xlsheets read nothing from them): {listed}. Rename a column, or map "
@@ -399,6 +424,9 @@ def summary_text(s: dict) -> str:
     if s.get("rules_without_data"):
         lines += ["", "Rules that could not run (their data is not loaded):"]
         lines += [f"  {', '.join(g['rules'])}: {g['reason']}" for g in s["rules_without_data"]]
+    if s.get("ncci_behind"):
+        lines += ["", "NCCI edits older than some dates of service:"]
+        lines += [f"  {g['message']}" for g in s["ncci_behind"]]
     if s.get("rules_switched_off"):
         lines += ["", "Rules switched off during the run (the claims they did not check have E102):"]
         lines += [f"  {rule}: {why}" for rule, why in s["rules_switched_off"].items()]
@@ -451,7 +479,10 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
             claims = 0
             batch: list = []
             held_from_collector = stack.enter_context(_HeldFromCollector())
+            latest = None  # the latest date of service: is it past the newest NCCI quarter?
             for claim in claims_from_rows(header, counter, opened.first_row):
+                if claim.dos is not None and (latest is None or claim.dos > latest):
+                    latest = claim.dos
                 result = run.add(claim)
                 held = run.holds(claim)
                 if held:
@@ -484,7 +515,8 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
             yield BatchResult(str(path), opened.name, list(opened.header), opened.header_row,
                               validator, spool, row_spool, pending, claims, counter.count,
                               header.line_level, tally, header,
-                              sheet_layout(path, opened.name) if keep_rows else None, table, run.changed)
+                              sheet_layout(path, opened.name) if keep_rows else None, table, run.changed,
+                              latest)
 
 
 class _HeldFromCollector:

@@ -256,6 +256,9 @@ class _Report:
         for group in s.get("rules_without_data") or ():
             gaps.append(("Rules that could not run (their data is not loaded)",
                          [(", ".join(group["rules"]), group["reason"])]))
+        if s.get("ncci_behind"):
+            gaps.append(("NCCI edits older than some dates of service",
+                         [(g["set"], g["message"]) for g in s["ncci_behind"]]))
         if s.get("rules_switched_off"):
             gaps.append(("Rules switched off during the run (the claims they did not check say so)",
                          list(s["rules_switched_off"].items())))
