@@ -22,6 +22,7 @@ import pickle
 import sys
 import tempfile
 import time
+from array import array
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterator
@@ -196,22 +197,22 @@ class BatchResult:
     """A finished batch: claim results streamed back from the spool, plus the summary."""
 
     def __init__(self, source: str, sheet: str, header: list, header_row: int, validator,
-                 spool, row_spool, pending: dict, claims: int, rows: int, line_level: bool, tally,
+                 spool, row_spool, held, claims: int, rows: int, line_level: bool, tally,
                  header_map=None, layout=None, findings=None, changed=None, latest_dos=None):
         self.source, self.sheet, self.header, self.header_row = source, sheet, header, header_row
         self.layout = layout  # the input's column widths and number formats, for the report
         self.header_map = header_map
         self.validator = validator
         self._spool, self._row_spool = spool, row_spool
-        self._pending = pending  # claim index -> ClaimResult that batch rules may have changed
+        self._held = held  # the claims batch rules could add to: (their indexes, their results)
         self.findings = findings or FindingTable()
         self.claim_count, self.row_count, self.line_level = claims, rows, line_level
         self._tally = tally
         self.latest_dos = latest_dos
         self.summary = self._summarise()
         # The spool holds every other held claim as it is: only the changed are stored again.
-        if changed is not None:
-            self._pending = {i: r for i, r in pending.items() if id(r) in changed}
+        self._pending = {i: r for i, r in zip(*held) if changed is None or id(r) in changed}
+        self._held = None  # the rest can go
 
     def records(self) -> Iterator[tuple]:
         """Claim results in sheet order (batch-rule findings included), as packed records
@@ -247,7 +248,7 @@ class BatchResult:
 
     def _summarise(self) -> dict:
         tally = self._tally
-        for result in self._pending.values():  # final only now that batch rules have run
+        for result in self._held[1]:  # final only now that batch rules have run
             tally.add(result)
         by_status, by_rule, by_severity, by_payer = tally.by_status, tally.by_rule, tally.by_severity, tally.by_payer
         host = self.validator.host
@@ -472,7 +473,9 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
             rows = itertools.chain(sample, rows)
             counter = _RowCounter(rows, opened.first_row, row_spool, progress)
             run = validator.run()
-            pending = {}
+            # The claims a batch rule may still add to, in sheet order: every claim when the NCCI
+            # edits are loaded, so two flat lists rather than a dict entry each.
+            held_index, held_results = array("q"), []
             tally = _Tally()
             table = FindingTable()
             pack = table.pack
@@ -486,7 +489,8 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
                 result = run.add(claim)
                 held = run.holds(claim)
                 if held:
-                    pending[claims] = result
+                    held_index.append(claims)
+                    held_results.append(result)
                     held_from_collector.one_more()
                 else:
                     tally.add(result)
@@ -505,15 +509,15 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
             counter.flush()
             run.finish()
             if emit is not None:  # the claims batch rules could still add to, now final
-                for index in sorted(pending):
-                    emit(pack(pending[index]), table)
+                for result in held_results:
+                    emit(pack(result), table)
             if progress is not None:
                 progress.update(counter.count, final=True)
             if spool is not None:
                 spool.flush()
             routed.close()  # plugins are done: standard output is the results' again
             yield BatchResult(str(path), opened.name, list(opened.header), opened.header_row,
-                              validator, spool, row_spool, pending, claims, counter.count,
+                              validator, spool, row_spool, (held_index, held_results), claims, counter.count,
                               header.line_level, tally, header,
                               sheet_layout(path, opened.name) if keep_rows else None, table, run.changed,
                               latest)
