@@ -809,16 +809,9 @@ class BatchRun:
             self._views[spec] = made
         return made
 
-    def _runs_for(self, rule: Rule):
-        """A function: claim (or view) -> whether its payer runs ``rule``."""
-        plans: dict[str, bool] = {}
-
-        def runs(claim) -> bool:
-            answer = plans.get(claim.payer)
-            if answer is None:
-                answer = plans[claim.payer] = rule in self.validator._plan_for(claim.payer).batch
-            return answer
-        return runs
+    def _runs(self, rule: Rule, claim) -> bool:
+        """Whether the payer of ``claim`` (or a view of it) runs ``rule`` (plans are cached)."""
+        return rule in self.validator._plan_for(claim.payer).batch
 
     def holds(self, claim: Claim) -> bool:
         """True when a batch rule may still append findings to the result of ``claim``, the
@@ -836,7 +829,6 @@ class BatchRun:
         # One run per rule over every payer it is enabled for: a patient's history spans them;
         # ctx.settings_for(claim) gives each claim's own payer settings.
         for rule, plan, claims in self._pending.values():
-            runs = self._runs_for(rule)
             if rule.group_by:  # only the claims that share a group with another claim
                 # Groups are shared by every rule reading the same fields: a claim whose payer
                 # does not run this rule is seen (its codes count), never reported on.
@@ -845,7 +837,7 @@ class BatchRun:
                     continue
                 if rule.group_decides:  # this part's findings replace the claim part's
                     for claim in claims:
-                        if not runs(claim):
+                        if not self._runs(rule, claim):
                             continue
                         result = self._results[id(claim)]
                         kept = [f for f in result.findings if f.rule != rule.id]
@@ -854,7 +846,7 @@ class BatchRun:
                             changed.add(id(result))
             for claim, finding in self.validator._run_batch_rule(rule, plan, claims):
                 result = self._results.get(id(claim))
-                if result is not None and runs(claim):
+                if result is not None and self._runs(rule, claim):
                     result.findings.append(finding)
                     added.append((result, finding))
                     changed.add(id(result))
