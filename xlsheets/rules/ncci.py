@@ -328,6 +328,11 @@ def mue_units_across_claims(claims, ctx):
 
 
 # --- N503 AOC ----------------------------------------------------------------------------------
+# The claim part and the batch part of N503 report the same cases.
+AOC_SEVERITIES = {"for AOC edit type 1 (only with a listed primary)": "error",
+                  "for types 2 and 3 (the contractor decides, or may accept other primaries)": "warning"}
+
+
 def _addon_findings(ctx, claim, present: set, others=()) -> list:
     """N503's findings for the add-on codes of ``claim``: those without one of their primary
     codes among ``present`` (the claim's codes, or also those of ``others``, the patient's other
@@ -372,8 +377,7 @@ def _addon_findings(ctx, claim, present: set, others=()) -> list:
 
 
 @rule("N503", severity="error", reads=("procedures", "dos"), available=_needs("aoc"),
-      severities={"for AOC edit type 1 (only with a listed primary)": "error",
-                  "for types 2 and 3 (the contractor decides, or may accept other primaries)": "warning"},
+      severities=AOC_SEVERITIES,
       reference="CMS NCCI add-on code (AOC) edits")
 def addon_code(claim, ctx):
     """An add-on code billed without one of its primary codes on the date (NCCI add-on code edits).
@@ -397,8 +401,7 @@ def addon_code(claim, ctx):
 
 @rule("N503", severity="error", scope="batch", reads=("procedures", "dos"), group_by=("patient_id", "dos"),
       group_decides=True, available=_needs("aoc"),
-      severities={"for AOC edit type 1 (only with a listed primary)": "error",
-                  "for types 2 and 3 (the contractor decides, or may accept other primaries)": "warning"},
+      severities=AOC_SEVERITIES,
       reference="CMS NCCI add-on code (AOC) edits")
 def addon_code_across_claims(claims, ctx):
     """An add-on code without a primary code on any of the patient's claims that date.
