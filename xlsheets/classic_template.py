@@ -243,19 +243,23 @@ def classic_workbook(wb, vba: bytes) -> bytes:
     # The button's first column, 0-based: Status is column max_column (1-based), and the one
     # after it stays free for the script's "xlsheets status" column.
     column = claims.max_column + 1
-    widths = {letter: dim.width for letter, dim in claims.column_dimensions.items() if dim.customWidth}
-    left = sum(_pixels(widths.get(_letter(c))) for c in range(1, column + 1))
     header = claims.row_dimensions[1].height or 15
     top = max((round(header / 0.75) - BUTTON_HEIGHT) // 2, 0)
-    # On the Instructions sheet: right of its two text columns, beside the title.
+    guide = 2  # on the Instructions sheet: right of its two text columns, beside the title
     instructions = wb[INSTRUCTIONS_SHEET]
-    widths = {letter: dim.width for letter, dim in instructions.column_dimensions.items() if dim.customWidth}
-    guide = (2, sum(_pixels(widths.get(_letter(c))) for c in (1, 2)), 0)
     plain = io.BytesIO()
     wb.save(plain)
     return macro_enabled(plain.getvalue(), vba, {
-        CLAIMS_SHEET: button_vml(column, left, top, drawing=1, row_heights=(round(header / 0.75),)),
-        INSTRUCTIONS_SHEET: button_vml(*guide, caption=INSTRUCTIONS_CAPTION, drawing=2)})
+        CLAIMS_SHEET: button_vml(column, _left_of(claims, column), top, drawing=1,
+                                 row_heights=(round(header / 0.75),)),
+        INSTRUCTIONS_SHEET: button_vml(guide, _left_of(instructions, guide), 0, caption=INSTRUCTIONS_CAPTION,
+                                       drawing=2)})
+
+
+def _left_of(ws, column: int) -> int:
+    """Pixels from the sheet's left edge to ``column`` (0-based): the widths of the columns before it."""
+    widths = {letter: dim.width for letter, dim in ws.column_dimensions.items() if dim.customWidth}
+    return sum(_pixels(widths.get(_letter(c))) for c in range(1, column + 1))
 
 
 def _letter(index: int) -> str:
