@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..cli import UsageError, add_format_option, config_date_order, exit_codes_epilog, parse_cli_date, print_json
 from . import store
-from .files import NcciFileError
+from .files import NcciFileError, code_text
 from .wheel import DISTRIBUTION, size_text
 
 EXIT_CODES = {0: "done (a pair with no edit is an answer too)",
@@ -229,7 +229,6 @@ def _lookup(argv: list[str]) -> int:
 
 def _code_arg(text: str, option: str) -> str:
     """A code as NCCI_PAIR reads it (``62323``, ``62323-59``); anything else is a usage error."""
-    from .files import code_text
     found = code_text(text.strip().split("-")[0]) if text.strip() else None
     if found is None:
         raise UsageError(f"{option}: {text.strip()[:20]!r} is not a CPT/HCPCS code (5 letters or digits, "
