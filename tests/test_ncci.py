@@ -495,6 +495,19 @@ def test_report_summary_names_the_ncci_files(data, tmp_path):
     assert sum("xlsheets ncci import" in c for c in cells) == 1
 
 
+def test_report_describes_a_two_part_rule_by_its_claim_part_with_what_to_do(data, tmp_path):
+    """N501 and N503 have a claim part and a batch part under one ID: the report's Summary names
+    the rule and says what to do from the claim part, which documents the fix."""
+    import openpyxl
+    claims = tmp_path / "claims.csv"
+    claims.write_text(CLAIMS)
+    rc, _, err = xlsheets("validate", claims, "-o", tmp_path / "report.xlsx", data_dir=data)
+    rows = {row[0]: row for row in openpyxl.load_workbook(tmp_path / "report.xlsx")["Summary"].iter_rows(values_only=True)
+            if isinstance(row[0], str) and row[0][:4] in ("N501", "N503")}
+    assert set(rows) == {"N501 Ptp pair", "N503 Addon code"}, rows
+    assert all(row[5] and row[5].startswith(("remove the column 2 code", "add the primary")) for row in rows.values()), rows
+
+
 def test_c114_leaves_pairs_the_ptp_file_covers_to_n501(data, tmp_path):
     claims = tmp_path / "claims.csv"
     claims.write_text("claim_id,dos,dx1,cpt1,cpt2\nA1,2026-03-10,M54.17,62323,77003\n"

@@ -106,7 +106,11 @@ class _Report:
         self.claims_name = _sheet_name(result.sheet or "Claims")
         host = getattr(result.validator, "host", None)
         from .input_checks import INPUT_CHECKS  # E101-E103 are documented as rules are
-        self.rules = {r.id: r for r in (*getattr(host, "rules", ()), *INPUT_CHECKS)}
+        # An ID with a claim part and a batch part (N501-N503) is described by its first, the
+        # claim part: its docstring carries the Why and the Fix; the batch part's adds the rest.
+        self.rules = {}
+        for r in (*getattr(host, "rules", ()), *INPUT_CHECKS):
+            self.rules.setdefault(r.id, r)
         self.plan = claims_columns(list(result.header), getattr(result, "header_map", None))
         add = wb.add_format
         self.head = add({"bold": True, "bg_color": "#D9D9D9", "border": 1, "text_wrap": True,
