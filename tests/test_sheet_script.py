@@ -181,3 +181,28 @@ def test_a_misspelt_setting_stops_the_script_with_the_configuration_error(tmp_pa
     assert "actions" not in result
     assert "[settings] chronic_pain_week = 8" in result["error"]
     assert "did you mean chronic_pain_weeks?" in result["error"]
+
+
+def test_the_summary_says_when_claims_are_dated_after_the_newest_ncci_quarter(lite_main, tmp_path, monkeypatch):
+    """The sample NCCI sets are 2026Q1 (to 2026-03-31). A claim of 2026-05-04 was checked
+    against them: the Summary says so under Not checked, as `xlsheets validate` does; a sheet
+    within the quarter says nothing of it."""
+    from test_ncci import AOC, MUE, PTP_ZIP, xlsheets
+    data = tmp_path / "data"
+    assert xlsheets("ncci", "import", PTP_ZIP, MUE, AOC, data_dir=data)[0] == 0
+    monkeypatch.setenv("XLSHEETS_DATA_DIR", str(data))
+    head = ["claim_id", "patient_id", "dos", "payer", "dx1", "cpt1"]
+    march = ["A1", "P1", 46091, "Aetna", "M54.17", "64483-RT"]  # 2026-03-10
+    may = ["A2", "P2", 46146, "Aetna", "M54.17", "64483-RT"]  # 2026-05-04
+    later, within = run(lite_main, tmp_path, book(sheet("Claims", [head, march, may])),
+                        book(sheet("Claims", [head, march])))["runs"]
+
+    def not_checked(result):
+        summary = writes(result["actions"], 2)[0]["values"]  # Claims, Findings, Summary
+        return [row[0] for row in summary[summary.index(["Not checked", ""]) + 1:]]
+
+    lines = not_checked(later)
+    behind = [line for line in lines if line.startswith("NCCI edits older than some dates of service")]
+    assert len(behind) == 3, lines
+    assert all("is for dates of service to 2026-03-31" in line and "2026-05-04" in line for line in behind)
+    assert not any("NCCI" in line for line in not_checked(within)), not_checked(within)

@@ -172,14 +172,18 @@ def _is_own(sheet) -> bool:
 def _validate(header, data, first_row) -> dict:
     """Per row status, the claim results and the summary, by the worksheet functions' validator."""
     from . import udfs
-    from .batch import _Tally, rules_without_data
+    from .batch import _Tally, ncci_behind, rules_without_data
     from .claims import claims_from_rows
     from .findings import worst_by_row
     state = udfs._state
     validator = state.get_validator()
     hmap = validator.header_map(header).settle_date_order(data)
     run = validator.run()
-    results = [run.add(claim) for claim in claims_from_rows(hmap, data, first_row)]
+    results, latest = [], None  # latest: the latest date of service (past the NCCI quarter?)
+    for claim in claims_from_rows(hmap, data, first_row):
+        if claim.dos is not None and (latest is None or claim.dos > latest):
+            latest = claim.dos
+        results.append(run.add(claim))
     run.finish()  # batch rules (a patient's other claims) add to the results
     tally = _Tally()
     status = {}
@@ -189,6 +193,7 @@ def _validate(header, data, first_row) -> dict:
         tally.add(result)
         for r, top in worst_by_row(result.rows, result.findings).items():
             status[r] = "OK" if top is None else top.short()
+    from .ncci.store import in_force_for
     from .plugins import plugin_problems
     summary = {
         "claims": len(results), "rows": len(data), "line_level": hmap.line_level,
@@ -200,6 +205,7 @@ def _validate(header, data, first_row) -> dict:
         "columns_not_used": list(hmap.columns_not_used),
         "plugin_problems": [p.text() for p in plugin_problems(validator.config, validator.host)],
         "rules_without_data": rules_without_data(validator),  # the NCCI edits, when not loaded
+        "ncci_behind": ncci_behind(in_force_for(validator.settings_in_use()), latest),
     }
     return {"status": status, "results": results, "summary": summary, "first_row": first_row}
 
@@ -288,6 +294,7 @@ def _write_summary(sheet, claims_sheet: str, outcome) -> None:
                  for rule, cols in s["rules_not_run"].items()]
     unchecked += s["plugin_problems"]
     unchecked += [f"{', '.join(g['rules'])} could not run: {g['reason']}" for g in s["rules_without_data"]]
+    unchecked += [f"NCCI edits older than some dates of service: {g['message']}" for g in s["ncci_behind"]]
     if s["columns_not_used"]:
         unchecked.append("Columns not used (xlsheets read nothing from them): "
                          + ", ".join(str(c) for c in s["columns_not_used"]))
