@@ -504,7 +504,9 @@ def test_report_describes_a_two_part_rule_by_its_claim_part_with_what_to_do(data
     rc, _, err = xlsheets("validate", claims, "-o", tmp_path / "report.xlsx", data_dir=data)
     rows = {row[0]: row for row in openpyxl.load_workbook(tmp_path / "report.xlsx")["Summary"].iter_rows(values_only=True)
             if isinstance(row[0], str) and row[0][:4] in ("N501", "N503")}
-    assert set(rows) == {"N501 Ptp pair", "N503 Addon code"}, rows
+    assert set(rows) == {"N501 PTP pair", "N503 Add-on code"}, rows
+    severity = openpyxl.load_workbook(tmp_path / "report.xlsx")["Summary"].column_dimensions["E"].width
+    assert rows["N503 Add-on code"][4] == "error/warning" and severity >= len("error/warning"), severity
     assert all(row[5] and row[5].startswith(("remove the column 2 code", "add the primary")) for row in rows.values()), rows
 
 

@@ -83,11 +83,15 @@ def write_report(result, output, tmpdir=None) -> int:
     return len(report.plan.cut)
 
 
+# Words of rule function names that read wrong when only capitalised ("Ptp pair").
+NAME_WORDS = {"ptp": "PTP", "mue": "MUE", "aoc": "AOC", "ncci": "NCCI", "addon": "add-on", "pt": "PT"}
+
+
 def rule_name(rule_id: str, rule) -> str:
-    """A rule's name in words: ``header_code`` -> "Header code"."""
+    """A rule's name in words: ``header_code`` -> "Header code", ``ptp_pair`` -> "PTP pair"."""
     if rule is None:
         return rule_id
-    name = rule.name.replace("_", " ").strip()
+    name = " ".join(NAME_WORDS.get(word, word) for word in rule.name.split("_") if word)
     return name[:1].upper() + name[1:] if name else rule_id
 
 
@@ -148,7 +152,7 @@ class _Report:
         ws.set_column(0, 0, 34)
         ws.set_column(1, 1, 40)
         ws.set_column(2, 3, 10)
-        ws.set_column(4, 4, 9)
+        ws.set_column(4, 4, 14)  # "error/warning" for a rule whose cases differ
         ws.set_column(5, 5, 55)
         ws.hide_gridlines(2)
         text = self._text
