@@ -302,14 +302,16 @@ def mue_units_across_claims(claims, ctx):
         dos = group[0].dos
         edit_set = _ncci(ctx.settings_for(group[0])).for_dos("mue", dos)
         units_by_claim = []  # each claim's units per code
+        totals = defaultdict(float)  # the date's units per code, over the group's claims
         for claim in group:
             units = defaultdict(float)
             for line in claim.procedures:
                 units[line.code] += line.units
+                totals[line.code] += line.units
             units_by_claim.append((claim, units))
-        for code in sorted({code for _claim, units in units_by_claim for code in units}):
+        for code in sorted(totals):
             edit = edit_set.mue(code)
-            if edit is None or edit.mai == 1:
+            if edit is None or edit.mai == 1 or totals[code] <= edit.value:
                 continue
             per_claim = [(c, units.get(code, 0.0)) for c, units in units_by_claim]
             if any(units > edit.value for _c, units in per_claim):
