@@ -202,7 +202,7 @@ def _lookup(argv: list[str]) -> int:
                          f"{store.SETTING_LABEL[data.setting]} claims. {HOW_TO_LOAD}")
             rc = 1
             continue
-        source = edit_set.describe()["name"]
+        source = edit_set.name
         if kind == "ptp":
             found = edit_set.ptp(*codes) + edit_set.ptp(codes[1], codes[0])
             answers += [{**e.to_dict(), "in_force": e.in_force(dos), "dos": dos.isoformat(), "set": source}

@@ -151,6 +151,8 @@ class EditSet:
         self.setting: str = meta["setting"]
         self.quarter: str = meta["quarter"]
         self.start = _dt.date.fromisoformat(meta["quarter_start"])
+        # Every finding's reference names the set: made once, not per finding.
+        self.name = f"NCCI {self.kind.upper()} {SETTING_LABEL[self.setting]} {self.quarter}"
         self._arrays: dict[str, array] | None = None
         self._lock = threading.Lock()
         # Answers already looked up: a workbook asks about the same few hundred codes and
@@ -160,7 +162,7 @@ class EditSet:
     def describe(self) -> dict:
         """What status, the JSON ``codesets`` and the report say about it."""
         m = self.meta
-        return {"name": f"NCCI {self.kind.upper()} {SETTING_LABEL[self.setting]} {self.quarter}",
+        return {"name": self.name,
                 "kind": f"ncci-{self.kind}", "setting": self.setting, "quarter": self.quarter,
                 "from": m["quarter_start"], "to": m["quarter_end"], "files": list(m["files"]),
                 "rows": m["rows"], "edits_effective_from": m.get("effective_from"),

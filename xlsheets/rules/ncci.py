@@ -80,8 +80,7 @@ def ptp_covers(settings, code_a: str, code_b: str, dos) -> bool:
 
 
 def _reference(edit_set, extra: str = "") -> str:
-    name = edit_set.describe()["name"]
-    return f"CMS {name}" + (f"; {extra}" if extra else "")
+    return f"CMS {edit_set.name}" + (f"; {extra}" if extra else "")
 
 
 def _units(value: float) -> str:
