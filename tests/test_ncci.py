@@ -521,6 +521,34 @@ def test_c114_leaves_pairs_the_ptp_file_covers_to_n501(data, tmp_path):
     assert [f["rule"] for f in a2["findings"] if f["rule"] in ("C114", "N501")] == ["C114"]
 
 
+def test_c114_still_reports_guidance_that_only_the_injections_side_modifier_lets_past_n501(tmp_path):
+    """With a guidance edit of modifier indicator 1, an NCCI-associated modifier on either code
+    passes N501 (from 2019-07-01). The side of the injection (64483-RT, which D404 asks for)
+    does not make its imaging guidance billable: C114 still says the guidance is included, so
+    loading the PTP file never turns that claim OK. XS on the guidance line itself says it
+    guided a distinct procedure: N501 accepts it, and C114 leaves it to N501."""
+    part = tmp_path / "sample-not-cms-data_ccipra-2026q1-f1.txt"
+    text = PTP_F1.read_text(encoding="cp1252")
+    assert "64483\t77003\t\t20110101\t*\t0\t" in text
+    part.write_text(text.replace("64483\t77003\t\t20110101\t*\t0\t", "64483\t77003\t\t20110101\t*\t1\t"),
+                    encoding="cp1252", newline="")
+    folder = tmp_path / "data"
+    rc, _, err = xlsheets("ncci", "import", part, data_dir=folder)
+    assert rc == 0, err
+    claims = tmp_path / "claims.csv"
+    claims.write_text("claim_id,dos,dx1,cpt1,cpt2\n"
+                      "A1,2026-03-10,M54.17,64483-RT,77003\n"
+                      "A2,2026-03-10,M54.17,64483-RT,77003-XS\n"
+                      "A3,2026-03-10,M54.17,64483-RT,77003-RT\n")
+    rc, out, _ = xlsheets("validate", claims, "--format", "json", data_dir=folder)
+    found = {c["claim_id"]: ([f["rule"] for f in c["findings"] if f["rule"] in ("C114", "N501")], c["status"])
+             for c in json.loads(out)["claims"]}
+    assert found["A1"] == (["C114"], "error"), found
+    assert found["A2"][0] == [], found
+    # RT on the guidance line is an NCCI-associated modifier too: the biller's call, as N501 takes it
+    assert found["A3"][0] == [], found
+
+
 def test_held_results_are_frozen_out_of_the_collector_and_unfrozen_after(data, tmp_path, monkeypatch):
     """With the NCCI batch parts every result is held to the end; the batch run freezes what is
     alive every so many held results (the collector would walk them all again and again) and

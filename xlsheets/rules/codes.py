@@ -12,7 +12,7 @@ from ..codes.icd10cm import electronic
 from ..codes.proclists import get_procedure_codes
 from ..hookspecs import hookimpl
 from ..rule import rule
-from .ncci import aoc_loaded, ptp_covers
+from .ncci import aoc_loaded, ptp_decides_guidance
 
 ICD_GUIDE = "ICD-10-CM Official Guidelines I.A / CMS code files"
 
@@ -423,8 +423,10 @@ def guidance_included(claim, ctx):
     Bad: 64483 + 77003 ; 62323 + 77012
     Good: 64483 alone ; 62322 (without imaging) when no guidance was used
     Fix: remove the imaging guidance line.
-    A pair the loaded NCCI PTP file has an edit for is left to N501 (one finding per problem),
-    where the payer runs N501.
+    Where the payer runs N501 and the loaded NCCI PTP file has an edit for the pair, N501
+    decides it (one finding per problem) when it denies the guidance line or the guidance line
+    carries an NCCI-associated modifier (59, XS...); the injection's side modifier alone (RT,
+    LT) does not make the guidance separately billable, so C114 still reports it then.
     """
     if claim.dos is None:
         return
@@ -434,7 +436,7 @@ def guidance_included(claim, ctx):
             continue
         for guide in claim.procedures:
             if guide.code in cpt.IMAGING_GUIDANCE and not (
-                    ctx.runs("N501") and ptp_covers(ctx.settings, guide.code, inj.code, claim.dos)):
+                    ctx.runs("N501") and ptp_decides_guidance(ctx.settings, guide, inj, claim.dos)):
                 yield ctx.finding(
                     f"Imaging guidance {guide.code} is included in {inj.code} (since {since.isoformat()}) "
                     "and is not billed separately; the line will be denied.",

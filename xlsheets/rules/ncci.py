@@ -70,13 +70,22 @@ def aoc_loaded(settings) -> bool:
         return False
 
 
-def ptp_covers(settings, code_a: str, code_b: str, dos) -> bool:
-    """True when the loaded PTP file has an edit in force between the two codes (N501 decides)."""
+def ptp_decides_guidance(settings, guide, injection, dos) -> bool:
+    """True when N501 decides the imaging-guidance line C114 would report (C114 then stands
+    down: one problem, one finding): the loaded PTP file has an edit in force for the two codes,
+    and N501 denies the guidance line, or the guidance line itself carries an NCCI-associated
+    modifier (the biller's statement that it guided a distinct procedure, which N501 accepts).
+    A modifier only on the injection, such as its side (64483-RT, which D404 asks for), says
+    nothing about the guidance: C114 still reports guidance the injection's code includes."""
     try:
         edit_set = _ncci(settings).for_dos("ptp", dos)
     except ValueError:
         return False
-    return edit_set is not None and edit_set.ptp_in_force(code_a, code_b, dos) is not None
+    edit = edit_set.ptp_in_force(guide.code, injection.code, dos) if edit_set is not None else None
+    if edit is None or edit.modifier == 9:
+        return False
+    col1, col2 = (guide, injection) if edit.column1 == guide.code else (injection, guide)
+    return not _bypassed(edit, col1, col2, dos) or not ASSOCIATED_MODIFIERS.isdisjoint(guide.modifiers)
 
 
 def _reference(edit_set, extra: str = "") -> str:
