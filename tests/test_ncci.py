@@ -549,6 +549,23 @@ def test_c114_still_reports_guidance_that_only_the_injections_side_modifier_lets
     assert found["A3"][0] == [], found
 
 
+def test_units_read_as_written_in_the_mue_message_and_negative_units_are_named(data, tmp_path):
+    """A billing person reads the units the sheet holds: 99,999,999,999 (not 1e+11), 7.5; a
+    negative count is said to be negative, not "not a number"."""
+    claims = tmp_path / "claims.csv"
+    claims.write_text("claim_id,dos,dx1,cpt1,units\n"
+                      "U1,2026-03-10,M54.17,64483-RT,99999999999\n"
+                      "U2,2026-03-10,M54.17,97110,7.5\n"
+                      "U3,2026-03-10,M54.17,97110,-3\n")
+    rc, out, _ = xlsheets("validate", claims, "--format", "json", data_dir=data)
+    messages = {c["claim_id"]: [f["message"] for f in c["findings"]] for c in json.loads(out)["claims"]}
+    assert any(m.startswith("64483: 99,999,999,999 units on the date of service") for m in messages["U1"]), messages
+    assert any(m.startswith("97110: 7.5 units on the date of service, more than its NCCI MUE of 6")
+               for m in messages["U2"]), messages
+    assert any("'-3' is negative; a count or duration is 0 or more" in m for m in messages["U3"]), messages
+    assert rc == 1
+
+
 def test_held_results_are_frozen_out_of_the_collector_and_unfrozen_after(data, tmp_path, monkeypatch):
     """With the NCCI batch parts every result is held to the end; the batch run freezes what is
     alive every so many held results (the collector would walk them all again and again) and

@@ -21,6 +21,7 @@ from .findings import Finding, Severity
 from .values import (Unreadable, plain_value, _quote, clean_text, code_text, date_order_of, excel_error, read_date,
                      read_flag, read_number)
 from .values import UNCALCULATED_FIX, Uncalculated, uncalculated_reason
+from .words import number
 
 __all__ = ["Claim", "ClaimIsReadOnly", "Procedure", "HeaderMap", "claims_from_rows", "parse_row", "FLAG_COLUMNS",
            "NUMBER_COLUMNS", "CANONICAL_COLUMNS", "header_key", "UNREADABLE_CELL"]
@@ -161,7 +162,7 @@ class Procedure(NamedTuple):
 
     def __str__(self) -> str:
         text = self.code + "".join(f"-{m}" for m in self.modifiers)
-        return text + (f"x{self.units:g}" if self.units != 1 else "")
+        return text + (f"x{number(self.units, grouped=False)}" if self.units != 1 else "")
 
 
 class ClaimIsReadOnly(TypeError):

@@ -297,8 +297,10 @@ def read_number(value: object) -> float | Unreadable | None:
     if isinstance(value, bool):
         return Unreadable(f"{value!r} is not a number")
     if isinstance(value, (int, float)) and not excel_error(value):
-        if value != value or value < 0:
+        if value != value:
             return Unreadable(f"{value!r} is not a usable number")
+        if value < 0:
+            return Unreadable(f"{value:g} is negative; a count or duration is 0 or more")
         return float(value)
     err = excel_error(value)
     if err:
@@ -309,6 +311,8 @@ def read_number(value: object) -> float | Unreadable | None:
     m = _NUMBER.match(text)
     if m:
         return float(m[1])
+    if _NUMBER.match(text.lstrip("-\u2212 ")):  # -3: a number, but not a count
+        return Unreadable(f"{_quote(text)} is negative; a count or duration is 0 or more")
     return Unreadable(f"{_quote(text)} is not a number")
 
 

@@ -24,6 +24,7 @@ from collections import defaultdict
 from ..hookspecs import hookimpl
 from ..ncci.store import KIND_LABEL, MAI_MEANING, SETTING_LABEL, get_ncci
 from ..rule import rule
+from ..words import number
 
 SETTING = "ncci_files"
 # NCCI-associated modifiers (NCCI Policy Manual ch. I): anatomic, global surgery, other.
@@ -93,7 +94,7 @@ def _reference(edit_set, extra: str = "") -> str:
 
 
 def _units(value: float) -> str:
-    return f"{value:g} unit" + ("" if value == 1 else "s")
+    return f"{number(value)} unit" + ("" if value == 1 else "s")
 
 
 # --- N501 PTP ----------------------------------------------------------------------------------
