@@ -602,8 +602,11 @@ def headline(s: dict) -> str:
         parts.append(f"{ready:,} ready" if complete else f"{ready:,} without findings, but not fully checked")
     claims = s["claims"]
     text = f"{claims:,} claim{'' if claims == 1 else 's'}: " + (", ".join(parts) or "none")
-    if s.get("rules_not_run"):
-        n = len(s["rules_not_run"])
+    # Every rule listed below as not run: for missing columns and for data not loaded (NCCI).
+    not_run = set(s.get("rules_not_run") or ())
+    not_run.update(rule for group in s.get("rules_without_data") or () for rule in group["rules"])
+    if not_run:
+        n = len(not_run)
         text += f" ({n} rule{'' if n == 1 else 's'} could not run: see below)"
     return text
 
