@@ -574,6 +574,20 @@ def test_units_read_as_written_in_the_mue_message_and_negative_units_are_named(d
     assert rc == 1
 
 
+def test_before_2019_07_the_message_says_why_the_modifier_on_column_1_does_not_count(data, tmp_path):
+    """A biller who sees 59 on the claim learns that, before 2019-07-01, it had to be on the
+    column 2 code; from then on it counts on either code (no finding)."""
+    claims = tmp_path / "claims.csv"
+    claims.write_text("claim_id,dos,dx1,cpt1,cpt2\nA1,2019-03-01,M54.17,64483-59,20552\n"
+                      "A2,2019-07-01,M54.17,64483-59,20552\n")
+    rc, out, _ = xlsheets("validate", claims, "--format", "json", data_dir=data)
+    a1, a2 = json.loads(out)["claims"]
+    [n501] = [f for f in a1["findings"] if f["rule"] == "N501"]
+    assert ("before 2019-07-01 it must be on the column 2 code 20552: the 59 on 64483 does not count"
+            in n501["message"]), n501["message"]
+    assert not [f for f in a2["findings"] if f["rule"] == "N501"]
+
+
 def test_held_results_are_frozen_out_of_the_collector_and_unfrozen_after(data, tmp_path, monkeypatch):
     """With the NCCI batch parts every result is held to the end; the batch run freezes what is
     alive every so many held results (the collector would walk them all again and again) and

@@ -150,6 +150,12 @@ def _ptp_message(col2, pairs, dos, other: str = "") -> tuple[str, str, str]:
                "modifier such as RT/LT, or 25 on an E/M) allows the pair when the documentation "
                "shows a separate service")
         fix = f"if documented as a separate service, add XS, XU or 59 to {col2.code}; else remove it"
+        if dos < EITHER_CODE_FROM:  # a modifier on column 1 did not count yet: say so, it is on the claim
+            on_col1 = [f"{'/'.join(sorted(ASSOCIATED_MODIFIERS.intersection(line.modifiers)))} on {line.code}"
+                       for _e, line in pairs if not ASSOCIATED_MODIFIERS.isdisjoint(line.modifiers)]
+            if on_col1:
+                why += (f"; before {EITHER_CODE_FROM.isoformat()} it must be on the column 2 code "
+                        f"{col2.code}: the {', '.join(dict.fromkeys(on_col1))} does not count")
     rationale = f" Rationale: {edit.rationale}." if edit.rationale else ""
     message = (f"{col2.code} is the column 2 code of an NCCI PTP edit with {with_}{other} on the same "
                f"date of service: {col2.code} is denied (CARC CO-236; the patient cannot be billed "
