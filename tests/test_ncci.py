@@ -179,6 +179,22 @@ def test_truncated_file_is_refused_naming_file_and_line(data, tmp_path):
     assert _status(data) == before
 
 
+def test_an_edit_deleted_before_it_takes_effect_is_named_at_import(tmp_path):
+    """Never in force, so never applied: imported (the rest of the file is good) but said, with
+    its codes and dates, in the text and the JSON."""
+    part = tmp_path / PTP_F1.name
+    text = PTP_F1.read_text(encoding="cp1252")
+    assert "22551\t22554\t\t20110101\t*\t" in text
+    part.write_text(text.replace("22551\t22554\t\t20110101\t*\t", "22551\t22554\t\t20110101\t20050101\t"),
+                    encoding="cp1252", newline="")
+    rc, out, err = xlsheets("ncci", "import", part, data_dir=tmp_path / "d")
+    assert rc == 0, err
+    assert ("note: 1 edit deleted before it takes effect, so never in force and never applied: "
+            "22551/22554 (effective 2011-01-01, deleted 2005-01-01)") in out, out
+    rc, out, err = xlsheets("ncci", "import", PTP_F1, "--format", "json", data_dir=tmp_path / "e")
+    assert rc == 0 and json.loads(out)[0]["notes"] == [], out
+
+
 def test_damaged_code_is_refused(data, tmp_path):
     bad = tmp_path / "sample-not-cms-data_ccipra-2026q1-f1.txt"
     bad.write_text(PTP_F1.read_text().replace("62323\t77003", "6232\t77003"))

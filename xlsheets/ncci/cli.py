@@ -96,6 +96,8 @@ def _import(argv: list[str]) -> int:
             r = s["replaced"]
             print(f"  replaces the {s['quarter']} set imported {r['imported'] or '(date unknown)'} from "
                   f"{', '.join(r['files'])}")
+        for note in s.get("notes") or ():
+            print(f"  note: {note}")
         print(f"  stored in {s['source']}")
     skipped = done[0]["skipped"] if done else []
     if skipped:

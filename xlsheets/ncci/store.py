@@ -20,7 +20,9 @@ from __future__ import annotations
 import bisect
 import contextlib
 import datetime as _dt
+import itertools
 import json
+import operator
 import os
 import re
 import sys
@@ -517,6 +519,7 @@ def import_files(paths: list[str | os.PathLike], data_dir: str | os.PathLike | N
     """
     chosen = normalise_setting(setting) if setting else None
     built: list[tuple[Path, Path, dict, dict | None]] = []
+    said: dict[Path, list[str]] = {}  # the import's notes per set (not stored)
     try:
         with contextlib.ExitStack() as stack:
             sources, skipped = open_sources(list(paths), stack)
@@ -536,6 +539,7 @@ def import_files(paths: list[str | os.PathLike], data_dir: str | os.PathLike | N
                     arrays, strings, span = _parse_mue(group)
                 else:
                     arrays, strings, span = _parse_aoc(group)
+                notes = _never_in_force(kind, arrays)
                 hints = [h for s in group for h in s.hints]
                 q = quarter or _quarter_from_hints(hints) or (quarter_of(span[1]) if span[1] else None)
                 if q is None:
@@ -554,6 +558,7 @@ def import_files(paths: list[str | os.PathLike], data_dir: str | os.PathLike | N
                         "effective_from": span[0].isoformat() if span[0] else None,
                         "effective_to": span[1].isoformat() if span[1] else None,
                         "imported": (today or _dt.date.today()).isoformat()}
+                said[target] = notes
                 built.append((target, _write(target, meta, arrays), meta, before))
         for target, tmp, _meta, _before in built:  # all read and written: now they take over
             os.replace(tmp, target)
@@ -563,7 +568,32 @@ def import_files(paths: list[str | os.PathLike], data_dir: str | os.PathLike | N
         raise
     reset_ncci()
     return [{**EditSet(target, meta).describe(), "parts": meta["parts"], "replaced": before,
-             "skipped": skipped} for target, _tmp, meta, before in built]
+             "skipped": skipped, "notes": said[target]} for target, _tmp, meta, before in built]
+
+
+def _never_in_force(kind: str, arrays: dict) -> list[str]:
+    """What the import says about edits whose deletion date is before their effective date:
+    never in force, so never applied. Not refused (a CMS file may hold such a row, and the
+    rest of the file is good), but said, with the first few pairs, so a damaged file is seen."""
+    if "effective" not in arrays:  # MUE: no edit dates
+        return []
+    eff, dele, keys = arrays["effective"], arrays["deletion"], arrays["key"]
+    # deletion < effective, compared in C (3.5 million rows); NO_DATE (none) is the largest day
+    bad = list(itertools.compress(range(len(eff)), map(operator.lt, dele, eff)))
+    if not bad:
+        return []
+
+    def pair(i):
+        first, second = unpack(keys[i] >> _SHIFT), keys[i] & ((1 << _SHIFT) - 1)
+        if kind == "aoc":  # add-on, then primary + 1 (0: none listed)
+            codes = f"add-on {first} with primary {unpack(second - 1) if second else '(none)'}"
+        else:
+            codes = f"{first}/{unpack(second)}"
+        return f"{codes} (effective {_date(eff[i]).isoformat()}, deleted {_date(dele[i]).isoformat()})"
+    shown = ", ".join(pair(i) for i in bad[:3]) + (f" and {len(bad) - 3:,} more" if len(bad) > 3 else "")
+    return [f"{len(bad):,} edit{'s' if len(bad) != 1 else ''} deleted before {'they take' if len(bad) != 1 else 'it takes'} "
+            f"effect, so never in force and never applied: {shown}. If the file was edited or damaged, "
+            "download it again from CMS."]
 
 
 def part_text(parts: list[int]) -> str:
