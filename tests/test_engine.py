@@ -239,8 +239,11 @@ def test_a_grouped_batch_rule_sees_only_claims_that_share_its_fields():
         ["claim_id", "patient_id", "dos", "dx1"],
         [["A1", "P1", "2026-03-10", "M54.17"], ["A2", "P2", "2026-03-10", "M54.17"],
          ["A3", "P1", "2026-03-11", "M54.17"], ["A4", "P1", "2026-03-10", "M54.17"],
-         ["A5", "", "2026-03-10", "M54.17"], ["A6", "", "2026-03-10", "M54.17"]])
-    assert seen == [["A1", "A4"]]
+         ["A5", "", "2026-03-10", "M54.17"], ["A6", "", "2026-03-10", "M54.17"],
+         ["A7", "P2", "2026-03-10", "M54.17"], ["A8", "P1", "2026-03-10", "M54.17"],
+         ["A9", "P3", "2026-03-10", "M54.17"]])
+    # Two shared keys, one of them three times, interleaved: every member once, in sheet order.
+    assert seen == [["A1", "A2", "A4", "A7", "A8"]]
 
 
 def test_batch_rules_of_every_kind_in_one_plan_see_the_claims_fields_and_report_on_them():
