@@ -179,14 +179,19 @@ def test_truncated_file_is_refused_naming_file_and_line(data, tmp_path):
     assert _status(data) == before
 
 
+def _sample_part_with(tmp_path, row_start: str, changed: str):
+    """The sample PTP part f1 with one row's start rewritten (the rest as it is, CRLF, cp1252)."""
+    text = PTP_F1.read_text(encoding="cp1252")
+    assert row_start in text
+    part = tmp_path / PTP_F1.name
+    part.write_text(text.replace(row_start, changed), encoding="cp1252", newline="")
+    return part
+
+
 def test_an_edit_deleted_before_it_takes_effect_is_named_at_import(tmp_path):
     """Never in force, so never applied: imported (the rest of the file is good) but said, with
     its codes and dates, in the text and the JSON."""
-    part = tmp_path / PTP_F1.name
-    text = PTP_F1.read_text(encoding="cp1252")
-    assert "22551\t22554\t\t20110101\t*\t" in text
-    part.write_text(text.replace("22551\t22554\t\t20110101\t*\t", "22551\t22554\t\t20110101\t20050101\t"),
-                    encoding="cp1252", newline="")
+    part = _sample_part_with(tmp_path, "22551\t22554\t\t20110101\t*\t", "22551\t22554\t\t20110101\t20050101\t")
     rc, out, err = xlsheets("ncci", "import", part, data_dir=tmp_path / "d")
     assert rc == 0, err
     assert ("note: 1 edit deleted before it takes effect, so never in force and never applied: "
@@ -551,11 +556,7 @@ def test_c114_still_reports_guidance_that_only_the_injections_side_modifier_lets
     does not make its imaging guidance billable: C114 still says the guidance is included, so
     loading the PTP file never turns that claim OK. XS on the guidance line itself says it
     guided a distinct procedure: N501 accepts it, and C114 leaves it to N501."""
-    part = tmp_path / "sample-not-cms-data_ccipra-2026q1-f1.txt"
-    text = PTP_F1.read_text(encoding="cp1252")
-    assert "64483\t77003\t\t20110101\t*\t0\t" in text
-    part.write_text(text.replace("64483\t77003\t\t20110101\t*\t0\t", "64483\t77003\t\t20110101\t*\t1\t"),
-                    encoding="cp1252", newline="")
+    part = _sample_part_with(tmp_path, "64483\t77003\t\t20110101\t*\t0\t", "64483\t77003\t\t20110101\t*\t1\t")
     folder = tmp_path / "data"
     rc, _, err = xlsheets("ncci", "import", part, data_dir=folder)
     assert rc == 0, err

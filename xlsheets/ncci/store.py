@@ -73,6 +73,15 @@ def unpack(value: int) -> str:
     return "".join(reversed(out))
 
 
+_LOW = (1 << _SHIFT) - 1  # the second code of a key
+
+
+def _aoc_primary(key: int) -> str | None:
+    """The primary code of an AOC key (add-on << _SHIFT | primary + 1), None when none is listed."""
+    primary = key & _LOW
+    return unpack(primary - 1) if primary else None
+
+
 def _day(d: _dt.date) -> int:
     return d.toordinal() - _EPOCH
 
@@ -274,8 +283,7 @@ class EditSet:
         out = []
         strings = self.meta["strings"]
         while i < len(keys) and keys[i] < end:
-            primary = keys[i] & ((1 << _SHIFT) - 1)
-            out.append(AocEdit(code, unpack(primary - 1) if primary else None, arrays["type"][i],
+            out.append(AocEdit(code, _aoc_primary(keys[i]), arrays["type"][i],
                                _date(arrays["effective"][i]), _date(arrays["deletion"][i]),
                                _date(arrays["primary_deletion"][i]), _date(arrays["addon_deletion"][i]),
                                strings[arrays["notes"][i]]))
@@ -518,8 +526,7 @@ def import_files(paths: list[str | os.PathLike], data_dir: str | os.PathLike | N
     otherwise drop the edits of the others without a word).
     """
     chosen = normalise_setting(setting) if setting else None
-    built: list[tuple[Path, Path, dict, dict | None]] = []
-    said: dict[Path, list[str]] = {}  # the import's notes per set (not stored)
+    built: list[tuple[Path, Path, dict, dict | None, list[str]]] = []  # ..., the import's notes (not stored)
     try:
         with contextlib.ExitStack() as stack:
             sources, skipped = open_sources(list(paths), stack)
@@ -558,17 +565,16 @@ def import_files(paths: list[str | os.PathLike], data_dir: str | os.PathLike | N
                         "effective_from": span[0].isoformat() if span[0] else None,
                         "effective_to": span[1].isoformat() if span[1] else None,
                         "imported": (today or _dt.date.today()).isoformat()}
-                said[target] = notes
-                built.append((target, _write(target, meta, arrays), meta, before))
-        for target, tmp, _meta, _before in built:  # all read and written: now they take over
+                built.append((target, _write(target, meta, arrays), meta, before, notes))
+        for target, tmp, *_rest in built:  # all read and written: now they take over
             os.replace(tmp, target)
     except BaseException:
-        for _target, tmp, _meta, _before in built:
+        for _target, tmp, *_rest in built:
             _remove(tmp)  # a refusal after some sets were written: none of them is left over
         raise
     reset_ncci()
     return [{**EditSet(target, meta).describe(), "parts": meta["parts"], "replaced": before,
-             "skipped": skipped, "notes": said[target]} for target, _tmp, meta, before in built]
+             "skipped": skipped, "notes": notes} for target, _tmp, meta, before, notes in built]
 
 
 def _never_in_force(kind: str, arrays: dict) -> list[str]:
@@ -584,11 +590,11 @@ def _never_in_force(kind: str, arrays: dict) -> list[str]:
         return []
 
     def pair(i):
-        first, second = unpack(keys[i] >> _SHIFT), keys[i] & ((1 << _SHIFT) - 1)
-        if kind == "aoc":  # add-on, then primary + 1 (0: none listed)
-            codes = f"add-on {first} with primary {unpack(second - 1) if second else '(none)'}"
+        first = unpack(keys[i] >> _SHIFT)
+        if kind == "aoc":
+            codes = f"add-on {first} with primary {_aoc_primary(keys[i]) or '(none)'}"
         else:
-            codes = f"{first}/{unpack(second)}"
+            codes = f"{first}/{unpack(keys[i] & _LOW)}"
         return f"{codes} (effective {_date(eff[i]).isoformat()}, deleted {_date(dele[i]).isoformat()})"
     shown = ", ".join(pair(i) for i in bad[:3]) + (f" and {len(bad) - 3:,} more" if len(bad) > 3 else "")
     return [f"{len(bad):,} edit{'s' if len(bad) != 1 else ''} deleted before {'they take' if len(bad) != 1 else 'it takes'} "

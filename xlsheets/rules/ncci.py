@@ -82,11 +82,13 @@ def ptp_decides_guidance(settings, guide, injection, dos) -> bool:
         edit_set = _ncci(settings).for_dos("ptp", dos)
     except ValueError:
         return False
-    edit = edit_set.ptp_in_force(guide.code, injection.code, dos) if edit_set is not None else None
-    if edit is None or edit.modifier == 9:
+    if edit_set is None:
         return False
-    col1, col2 = (guide, injection) if edit.column1 == guide.code else (injection, guide)
-    return not _bypassed(edit, col1, col2, dos) or not ASSOCIATED_MODIFIERS.isdisjoint(guide.modifiers)
+    if _denied_lines(edit_set, [(guide, injection)], dos):  # N501 reports the pair
+        return True
+    # Not denied: indicator 9, or 1 passed by a modifier, which counts here only on the guidance
+    edit = edit_set.ptp_in_force(guide.code, injection.code, dos)
+    return edit is not None and edit.modifier == 1 and not ASSOCIATED_MODIFIERS.isdisjoint(guide.modifiers)
 
 
 def _reference(edit_set, extra: str = "") -> str:
