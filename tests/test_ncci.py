@@ -550,6 +550,14 @@ def test_c114_leaves_pairs_the_ptp_file_covers_to_n501(data, tmp_path):
     assert [f["rule"] for f in a2["findings"] if f["rule"] in ("C114", "N501")] == ["C114"]
 
 
+def _validated(tmp_path, csv_text: str, data_dir):
+    """(exit status, the JSON's claims) of ``xlsheets validate`` on a claims CSV."""
+    claims = tmp_path / "claims.csv"
+    claims.write_text(csv_text)
+    rc, out, _ = xlsheets("validate", claims, "--format", "json", data_dir=data_dir)
+    return rc, json.loads(out)["claims"]
+
+
 def test_c114_still_reports_guidance_that_only_the_injections_side_modifier_lets_past_n501(tmp_path):
     """With a guidance edit of modifier indicator 1, an NCCI-associated modifier on either code
     passes N501 (from 2019-07-01). The side of the injection (64483-RT, which D404 asks for)
@@ -560,14 +568,12 @@ def test_c114_still_reports_guidance_that_only_the_injections_side_modifier_lets
     folder = tmp_path / "data"
     rc, _, err = xlsheets("ncci", "import", part, data_dir=folder)
     assert rc == 0, err
-    claims = tmp_path / "claims.csv"
-    claims.write_text("claim_id,dos,dx1,cpt1,cpt2\n"
-                      "A1,2026-03-10,M54.17,64483-RT,77003\n"
-                      "A2,2026-03-10,M54.17,64483-RT,77003-XS\n"
-                      "A3,2026-03-10,M54.17,64483-RT,77003-RT\n")
-    rc, out, _ = xlsheets("validate", claims, "--format", "json", data_dir=folder)
+    rc, claims = _validated(tmp_path, "claim_id,dos,dx1,cpt1,cpt2\n"
+                                      "A1,2026-03-10,M54.17,64483-RT,77003\n"
+                                      "A2,2026-03-10,M54.17,64483-RT,77003-XS\n"
+                                      "A3,2026-03-10,M54.17,64483-RT,77003-RT\n", folder)
     found = {c["claim_id"]: ([f["rule"] for f in c["findings"] if f["rule"] in ("C114", "N501")], c["status"])
-             for c in json.loads(out)["claims"]}
+             for c in claims}
     assert found["A1"] == (["C114"], "error"), found
     assert found["A2"][0] == [], found
     # RT on the guidance line is an NCCI-associated modifier too: the biller's call, as N501 takes it
@@ -577,13 +583,11 @@ def test_c114_still_reports_guidance_that_only_the_injections_side_modifier_lets
 def test_units_read_as_written_in_the_mue_message_and_negative_units_are_named(data, tmp_path):
     """A billing person reads the units the sheet holds: 99,999,999,999 (not 1e+11), 7.5; a
     negative count is said to be negative, not "not a number"."""
-    claims = tmp_path / "claims.csv"
-    claims.write_text("claim_id,dos,dx1,cpt1,units\n"
-                      "U1,2026-03-10,M54.17,64483-RT,99999999999\n"
-                      "U2,2026-03-10,M54.17,97110,7.5\n"
-                      "U3,2026-03-10,M54.17,97110,-3\n")
-    rc, out, _ = xlsheets("validate", claims, "--format", "json", data_dir=data)
-    messages = {c["claim_id"]: [f["message"] for f in c["findings"]] for c in json.loads(out)["claims"]}
+    rc, claims = _validated(tmp_path, "claim_id,dos,dx1,cpt1,units\n"
+                                      "U1,2026-03-10,M54.17,64483-RT,99999999999\n"
+                                      "U2,2026-03-10,M54.17,97110,7.5\n"
+                                      "U3,2026-03-10,M54.17,97110,-3\n", data)
+    messages = {c["claim_id"]: [f["message"] for f in c["findings"]] for c in claims}
     assert any(m.startswith("64483: 99,999,999,999 units on the date of service") for m in messages["U1"]), messages
     assert any(m.startswith("97110: 7.5 units on the date of service, more than its NCCI MUE of 6")
                for m in messages["U2"]), messages
@@ -594,11 +598,8 @@ def test_units_read_as_written_in_the_mue_message_and_negative_units_are_named(d
 def test_before_2019_07_the_message_says_why_the_modifier_on_column_1_does_not_count(data, tmp_path):
     """A biller who sees 59 on the claim learns that, before 2019-07-01, it had to be on the
     column 2 code; from then on it counts on either code (no finding)."""
-    claims = tmp_path / "claims.csv"
-    claims.write_text("claim_id,dos,dx1,cpt1,cpt2\nA1,2019-03-01,M54.17,64483-59,20552\n"
-                      "A2,2019-07-01,M54.17,64483-59,20552\n")
-    rc, out, _ = xlsheets("validate", claims, "--format", "json", data_dir=data)
-    a1, a2 = json.loads(out)["claims"]
+    rc, (a1, a2) = _validated(tmp_path, "claim_id,dos,dx1,cpt1,cpt2\nA1,2019-03-01,M54.17,64483-59,20552\n"
+                                        "A2,2019-07-01,M54.17,64483-59,20552\n", data)
     [n501] = [f for f in a1["findings"] if f["rule"] == "N501"]
     assert ("before 2019-07-01 it must be on the column 2 code 20552: the 59 on 64483 does not count"
             in n501["message"]), n501["message"]
