@@ -200,6 +200,30 @@ def test_an_edit_deleted_before_it_takes_effect_is_named_at_import(tmp_path):
     assert rc == 0 and json.loads(out)[0]["notes"] == [], out
 
 
+def test_a_last_line_cut_inside_its_rationale_is_named_at_import(tmp_path):
+    """A download cut short inside the last row's rationale still reads as an edit: imported,
+    but the import says the last line has no line ending and shows it (text and JSON), for the
+    tab-delimited PTP part and for the MUE CSV. A file that ends with its line ending says nothing."""
+    text = PTP_F2.read_text(encoding="cp1252")
+    cut = tmp_path / PTP_F2.name
+    cut.write_text(text.rstrip("\r\n")[:-5], encoding="cp1252", newline="")
+    last = text.rstrip("\r\n").count("\n") + 1
+    rc, out, err = xlsheets("ncci", "import", PTP_F1, cut, "--format", "json", data_dir=tmp_path / "d")
+    assert rc == 0, err
+    [note] = json.loads(out)[0]["notes"]
+    assert note.startswith(f"{cut.name}, line {last}, the last, has no line ending. If the download was cut short, "
+                           "that edit is incomplete"), note
+    assert "download the file again" in note
+    mue_text = MUE.read_text(encoding="cp1252")
+    mue = tmp_path / MUE.name
+    mue.write_text(mue_text.rstrip("\r\n")[:-3], encoding="cp1252", newline="")
+    rc, out, err = xlsheets("ncci", "import", mue, data_dir=tmp_path / "e")
+    assert rc == 0, err
+    assert f"note: {mue.name}, line {mue_text.rstrip(chr(13) + chr(10)).count(chr(10)) + 1}, the last, has no line ending" in out, out
+    rc, out, err = xlsheets("ncci", "import", PTP_F1, PTP_F2, MUE, "--format", "json", data_dir=tmp_path / "f")
+    assert rc == 0 and [s["notes"] for s in json.loads(out)] == [[], []], out
+
+
 def test_damaged_code_is_refused(data, tmp_path):
     bad = tmp_path / "sample-not-cms-data_ccipra-2026q1-f1.txt"
     bad.write_text(PTP_F1.read_text().replace("62323\t77003", "6232\t77003"))

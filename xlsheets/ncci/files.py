@@ -64,6 +64,7 @@ class Source:
     setting: str | None = None  # "practitioner" / "hospital" when the file tells
     hints: list[str] = field(default_factory=list)  # file names and preamble text (quarter, dates)
     part: int | None = None  # PTP part number (f1..f4)
+    notes: list[str] = field(default_factory=list)  # what the import should say, found while reading
 
     def where(self, line: int) -> str:
         return f"{self.name}, {self.line_word} {line}"
@@ -438,9 +439,10 @@ def _text_source(raw, name: str) -> Source | None:
                 elif nxt:
                     pending = [nxt]
             kind, columns, setting = header
+            notes: list[str] = []
             return Source(name, kind, columns,
-                          _text_rows(text, _delimiter_of(line), number + 1, name, pending),
-                          "line", setting, hints)
+                          _text_rows(text, _delimiter_of(line), number + 1, name, pending, notes),
+                          "line", setting, hints, notes=notes)
     return None
 
 
@@ -460,11 +462,13 @@ def _split(line: str) -> list:
     return [line]
 
 
-def _text_rows(text, delimiter: str, first: int, name: str, pending: list[str]) -> Iterator[tuple[int, list]]:
-    """The rows after the header, from line ``first``; ``pending`` is a line already read."""
+def _text_rows(text, delimiter: str, first: int, name: str, pending: list[str],
+               notes: list[str]) -> Iterator[tuple[int, list]]:
+    """The rows after the header, from line ``first``; ``pending`` is a line already read.
+    A last line without a line ending goes into ``notes`` (see _unended)."""
     lines = itertools.chain(pending, text)
     if delimiter == "\t":
-        number = first - 1
+        number, line = first - 1, "\n"
         for line in lines:
             number += 1
             if len(line) >= MAX_LINE_CHARS:
@@ -473,13 +477,34 @@ def _text_rows(text, delimiter: str, first: int, name: str, pending: list[str]) 
             if "\0" in line:
                 raise NcciFileError(f"{name}, line {number}: binary data in a text file; the file is damaged.")
             yield number, line.rstrip("\r\n").split("\t")
+        if not line.endswith(("\n", "\r")):
+            notes.append(_unended(name, number, line))
         return
-    reader = csv.reader(lines, delimiter=delimiter)
+    last = ["\n"]
+
+    def remembered():
+        for line in lines:
+            last[0] = line
+            yield line
+    reader = csv.reader(remembered(), delimiter=delimiter)
     try:
         for cells in reader:
             yield first - 1 + reader.line_num, cells
     except csv.Error as exc:
         raise NcciFileError(f"{name}, line {first + reader.line_num}: {exc}; the file is damaged.") from None
+    if not last[0].endswith(("\n", "\r")):
+        notes.append(_unended(name, first - 1 + reader.line_num, last[0]))
+
+
+def _unended(name: str, number: int, line: str) -> str:
+    """The note for a last line with no line ending. A download cut short ends that way, and the
+    cut row may still read as an edit (its rationale cut), so it is said; not refused, because
+    a whole file may also just lack the final line ending."""
+    shown = " ".join(line.split())  # tabs as spaces: shown as it reads
+    shown = shown if len(shown) <= 70 else shown[:70] + "..."
+    return (f"{name}, line {number:,}, the last, has no line ending. If the download was cut short, "
+            f'that edit is incomplete (it reads "{shown}"): download the file again from CMS and '
+            "import it again.")
 
 
 # --- workbooks --------------------------------------------------------------------------------

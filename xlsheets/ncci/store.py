@@ -546,7 +546,7 @@ def import_files(paths: list[str | os.PathLike], data_dir: str | os.PathLike | N
                     arrays, strings, span = _parse_mue(group)
                 else:
                     arrays, strings, span = _parse_aoc(group)
-                notes = _never_in_force(kind, arrays)
+                notes = [n for s in group for n in s.notes] + _never_in_force(kind, arrays)
                 hints = [h for s in group for h in s.hints]
                 q = quarter or _quarter_from_hints(hints) or (quarter_of(span[1]) if span[1] else None)
                 if q is None:
