@@ -195,16 +195,18 @@ def _well_formed(code: str) -> bool:
 
 @rule("C105", severity="error", reads=("procedures", "dos"), reference="CPT/HCPCS Level II code format; imported code lists")
 def malformed_procedure(claim, ctx):
-    """A CPT or HCPCS code that is not well formed, or not in an imported code list.
+    """A CPT or HCPCS code that is not well formed, or not in an imported code list; a line of 0 units.
 
     Why: CPT codes are five characters (four digits and a digit, F, T or U); HCPCS Level II codes
     are a letter and four digits. Anything else is rejected at the clearinghouse. Where the user
     imported a code list (CMS's HCPCS Level II annual file, a licensed CPT file: ``xlsheets codes
     import-hcpcs`` / ``import-cpt``), a code of the family it covers that it does not list is
-    unknown too; without a list only the shape can be checked.
-    Bad: 7214 ; ABCDE ; G9876 when the imported HCPCS file does not list it
-    Good: 72148 ; G0283
-    Fix: correct the code.
+    unknown too; without a list only the shape can be checked. A service line bills 1 unit or
+    more (CMS-1500 item 24G, 837P SV104): a line of 0 units is rejected too, and no MUE can
+    check it.
+    Bad: 7214 ; ABCDE ; G9876 when the imported HCPCS file does not list it ; 97110x0 ; a Units cell of 0
+    Good: 72148 ; G0283 ; 97110x2
+    Fix: correct the code; enter the units performed.
     """
     out = []
     lists = get_procedure_codes()
@@ -221,6 +223,13 @@ def malformed_procedure(claim, ctx):
                     f"{proc.code} is not in the imported code list {verdict.source}.",
                     codes=[proc.code], rows=[proc.row] if proc.row else None,
                     brief=f"unknown code {proc.code}"))
+        if proc.units == 0:
+            out.append(ctx.finding(
+                f"{proc.code} is billed with 0 units: a claim line bills 1 unit or more (CMS-1500 item 24G), "
+                "so the line is rejected.",
+                codes=[proc.code], rows=[proc.row] if proc.row else None,
+                suggestion=f"enter the units of {proc.code} performed (1 or more), or remove the line",
+                brief=f"{proc.code} with 0 units"))
     return out
 
 
