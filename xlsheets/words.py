@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """'1 claim', '2 claims', '0 claims', '1,000 claims' (``many`` for irregular plurals)."""
-    return f"{count:,} {word if count == 1 else (many or word + 's')}"
+def plural(count: float, word: str, many: str | None = None) -> str:
+    """'1 claim', '2 claims', '0 claims', '1,000 claims', '7.5 units' (``many`` for irregular
+    plurals); the count written as :func:`number` writes it."""
+    return f"{number(count)} {word if count == 1 else (many or word + 's')}"
 
 
 def number(value: float, grouped: bool = True) -> str:

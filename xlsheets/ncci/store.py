@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Iterable, NamedTuple
 
 from .files import NcciFileError, Source, code_text, date_of, open_sources
+from ..words import plural
 
 __all__ = ["KINDS", "SETTINGS", "KIND_LABEL", "SETTING_LABEL", "EditSet", "NcciData", "PtpEdit",
            "MueEdit", "AocEdit", "get_ncci", "reset_ncci", "import_files", "loaded_sets", "folder_sets",
@@ -597,7 +598,7 @@ def _never_in_force(kind: str, arrays: dict) -> list[str]:
             codes = f"{first}/{unpack(keys[i] & _LOW)}"
         return f"{codes} (effective {_date(eff[i]).isoformat()}, deleted {_date(dele[i]).isoformat()})"
     shown = ", ".join(pair(i) for i in bad[:3]) + (f" and {len(bad) - 3:,} more" if len(bad) > 3 else "")
-    return [f"{len(bad):,} edit{'s' if len(bad) != 1 else ''} deleted before {'they take' if len(bad) != 1 else 'it takes'} "
+    return [f"{plural(len(bad), 'edit')} deleted before {'they take' if len(bad) != 1 else 'it takes'} "
             f"effect, so never in force and never applied: {shown}. If the file was edited or damaged, "
             "download it again from CMS."]
 

@@ -24,7 +24,7 @@ from collections import defaultdict
 from ..hookspecs import hookimpl
 from ..ncci.store import KIND_LABEL, MAI_MEANING, SETTING_LABEL, get_ncci
 from ..rule import rule
-from ..words import number
+from ..words import plural
 
 SETTING = "ncci_files"
 # NCCI-associated modifiers (NCCI Policy Manual ch. I): anatomic, global surgery, other.
@@ -93,10 +93,6 @@ def ptp_decides_guidance(settings, guide, injection, dos) -> bool:
 
 def _reference(edit_set, extra: str = "") -> str:
     return f"CMS {edit_set.name}" + (f"; {extra}" if extra else "")
-
-
-def _units(value: float) -> str:
-    return f"{number(value)} unit" + ("" if value == 1 else "s")
 
 
 # --- N501 PTP ----------------------------------------------------------------------------------
@@ -257,7 +253,7 @@ def _mue_text(code, units, edit, scope: str) -> str:
     else:
         tail = ("MAI 3, a date of service edit (clinical): units over it are denied; documentation "
                 "of medical necessity may overturn the denial on appeal.")
-    return (f"{code}: {_units(units)} {scope}, more than its NCCI MUE of {edit.value} ({tail})")
+    return (f"{code}: {plural(units, 'unit')} {scope}, more than its NCCI MUE of {edit.value} ({tail})")
 
 
 @rule("N502", severity="error", reads=("procedures", "dos"), available=_needs("mue"),
