@@ -292,3 +292,49 @@ def test_batch_rules_of_every_kind_in_one_plan_see_the_claims_fields_and_report_
     assert seen["WH101"] == [("A2", ("M54.16",)), ("A3", ("M54.16",))]
     mine = [[f.message for f in r.findings if f.rule in ("GB102", "VW103", "WH101")] for r in results]
     assert mine == [["grouped A1", "first"], ["mri"], ["grouped A3", "mri"], []]
+
+
+def test_a_grouped_rule_reading_what_results_hold_sees_the_claims_of_every_payer_that_runs_it():
+    """A grouped rule that reads only the date and procedures (as the NCCI parts do) keeps each
+    claim as its result alone. Payer Acme runs only that rule; payer Other runs a triggered
+    rule too, so its claims are kept the general way. Both kinds of claim land in the same
+    groups, with their own values, and each gets the findings on its own row."""
+    from xlsheets.plugins import PluginHost
+    from xlsheets.rule import rule
+    import types
+    seen = []
+
+    @rule("GB103", scope="batch", reads=("procedures", "dos"), group_by=("patient_id", "dos"))
+    def same_day(claims, ctx):
+        """Sees a patient's claims on one date, with their codes."""
+        seen.append([(c.claim_id, c.payer, c.rows, str(c.dos), tuple(str(p) for p in c.procedures))
+                     for c in claims])
+        return [(c, ctx.finding(f"same day {c.claim_id}", claim=c)) for c in claims]
+
+    @rule("WH102", scope="batch", procedures={"72148"})
+    def mri(claims, ctx):
+        """Sees the whole claims that have an MRI."""
+        return []
+
+    module = types.ModuleType("mixed")
+    module.xlsheets_rules = xlsheets.hookimpl(lambda: [same_day, mri])
+    host = PluginHost()
+    host.add(module, "mixed", "folder", "mixed.py")
+    host.load_builtins()
+    host.finish()
+    config = Config(plugins=["mixed"], payers=[PayerPolicy("acme", match=["acme"], ignore=["WH102"])])
+    results = Validator(config, host=host).validate_rows(
+        ["claim_id", "patient_id", "payer", "dos", "dx1", "cpt1"],
+        [["A1", "P1", "Acme", "2026-03-10", "M54.17", "64483x2"],
+         ["A2", "P1", "Other", "2026-03-10", "M54.16", "72148"],
+         ["A3", "P1", "Acme", "2026-03-11", "M54.17", "64483"],
+         ["A4", "P2", "Acme", "2026-03-10", "M54.17", "64483"],
+         ["A5", "", "Acme", "2026-03-10", "M54.17", "64483"],
+         ["A6", "", "Other", "2026-03-10", "M54.17", "64483"],
+         ["A7", "P1", "Other", "2026-03-10", "M54.17", "97110-GP"]])
+    assert seen == [[("A1", "Acme", (2,), "2026-03-10", ("64483x2",)),
+                     ("A2", "Other", (3,), "2026-03-10", ("72148",)),
+                     ("A7", "Other", (8,), "2026-03-10", ("97110-GP",))]]
+    mine = [[(f.message, f.rows) for f in r.findings if f.rule == "GB103"] for r in results]
+    assert mine == [[("same day A1", (2,))], [("same day A2", (3,))], [], [], [], [],
+                    [("same day A7", (8,))]]

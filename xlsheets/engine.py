@@ -107,7 +107,7 @@ class Context:
         return groups
 
 
-@dataclass
+@dataclass(eq=False)  # one object per payer (and the payers sharing it): hashed by identity
 class _Plan:
     payer: str
     policy: PayerPolicy | None
@@ -133,6 +133,9 @@ class _Plan:
     # No batch rule has a trigger (the NCCI parts): every claim meets all of ``batch``, so
     # batch_rules_for needs no per-claim key.
     batch_untriggered: bool = False
+    # And each reads only what a ClaimResult holds of its claim, grouped (the NCCI parts): a
+    # claim is kept for them as its result alone.
+    batch_by_result: bool = False
 
 
 class _Memo:
@@ -154,13 +157,17 @@ class _Memo:
 
 @dataclass(slots=True, eq=False)
 class ClaimResult:
-    """What the outputs need of a validated claim: where it is and what was found."""
+    """What the outputs need of a validated claim: where it is and what was found. With its
+    date of service and procedures, what the NCCI parts read across claims: the result is all a
+    claim is kept as until the end of the workbook."""
 
     claim_id: str
     rows: tuple[int, ...]
     payer: str
     patient_id: str
     findings: list[Finding]
+    dos: Any = None  # datetime.date, or None when blank or unreadable
+    procedures: tuple = ()
 
     @property
     def row(self) -> int | None:
@@ -332,6 +339,8 @@ class Validator:
         plan = _Plan(payer, policy, settings, severity, frozenset(enabled), always, dict(by_code),
                      dict(by_prefix), lengths, batch, order)
         plan.batch_untriggered = all(r.always for r in batch)
+        plan.batch_by_result = plan.batch_untriggered and all(
+            r.group_by and _grouping((r.reads, r.group_by)).by_result for r in batch)
         plan.by_id = {r.id: r for group in (*by_code.values(), *by_prefix.values()) for r in group}
         plan.pair_policies = self.host.implementations("xlsheets_pair_policy", plan.plugins)
         plan.context = Context(self, plan)
@@ -701,8 +710,11 @@ class BatchRun:
         self.validator = validator
         self._pending: dict[str, tuple[Rule, _Plan, list[Claim]]] = {}
         self._results: dict[int, ClaimResult] = {}
-        # (reads, group_by) -> ({key: (result, rest), or a list of them}, [keys seen twice])
-        self._groups: dict[tuple, tuple[dict, list]] = {}
+        # (reads, group_by) -> ([results], [rests] or None), in the order added: the claims a
+        # grouped rule may see. A rest is what the rule reads that the result lacks (None: the
+        # result holds it all). Groups are found in finish(), once it is known which share.
+        self._groups: dict[tuple, tuple[list, list | None]] = {}
+        self._keep_result: dict[_Plan, Any] = {}  # plan with batch_by_result -> what keeps a result
         self._views: dict[tuple, list] = {}  # (reads, group_by) -> views of the grouped claims
         self._recipes: dict[int, tuple] = {}  # id(list of batch rules) -> what _keep does (_recipe)
         self._last_held: Claim | None = None  # the claim just added, when a batch rule kept it
@@ -713,9 +725,13 @@ class BatchRun:
         v = self.validator
         plan = v._plan_for(claim.payer)
         result = ClaimResult(claim.claim_id, claim.rows, claim.payer, claim.patient_id,
-                             v._run_claim_rules(plan, claim))
+                             v._run_claim_rules(plan, claim), claim.dos, claim.procedures)
         if plan.batch:
-            self._keep(plan, claim, result, v.batch_rules_for(plan, claim))
+            if plan.batch_by_result:  # the NCCI parts: one append per claim, nothing to copy
+                (self._keep_result.get(plan) or self._result_keeper(plan))(result)
+                self._last_held = claim
+            else:
+                self._keep(plan, claim, result, v.batch_rules_for(plan, claim))
         return result
 
     def add_checked(self, claim: Claim, findings: Iterable[Finding]) -> ClaimResult | None:
@@ -726,7 +742,8 @@ class BatchRun:
         rules = self.validator.batch_rules_for(plan, claim.freeze()) if plan.batch else ()
         if not rules:
             return None
-        result = ClaimResult(claim.claim_id, claim.rows, claim.payer, claim.patient_id, list(findings))
+        result = ClaimResult(claim.claim_id, claim.rows, claim.payer, claim.patient_id, list(findings),
+                             claim.dos, claim.procedures)
         self._keep(plan, claim, result, rules)
         return result
 
@@ -734,7 +751,7 @@ class BatchRun:
         """Keep the claim (or what its batch rules read of it) until finish().
 
         This runs on every claim of a workbook, so what can be decided per list of rules is
-        decided once (_recipe) and a claim only does the appends and the group insert.
+        decided once (_recipe) and a claim only does the appends.
         """
         recipe = self._recipes.get(id(rules))
         if recipe is None:
@@ -750,27 +767,27 @@ class BatchRun:
             self._results[id(view)] = held = result
             for kept in lists:
                 kept.append(view)
-        for key_of, rest_of, groups, repeated in grouped:
-            key = key_of(claim)
-            if not all(key):  # a blank patient or date shares nothing
-                continue
-            # The result and the fields neither it nor the key holds (procedures), made into
-            # views in finish() for groups of two or more. Most keys are seen once: one
-            # setdefault, no list, no copy of fields kept twice.
-            seen = held = (result, rest_of(claim))
-            first = groups.setdefault(key, seen)
-            if first is not seen:
-                if type(first) is list:
-                    first.append(seen)
-                else:
-                    groups[key] = [first, seen]
-                    repeated.append(key)
+        for grouping, keep_result, keep_rest in grouped:
+            keep_result(result)
+            if keep_rest is not None:
+                keep_rest(grouping.rest_of(claim))
+            held = result
         self._last_held = claim if held is not None else None
+
+    def _result_keeper(self, plan: _Plan):
+        """What add() calls with each result of a batch_by_result plan: its rules are pending
+        from now on (the first claim's plan runs a rule, as in _recipe), and the result is
+        appended to the groups of each (reads, group_by) they read."""
+        grouped = (self._recipes.get(id(plan.batch)) or self._recipe(plan, plan.batch))[3]
+        appends = [keep_result for _grouping, keep_result, _keep_rest in grouped]
+        keep = appends[0] if len(appends) == 1 else (lambda result: [a(result) for a in appends])
+        self._keep_result[plan] = keep
+        return keep
 
     def _recipe(self, plan: _Plan, rules: list[Rule]) -> tuple:
         """What _keep does for a claim meeting ``rules``: the pending lists that take the whole
         claim, the views to make (one per reads, appended to every rule reading those fields),
-        and the groups to insert into (one per (reads, group_by)). Made once per list of rules
+        and the groups to append to (one per (reads, group_by)). Made once per list of rules
         (the lists are cached per plan) until finish(); the recipe holds the list, so its id is
         not reused while the recipe is."""
         whole, views, grouped = [], {}, {}
@@ -782,11 +799,13 @@ class BatchRun:
                 whole.append(kept[2])
                 continue
             spec = (rule.reads, rule.group_by)
-            key_of, fields_of, cls = _keeping(spec)
             if rule.group_by:
                 if spec not in grouped:
-                    grouped[spec] = (key_of, _grouping(spec)[0], *self._groups.setdefault(spec, ({}, [])))
+                    grouping = _grouping(spec)
+                    results, rests = self._groups.setdefault(spec, ([], None if grouping.by_result else []))
+                    grouped[spec] = (grouping, results.append, None if rests is None else rests.append)
             else:
+                _key_of, fields_of, cls = _keeping(spec)
                 views.setdefault(spec, (cls, fields_of, []))[2].append(kept[2])
         recipe = self._recipes[id(rules)] = (rules, tuple(whole), tuple(views.values()), tuple(grouped.values()))
         return recipe
@@ -796,15 +815,15 @@ class BatchRun:
         per (reads, group_by), for every rule that asks)."""
         made = self._views.get(spec)
         if made is None:
+            grouping = _grouping(spec)
             cls = _keeping(spec)[2]
-            fields_of = _grouping(spec)[1]
+            results, rests = self._groups.get(spec) or ([], None)
             made = []
-            groups, repeated = self._groups.get(spec) or ({}, [])
-            for key in repeated:
-                for result, rest in groups[key]:
-                    view = tuple.__new__(cls, fields_of(key, result, rest))
-                    self._results[id(view)] = result
-                    made.append(view)
+            for index in grouping.shared(results, rests):
+                result = results[index]
+                view = tuple.__new__(cls, grouping.fields_of(result, None if rests is None else rests[index]))
+                self._results[id(view)] = result
+                made.append(view)
             made.sort(key=_first_row)
             self._views[spec] = made
         return made
@@ -815,8 +834,13 @@ class BatchRun:
 
     def holds(self, claim: Claim) -> bool:
         """True when a batch rule may still append findings to the result of ``claim``, the
-        claim just added (the caller then holds the result back until finish())."""
-        return claim is self._last_held
+        claim just added (the caller then holds the result back until finish()). A claim kept
+        only for grouped rules is not held when its group key has a blank: it shares nothing."""
+        if claim is not self._last_held:
+            return False
+        v = self.validator
+        _rules, whole, views, grouped = self._recipes[id(v.batch_rules_for(v._plan_for(claim.payer), claim))]
+        return bool(whole or views) or any(_filled(kept[0].key_of(claim)) for kept in grouped)
 
     def finish(self) -> list[tuple[ClaimResult, Finding]]:
         """Run batch rules; their findings are appended to the results already returned.
@@ -856,6 +880,7 @@ class BatchRun:
         self._groups.clear()
         self._views.clear()
         self._recipes.clear()
+        self._keep_result.clear()
         return added
 
 
@@ -877,41 +902,74 @@ def _keeping(spec: tuple[tuple[str, ...], tuple[str, ...]]):
         fields = _VIEW_FIELDS + tuple(f for f in reads if f not in _VIEW_FIELDS)
         cls = NamedTuple("ClaimView", [(f, object) for f in fields])
         get = operator.attrgetter(*fields)
-        key_of = operator.attrgetter(*group_by) if len(group_by) > 1 else (
-            (lambda claim, f=group_by[0]: (getattr(claim, f),)) if group_by else None)
+        key_of = _tuple_getter(group_by) if group_by else None
         made = _KEEPING[spec] = (key_of, get, cls)
     return made
 
 
-_GROUPING: dict[tuple, tuple] = {}
+_RESULT_FIELDS = ("claim_id", "patient_id", "payer", "rows", "dos", "procedures")  # a ClaimResult's
 
 
-def _grouping(spec: tuple[tuple[str, ...], tuple[str, ...]]):
-    """(rest getter, view fields maker) for a grouped batch rule's (reads, group_by).
+class _Grouping:
+    """How claims are kept for a grouped batch rule's (reads, group_by), and grouped at the end.
 
-    A grouped claim is kept as (its result, the rest): the result already holds claim_id,
-    patient_id, payer and rows (the same objects as the claim's), the group key holds the
-    group_by fields, so only the other fields the rule reads are taken from the claim (the
-    rest: one value for one field, else a tuple). The maker puts a view's fields back together
-    from key, result and rest, in the view's order, for the few claims that share a key.
+    A claim is kept as its result plus its rest: the fields the rule reads or groups by that
+    a ClaimResult does not hold (none for the NCCI parts: the result alone is kept). finish()
+    finds the claims whose key another claim has too, and only for those puts a view together.
     """
+
+    def __init__(self, spec: tuple[tuple[str, ...], tuple[str, ...]]):
+        reads, group_by = spec
+        key_of, _fields_of, cls = _keeping(spec)
+        fields = cls._fields
+        rest = tuple(dict.fromkeys(f for f in (*fields, *group_by) if f not in _RESULT_FIELDS))
+        self.key_of = key_of  # claim -> key
+        self.by_result = not rest
+        self.rest_of = _tuple_getter(rest) if rest else None
+        at = {f: (True, f) if f in _RESULT_FIELDS else (False, rest.index(f)) for f in (*fields, *group_by)}
+        self._fields = tuple(at[f] for f in fields)
+        self._key = tuple(at[f] for f in group_by)
+        if self.by_result:  # attribute getters, in C
+            self.fields_of = lambda result, rest, get=operator.attrgetter(*fields): get(result)
+            self._keys = lambda results, rests, get=_tuple_getter(group_by): map(get, results)
+        else:
+            self.fields_of = lambda result, rest: self._pick(self._fields, result, rest)
+            self._keys = lambda results, rests: map(lambda r, s: self._pick(self._key, r, s), results, rests)
+
+    @staticmethod
+    def _pick(source: tuple, result: ClaimResult, rest: tuple) -> tuple:
+        return tuple(getattr(result, f) if on_result else rest[f] for on_result, f in source)
+
+    def shared(self, results: list, rests: list | None) -> list[int]:
+        """Indexes of the kept claims whose key (with no blank) another claim has too, in the
+        order added. In C but for the few that share: a dict of each key's last index, whose
+        values miss exactly the claims with a key seen again later."""
+        keys = list(self._keys(results, rests))
+        last = dict(zip(keys, range(len(keys))))
+        if len(last) == len(keys):
+            return []
+        shared = {i for i in set(range(len(keys))).difference(last.values()) if _filled(keys[i])}
+        shared.update([last[keys[i]] for i in shared])
+        return sorted(shared)
+
+
+def _tuple_getter(names: tuple[str, ...]):
+    """object -> the tuple of those attributes (operator.attrgetter, but a tuple for one name too)."""
+    return operator.attrgetter(*names) if len(names) > 1 else (lambda obj, f=names[0]: (getattr(obj, f),))
+
+
+def _filled(key: tuple) -> bool:
+    """A group key with no blank part: a blank patient or date shares nothing."""
+    return all(key)
+
+
+_GROUPING: dict[tuple, _Grouping] = {}
+
+
+def _grouping(spec: tuple[tuple[str, ...], tuple[str, ...]]) -> _Grouping:
     made = _GROUPING.get(spec)
     if made is None:
-        reads, group_by = spec
-        fields = _keeping(spec)[2]._fields
-        rest = tuple(f for f in fields if f not in _VIEW_FIELDS and f not in group_by)
-        rest_of = operator.attrgetter(*rest) if rest else (lambda claim: None)
-        source = tuple(("result", f) if f in _VIEW_FIELDS else ("key", group_by.index(f)) if f in group_by
-                       else ("rest", rest.index(f)) for f in fields)
-        single = len(rest) == 1
-
-        def fields_of(key, result, values):
-            if single:
-                values = (values,)
-            return tuple(getattr(result, at) if kind == "result" else key[at] if kind == "key" else values[at]
-                         for kind, at in source)
-
-        made = _GROUPING[spec] = (rest_of, fields_of)
+        made = _GROUPING[spec] = _Grouping(spec)
     return made
 
 
