@@ -286,7 +286,7 @@ def _cli_path(tmp: Path, claims: int, empty: Path, data: Path, repeat: int) -> N
     for _ in range(repeat):
         for name, folder in (("without", empty), ("with", data)):
             done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                                  env={**os.environ, "XLSHEETS_DATA_DIR": str(folder)}, cwd=tmp)
+                                  env=dict(os.environ, XLSHEETS_DATA_DIR=str(folder), PYTHONPATH=str(ROOT)), cwd=tmp)
             seconds, rss = map(float, done.stderr.split()[-2:])
             old = best.get(name, (float("inf"), 0.0))
             best[name] = (min(old[0], seconds), max(old[1], rss))
