@@ -718,6 +718,7 @@ class BatchRun:
         self._views: dict[tuple, list] = {}  # (reads, group_by) -> views of the grouped claims
         self._recipes: dict[int, tuple] = {}  # id(list of batch rules) -> what _keep does (_recipe)
         self._last_held: Claim | None = None  # the claim just added, when a batch rule kept it
+        self._last_rules: list[Rule] = []  # and the batch rules it met (for holds())
         self.changed: set[int] = set()  # after finish(): ids of the results it changed
 
     def add(self, claim: Claim) -> ClaimResult:
@@ -729,7 +730,7 @@ class BatchRun:
         if plan.batch:
             if plan.batch_by_result:  # the NCCI parts: one append per claim, nothing to copy
                 (self._keep_result.get(plan) or self._result_keeper(plan))(result)
-                self._last_held = claim
+                self._last_held, self._last_rules = claim, plan.batch
             else:
                 self._keep(plan, claim, result, v.batch_rules_for(plan, claim))
         return result
@@ -773,6 +774,7 @@ class BatchRun:
                 keep_rest(grouping.rest_of(claim))
             held = result
         self._last_held = claim if held is not None else None
+        self._last_rules = rules
 
     def _result_keeper(self, plan: _Plan):
         """What add() calls with each result of a batch_by_result plan: its rules are pending
@@ -838,8 +840,7 @@ class BatchRun:
         only for grouped rules is not held when its group key has a blank: it shares nothing."""
         if claim is not self._last_held:
             return False
-        v = self.validator
-        _rules, whole, views, grouped = self._recipes[id(v.batch_rules_for(v._plan_for(claim.payer), claim))]
+        _rules, whole, views, grouped = self._recipes[id(self._last_rules)]
         return bool(whole or views) or any(_filled(kept[0].key_of(claim)) for kept in grouped)
 
     def finish(self) -> list[tuple[ClaimResult, Finding]]:
@@ -874,7 +875,7 @@ class BatchRun:
                     result.findings.append(finding)
                     added.append((result, finding))
                     changed.add(id(result))
-        self._last_held = None
+        self._last_held, self._last_rules = None, []
         self._pending.clear()
         self._results.clear()
         self._groups.clear()
