@@ -305,6 +305,43 @@ def test_a_rule_that_raises_makes_the_claim_an_error(tmp_path, capsys):
     assert "not fully checked" in failed[0]["message"]
 
 
+# A batch rule (it checks claims together) that breaks on the second claim it looks at.
+EGRET_BATCH_RAISES = '''
+"""Egret Plan: a batch rule that breaks."""
+import xlsheets
+
+@xlsheets.rule("EGR101", scope="batch", procedures={"99214"})
+def visits(claims, ctx):
+    """Breaks while counting a patient's visits (a test rule)."""
+    for number, claim in enumerate(claims):
+        if number == 1:
+            raise KeyError("visits")
+        yield claim, ctx.finding("first visit", claim=claim)
+
+@xlsheets.hookimpl
+def xlsheets_rules():
+    return [visits]
+'''
+
+
+def test_a_batch_rule_that_raises_leaves_none_of_its_claims_ready(tmp_path, capsys):
+    """A batch rule that fails checked none of the claims it was given: each gets E102, not
+    only the first (the others read OK before); a claim without its codes is not concerned."""
+    src = plugin(tmp_path, "egret_plan", EGRET_BATCH_RAISES)
+    cfg = config(tmp_path, 'plugin_dirs = ["payer_plugins"]\nplugins = ["egret_plan"]\n')
+    rows = [CLEAN.replace("V-1", f"V-{n}") for n in (1, 2, 3)] + ["V-4,2026-03-10,Harbor Mutual,M51.17,,97110"]
+    code, claims, _summary = validate_json(capsys, claims_csv(tmp_path, *rows), "--config", cfg)
+    assert code == 1
+    for claim_id in ("V-1", "V-2", "V-3"):
+        claim = claims[claim_id]
+        assert claim["status"] == "error", claim_id
+        [failed] = [f for f in claim["findings"] if f["rule"] == "E102"]
+        assert f"{src}, line {line_of(src, 'raise KeyError')}: KeyError" in failed["message"] and "not fully checked" in failed["message"]
+        assert failed["rows"] == claim["rows"]
+        assert not [f for f in claim["findings"] if f["rule"] == "EGR101"]  # what it gave before failing is not kept
+    assert claims["V-4"]["status"] == "ok"  # 97110 alone: the rule was not given it
+
+
 def test_e102_can_be_lowered_in_the_configuration(tmp_path, capsys):
     plugin(tmp_path, "heron_mutual", HERON_RAISES)
     cfg = config(tmp_path, '''

@@ -696,11 +696,13 @@ class Validator:
                     raise TypeError(f"a batch rule must yield (claim, finding) pairs, not {_short(pair)!r}")
             return pairs
         except Exception as exc:
+            # The rule checks its claims together: none of them was checked by it.
             self._running = None
             first = [(c, self._failure(rule, exc, c)) for c in claims[:1]]
-            if isinstance(exc, RuleTimeout):  # the others were not checked either
+            if isinstance(exc, RuleTimeout):  # now switched off: the others say so
                 return first + [(c, self._not_checked(rule, c)) for c in claims[1:]]
-            return first
+            failed = first[0][1]
+            return first + [(c, failed._replace(rows=c.rows, severity=self._failure_severity(c))) for c in claims[1:]]
 
 
 class BatchRun:
