@@ -78,8 +78,9 @@ def test_jsonl_summary_line_says_what_was_not_checked(tmp_path):
     cfg = tmp_path / "xlsheets.toml"
     cfg.write_text('[payers.harbor]\nmatch = ["harbor*"]\nplugins = ["egret_plan"]\n')
     run = _cli(path, "--format", "jsonl", "--config", cfg, "--skip-broken-plugins")
-    assert run.returncode == 3, run.stderr
-    last = json.loads(run.stdout.splitlines()[-1])
+    assert run.returncode == 1, run.stderr  # A1's payer runs egret_plan: E102, not ready
+    first, last = (json.loads(line) for line in (run.stdout.splitlines()[0], run.stdout.splitlines()[-1]))
+    assert first["status"] == "error" and first["findings"][0]["rule"] == "E102"
     assert last["summary"]["plugins_skipped"] == ["egret_plan"]
     assert last["summary"]["rules_not_run"]  # the sheet lacks the documentation columns
 

@@ -18,6 +18,7 @@ from xlsheets.cli import main
 
 HEAD = "Visit ID,Service Date,Insurance,ICD 1,ICD 2,CPT 1"
 CLEAN = "V-1,2026-03-10,Harbor Mutual,M51.17,,99214"  # no finding from the built-in rules
+ELSEWHERE = "V-3,2026-03-10,Kite Health,M51.17,,99214"  # the same, for a payer no payer section names
 PAIR = "V-2,2026-03-10,Harbor Mutual,M54.16,M54.17,99214"  # S303 asks the pair policy
 
 # A working plugin: its name is what a misspelt configuration entry should be matched with.
@@ -227,7 +228,7 @@ def _broken_setup(tmp_path):
 
 def test_skip_broken_plugins_text_output_says_so_first_and_exits_3(tmp_path, capsys):
     cfg = _broken_setup(tmp_path)
-    code, out, err = cli(capsys, "validate", claims_csv(tmp_path, CLEAN), "--config", cfg,
+    code, out, err = cli(capsys, "validate", claims_csv(tmp_path, ELSEWHERE), "--config", cfg,
                          "--skip-broken-plugins")
     assert code == 3, err  # no claim has an error, but not every configured rule ran
     first = out.splitlines()[0]
@@ -238,15 +239,40 @@ def test_skip_broken_plugins_text_output_says_so_first_and_exits_3(tmp_path, cap
 
 def test_skip_broken_plugins_json_summary_lists_failed_missing_and_skipped(tmp_path, capsys):
     cfg = _broken_setup(tmp_path)
-    code, claims, summary = validate_json(capsys, claims_csv(tmp_path, CLEAN), "--config", cfg,
+    code, claims, summary = validate_json(capsys, claims_csv(tmp_path, ELSEWHERE), "--config", cfg,
                                           "--skip-broken-plugins")
     assert code == 3
-    assert claims["V-1"]["status"] == "info"  # checked by what did load (KST101)
+    assert claims["V-3"]["status"] == "info"  # its payer's plugins all ran (KST101)
     assert summary["plugins_skipped"] == ["osprey_care", "egret_plan"]
     assert [p["plugin"] for p in summary["plugins_failed"]] == ["osprey_care"]
     missing = summary["plugins_missing"]
     assert [(m["plugin"], m["configured_in"], m["line"]) for m in missing] == [
         ("egret_plan", "[payers.harbor]", line_of(cfg, "egret_plan"))]
+
+
+def test_skip_broken_plugins_claims_whose_payer_runs_a_skipped_plugin_are_not_ready(tmp_path, capsys):
+    """A claim whose payer section enables the skipped plugins was not checked by their rules:
+    it gets E102 naming them, in the JSON and the report (it read OK or info before). A claim
+    of another payer was checked by all its rules and keeps its status."""
+    cfg = _broken_setup(tmp_path)
+    report = tmp_path / "out" / "report.xlsx"
+    report.parent.mkdir()
+    args = [claims_csv(tmp_path, CLEAN, ELSEWHERE), "--config", cfg, "--skip-broken-plugins"]
+    code, claims, _summary = validate_json(capsys, *args)
+    assert code == 1
+    harbor = claims["V-1"]
+    assert harbor["status"] == "error"
+    failed = harbor["findings"][0]
+    assert failed["rule"] == "E102" and failed["severity"] == "error" and failed["rows"] == harbor["rows"]
+    assert "osprey_care" in failed["message"] and "egret_plan" in failed["message"]
+    assert "not checked by that plugin's rules" in failed["message"]
+    assert claims["V-3"]["status"] == "info" and "E102" not in {f["rule"] for f in claims["V-3"]["findings"]}
+    code, _out, err = cli(capsys, "validate", *args, "-o", report)
+    assert code == 1, err
+    ws = openpyxl.load_workbook(report, read_only=True)["Claims"]
+    rows = [[str(c) for c in row if c is not None] for row in ws.iter_rows(values_only=True)]
+    [v1] = [r for r in rows if "V-1" in r]
+    assert not [c for c in v1 if c.startswith("OK")] and [c for c in v1 if "E102" in c]
 
 
 def test_skip_broken_plugins_still_exits_1_when_a_claim_has_an_error(tmp_path, capsys):
@@ -261,7 +287,7 @@ def test_skip_broken_plugins_report_summary_sheet_says_so(tmp_path, capsys):
     cfg = _broken_setup(tmp_path)
     report = tmp_path / "out" / "report.xlsx"
     report.parent.mkdir()
-    code, _out, err = cli(capsys, "validate", claims_csv(tmp_path, CLEAN), "--config", cfg,
+    code, _out, err = cli(capsys, "validate", claims_csv(tmp_path, ELSEWHERE), "--config", cfg,
                           "--skip-broken-plugins", "-o", report)
     assert code == 3, err
     ws = openpyxl.load_workbook(report, read_only=True)["Summary"]

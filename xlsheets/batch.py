@@ -192,6 +192,36 @@ class _Progress:
         print(f"\rvalidating: {rows:,} rows ({rate:,.0f} rows/s)", end=end, file=sys.stderr, flush=True)
 
 
+class _NotLoaded:
+    """With --skip-broken-plugins: the E102 error a claim gets when its payer runs a plugin that
+    did not load or is missing. Its rules did not check the claim, so it must not read ready;
+    the claims of the other payers were checked by all their rules. Worked out once per payer."""
+
+    def __init__(self, validator, problems: list):
+        self.validator, self.problems = validator, problems
+        self._by_payer: dict[str, Finding | None] = {}
+
+    @classmethod
+    def of(cls, validator) -> "_NotLoaded | None":
+        from .plugins import plugin_problems
+        problems = plugin_problems(validator.config, validator.host)
+        return cls(validator, problems) if problems else None
+
+    def add_to(self, claim, result) -> None:
+        finding = self._by_payer.get(claim.payer, False)
+        if finding is False:
+            from .engine import RULE_FAILED
+            from .plugins import not_loaded_finding
+            plan = self.validator._plan_for(claim.payer)
+            finding = not_loaded_finding([p for p in self.problems if p.name in plan.plugins],
+                                         "run xlsheets validate again")
+            if finding is not None:  # E102's severity, as the configuration sets it for the payer
+                finding = finding._replace(severity=plan.severity.get(RULE_FAILED, finding.severity))
+            self._by_payer[claim.payer] = finding
+        if finding is not None:
+            result.findings.insert(0, finding._replace(rows=claim.rows))  # first: what matters most
+
+
 # --- the run -------------------------------------------------------------------------------
 class BatchResult:
     """A finished batch: claim results streamed back from the spool, plus the summary."""
@@ -483,10 +513,13 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
             batch: list = []
             held_from_collector = stack.enter_context(_HeldFromCollector())
             latest = None  # the latest date of service: is it past the newest NCCI quarter?
+            not_loaded = _NotLoaded.of(validator)
             for claim in claims_from_rows(header, counter, opened.first_row):
                 if claim.dos is not None and (latest is None or claim.dos > latest):
                     latest = claim.dos
                 result = run.add(claim)
+                if not_loaded is not None:
+                    not_loaded.add_to(claim, result)
                 held = run.holds(claim)
                 if held:
                     held_index.append(claims)

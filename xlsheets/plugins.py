@@ -30,7 +30,7 @@ from .plugin_guard import PluginTimeout, time_limit
 from .rule import Rule, RuleDefinitionError
 
 __all__ = ["PluginHost", "LoadedPlugin", "PluginFailure", "MissingPlugin", "load_plugins",
-           "missing_plugins", "plugin_problems", "BUILTIN_MODULES"]
+           "missing_plugins", "plugin_problems", "not_loaded_finding", "BUILTIN_MODULES"]
 
 BUILTIN_MODULES = (
     "xlsheets.rules.codes",
@@ -468,6 +468,28 @@ def plugin_problems(cfg, host: PluginHost) -> list:
     enabled = set(cfg.plugins) | {n for p in cfg.payers for n in p.plugins}
     broken = [f for f in host.failures if f.kind != "entrypoint" or f.name in enabled]
     return [*broken, *missing_plugins(cfg, host)]
+
+
+def not_loaded_finding(problems: list, fix: str):
+    """One E102 error naming the plugins that did not load or are missing (None when none):
+    what a claim those plugins would have checked carries, so that it never reads ready.
+    ``fix`` ends the message: what to do after fixing (restart Excel, run again)."""
+    if not problems:
+        return None
+    from .engine import RULE_FAILED
+    from .findings import Finding, Severity
+    names = ", ".join(dict.fromkeys(p.name for p in problems))
+    return Finding(
+        rule=RULE_FAILED, severity=Severity.ERROR,
+        message=(" ".join(_sentence_of(p.text()) for p in problems)
+                 + f" This claim was not checked by that plugin's rules. Fix the plugin or xlsheets.toml "
+                   f"('xlsheets plugins' shows what is wrong), then {fix}."),
+        suggestion=f"fix the plugin, then {fix}",
+        brief=f"plugin {names} not loaded - claim not fully checked")
+
+
+def _sentence_of(text: str) -> str:
+    return text if text.rstrip().endswith((".", "?", "!")) else text.rstrip() + "."
 
 
 def _config_line(path, name: str, where: str) -> int | None:

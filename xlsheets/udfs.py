@@ -75,10 +75,10 @@ class _State:
             with self.lock:
                 if self.validator is None:
                     from .inline import make_validator
-                    from .plugins import plugin_problems
+                    from .plugins import not_loaded_finding, plugin_problems
                     validator = make_validator()  # xlsheets.configure(), or found as the CLI finds it
-                    self.plugin_problem = _plugin_problem_finding(plugin_problems(validator.config,
-                                                                                  validator.host))
+                    self.plugin_problem = not_loaded_finding(plugin_problems(validator.config, validator.host),
+                                                             "restart Excel")
                     self.validator = validator
         return self.validator
 
@@ -130,26 +130,6 @@ class _State:
 
 _state = _State()
 _BLANK = (None, None, "")
-
-
-def _plugin_problem_finding(problems):
-    """One E102 error naming the plugins that did not load or are missing (None when none)."""
-    if not problems:
-        return None
-    from .engine import RULE_FAILED
-    from .findings import Finding, Severity
-    names = ", ".join(dict.fromkeys(p.name for p in problems))
-    return Finding(
-        rule=RULE_FAILED, severity=Severity.ERROR,
-        message=(" ".join(_sentence_of(p.text()) for p in problems)
-                 + " This claim was not checked by that plugin's rules. Fix the plugin or xlsheets.toml "
-                   "('xlsheets plugins' shows what is wrong), then restart Excel."),
-        suggestion="fix the plugin, then restart Excel",
-        brief=f"plugin {names} not loaded - claim not fully checked")
-
-
-def _sentence_of(text: str) -> str:
-    return text if text.rstrip().endswith((".", "?", "!")) else text.rstrip() + "."
 
 
 def reset() -> None:
