@@ -73,6 +73,41 @@ BROKEN = {
         def undocumented(claim, ctx):
             return []
         ''', "no_docstring.py:4: rule NOD101 has no docstring"),
+    "procedures_as_text": ('''
+        import xlsheets
+
+        @xlsheets.rule("PTX101", procedures="64483")
+        def injection(claim, ctx):
+            """Reads procedures as a text (it would never run)."""
+            return []
+        ''', "procedures_as_text.py:4: rule PTX101: procedures is a list, like procedures={\"64483\"}, "
+             "not the text '64483'"),
+    "dx_as_text": ('''
+        import xlsheets
+
+        @xlsheets.rule("DTX101", dx="M54.50")
+        def back_pain(claim, ctx):
+            """Reads dx as a text (it would run on every M code)."""
+            return []
+        ''', "dx_as_text.py:4: rule DTX101: dx is a list, like dx={\"M54.16\"}, not the text 'M54.50'"),
+    "dx_without_dot": ('''
+        import xlsheets
+
+        @xlsheets.rule("DND101", dx=["M5416"])
+        def radiculopathy(claim, ctx):
+            """Writes the code as an 837 file does (it would never match)."""
+            return []
+        ''', "dx_without_dot.py:4: rule DND101: dx lists ICD-10-CM codes or their beginnings as claims "
+             "hold them, with the dot and capital letters (M54, M54.1, M54.16), not 'M5416' (write 'M54.16')"),
+    "procedure_with_modifier": ('''
+        import xlsheets
+
+        @xlsheets.rule("PWM101", procedures=["64483-RT"])
+        def right_side(claim, ctx):
+            """Writes a modifier into the trigger (it would never match)."""
+            return []
+        ''', "procedure_with_modifier.py:4: rule PWM101: procedures lists CPT/HCPCS codes of 5 "
+             "characters, capital letters and no modifier (64483, 0275T, G0283), not '64483-RT'"),
     "wrong_return": ('''
         import xlsheets
 

@@ -27,6 +27,8 @@ from .findings import Severity
 __all__ = ["Rule", "rule", "RuleDefinitionError", "RULE_ID"]
 
 RULE_ID = re.compile(r"^[A-Z]{1,4}[0-9]{3}$")
+CPT_CODE = re.compile(r"^(?:[0-9]{4}[0-9A-Z]|[A-Z][0-9]{4})$")  # 64483, 0275T, 1036F, G0283
+DX_PREFIX = re.compile(r"^[A-Z](?:[0-9](?:[0-9A-Z](?:\.[0-9A-Z]{0,4})?)?)?$")  # M, M5, M54, M54.1, M54.16
 SCOPES = ("claim", "batch")
 # What a rule may declare in ``reads``: claim fields, and the documentation columns (the facts
 # ``claim.yes/number/text`` look up). All hashable, and the same for equal claims.
@@ -205,6 +207,7 @@ def rule(
                 f"{source}: rule {id}: severities lists two or more cases (when -> severity), "
                 f"one of them with the rule's severity {sev}, e.g. {{\"when ...\": \"{sev}\", "
                 "\"when ...\": \"warning\"}")
+        _check_triggers(source, id, dx=dx, procedures=procedures, needs=needs, payers=payers, group_by=group_by)
         if group_decides and (scope != "batch" or not group_by):
             raise RuleDefinitionError(f"{source}: rule {id}: group_decides is for a batch rule with group_by")
         doc = inspect.getdoc(func) or ""
@@ -234,6 +237,39 @@ def rule(
         )
 
     return wrap
+
+
+_EXAMPLES = {"dx": '{"M54.16"}', "procedures": '{"64483"}', "needs": '("laterality",)',
+             "payers": '("medicare",)', "group_by": '("patient_id", "dos")'}
+
+
+def _check_triggers(source: str, id: str, **lists) -> None:
+    """Refuse triggers a rule could never match. A plain text where a list belongs is read
+    character by character (procedures="64483" is the codes 6, 4, 8, 3), so the rule would never
+    run, or run on every claim (dx="M54.50" matches every M code), without a word. A code in
+    another shape than the claims' (M5416, 64483-RT) never matches either."""
+    for what, value in lists.items():
+        if isinstance(value, str):
+            raise RuleDefinitionError(
+                f"{source}: rule {id}: {what} is a list, like {what}={_EXAMPLES[what]}, not the text "
+                f"{value!r}: a text is read one character at a time, so the rule would not do what "
+                "it says")
+    for code in lists["procedures"]:
+        if not isinstance(code, str) or not CPT_CODE.match(code):
+            raise RuleDefinitionError(
+                f"{source}: rule {id}: procedures lists CPT/HCPCS codes of 5 characters, capital "
+                f"letters and no modifier (64483, 0275T, G0283), not {code!r}: claims never have it")
+    for prefix in lists["dx"]:
+        if not isinstance(prefix, str) or not DX_PREFIX.match(prefix):
+            hint = ""
+            if isinstance(prefix, str) and DX_PREFIX.match(prefix.upper()[:3] + "." + prefix.upper()[3:]):
+                hint = f" (write {prefix.upper()[:3] + '.' + prefix.upper()[3:]!r})"
+            elif isinstance(prefix, str) and DX_PREFIX.match(prefix.upper()):
+                hint = f" (write {prefix.upper()!r})"
+            raise RuleDefinitionError(
+                f"{source}: rule {id}: dx lists ICD-10-CM codes or their beginnings as claims hold "
+                f"them, with the dot and capital letters (M54, M54.1, M54.16), not {prefix!r}{hint}: "
+                "no claim's code would begin with it")
 
 
 def _source_of(func: Callable) -> str:
