@@ -141,3 +141,23 @@ def test_line_level_rows_group_into_claims():
 def test_claim_level_sheet_with_repeated_ids_is_not_merged():
     rows = [["C1", "2026-03-10", "M54.17", "64483-RT"], ["C1", "2026-03-10", "M51.17", "62323"]]
     assert len(list(claims_from_rows(["claim_id", "dos", "dx1", "cpt1"], rows))) == 2
+
+
+@pytest.mark.parametrize("level", ["foo", "?", "L9-L10", "N/A", "lumbar"])
+def test_a_nerve_root_level_that_names_no_spine_level_is_said_not_passed_over(level):
+    """S302 compares the level with the codes' region; a level it cannot read must not let the
+    claim pass as if nothing contradicted them (it read OK, while a blank level gets D405)."""
+    from xlsheets.engine import Validator
+    [result] = Validator().validate_rows(["Claim ID", "DOS", "Dx1", "CPT1", "Side", "Nerve Root Level"],
+                                         [["A1", "2026-03-10", "M54.17", "64483-RT", "R", level]])
+    [unreadable] = [f for f in result.findings if f.rule == "E101"]
+    assert unreadable.severity.name == "WARNING" and result.status != "ok"
+    assert f"{level!r} is not a nerve-root level" in unreadable.message and "Nerve Root Level" in unreadable.message
+
+
+@pytest.mark.parametrize("level", ["L5-S1", "L4-5", "l4-l5", "S1", "L4, L5", "C5-C6", "T12-L1", "L5/S1 right"])
+def test_nerve_root_levels_as_written_in_records_are_read(level):
+    from xlsheets.engine import Validator
+    [result] = Validator().validate_rows(["Claim ID", "DOS", "Dx1", "CPT1", "Side", "Nerve Root Level"],
+                                         [["A1", "2026-03-10", "M51.17", "64483-RT", "R", level]])
+    assert "E101" not in {f.rule for f in result.findings}

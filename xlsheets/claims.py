@@ -654,6 +654,10 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
             claim.pos = cell.zfill(2) if cell.isdigit() and len(cell) == 1 else cell
         else:
             facts[canon] = cell if canon != "laterality" else _laterality(cell)
+            if canon == "nerve_root_level" and not _is_level(cell):
+                claim.problems.append(_problem(
+                    canon, text, row, f"{cell!r} is not a nerve-root level (write it like L5-S1, L4-L5, S1 or "
+                    "C5-C6), so the checks of the level (S302) could not use it", suggestion="correct the level"))
     for index, canon, text in header.date_columns:
         value = values[index]
         if value is None or value == "":
@@ -788,6 +792,24 @@ def _laterality(text: str) -> str:
 
 
 _SIDES = {"LEFT": "L", "RIGHT": "R", "BILATERAL": "B", "BOTH": "B", "LT": "L", "RT": "R", "BIL": "B", "50": "B"}
+
+
+_SPINE_LEVEL = re.compile(r"([CTLS])\s*(\d{1,2})", re.I)
+_SEGMENTS = {"C": 8, "T": 12, "L": 5, "S": 5}  # nerve roots per region (C1-C8, T1-T12, L1-L5, S1-S5)
+_levels_read: dict[str, bool] = {}
+
+
+def _is_level(text: str) -> bool:
+    """Whether a nerve-root level cell names spine levels (``L5-S1``, ``L4-5``, ``S1``,
+    ``L4, L5``), each one that exists. Anything else (``foo``, ``?``, ``L9``) is said (E101),
+    or the level checks would pass the claim as if no level contradicted its codes."""
+    known = _levels_read.get(text)
+    if known is None:
+        found = _SPINE_LEVEL.findall(text)
+        known = bool(found) and all(1 <= int(n) <= _SEGMENTS[seg.upper()] for seg, n in found)
+        if len(_levels_read) < _CACHE_LIMIT and len(text) <= _CACHE_TEXT:
+            _levels_read[text] = known
+    return known
 
 
 def _apply_line_fields(claim: Claim) -> None:
