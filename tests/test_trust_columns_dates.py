@@ -193,6 +193,21 @@ D-2,28/09/2024,M51.37,99213,Aetna
     assert out.count("read day first") == 1
 
 
+def test_a_day_first_date_after_the_first_rows_still_turns_the_whole_column(tmp_path, capsys):
+    """A file longer than the rows the order is decided on (batch.DATE_SAMPLE_ROWS), whose slash
+    dates all read both ways until a late row that can only be day first: the whole column is
+    read day first, not only the rows after it. Before, D-1 (04/11/2024, month first April 11)
+    read OK, though it is 4 November, when M51.37 is no longer billable (C103)."""
+    from xlsheets.batch import DATE_SAMPLE_ROWS
+    filler = "".join(f"F-{n},03/10/2025,M51.17,99213,Aetna\n" for n in range(DATE_SAMPLE_ROWS + 500))
+    path = write(tmp_path / "export.csv", f"{DATES_HEAD}\nD-1,04/11/2024,M51.37,99213,Aetna\n{filler}"
+                                          "D-2,28/09/2024,M51.17,99213,Aetna")
+    code, claims, summary = validate_json(capsys, path)
+    assert code == 1 and "C103" in rules(claims["D-1"]) and claims["D-2"]["status"] == "ok"
+    assert len(summary["date_notes"]) == 1 and f"row {DATE_SAMPLE_ROWS + 503} has '28/09/2024'" in summary["date_notes"][0]
+    assert claims["F-0"]["status"] == "ok"  # 3 October 2025 (M51.17 is billable either way)
+
+
 def test_a_row_that_contradicts_its_column_gets_c109(tmp_path, capsys):
     path = write(tmp_path / "export.csv", f"""
 {DATES_HEAD}

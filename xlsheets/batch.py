@@ -497,9 +497,13 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
         with open_sheet(path, sheet, columns=validator.config.columns) as opened:
             header = validator.header_map(opened.header)
             rows = read_ahead(path, opened.rows)  # large files: read on the other core
-            # The date column's order is decided on the first rows (the whole of most sheets).
+            # The date column's order is decided on the first rows (the whole of most sheets);
+            # if they leave it open (every slash date reads both ways), on the whole column.
             sample = list(itertools.islice(rows, DATE_SAMPLE_ROWS))
             header = header.settle_date_order(sample, opened.first_row)
+            if len(sample) == DATE_SAMPLE_ROWS and header.date_order_open(sample):
+                with open_sheet(path, opened.name, columns=validator.config.columns) as again:
+                    header = header.settle_date_order(again.rows, again.first_row)
             rows = itertools.chain(sample, rows)
             counter = _RowCounter(rows, opened.first_row, row_spool, progress)
             run = validator.run()

@@ -19,6 +19,7 @@ from typing import Iterable, Iterator, Mapping, NamedTuple, Sequence
 from .codes.icd10cm import normalize as normalize_icd
 from .findings import Finding, Severity
 from .values import (Unreadable, plain_value, _quote, clean_text, code_text, date_order_of, excel_error, read_date,
+                     reads_both_ways,
                      read_flag, read_number)
 from .values import UNCALCULATED_FIX, Uncalculated, uncalculated_reason
 from .words import number
@@ -460,6 +461,15 @@ class HeaderMap:
         words, form = ("day first", "DD/MM/YYYY") if other == "DMY" else ("month first", "MM/DD/YYYY")
         return self.with_date_order(other, f"Dates in column {text!r} are read {words} ({form}): row "
                                            f"{row} has {clean_text(value)!r}, which can only be {words}.")
+
+    def date_order_open(self, rows: Iterable[Sequence[object]]) -> bool:
+        """True when the rows given leave the date column's order open: some slash dates read
+        both ways (03/10/2026) and none can only be one way. A later row may still decide it."""
+        if not self.date_columns:
+            return False
+        index = self.date_columns[0][0]
+        cells = [values[index] for values in rows if index < len(values)]
+        return any(map(reads_both_ways, cells)) and not any(map(date_order_of, cells))
 
     @property
     def columns_not_used(self) -> list[str]:

@@ -257,6 +257,15 @@ def date_order_of(value: object) -> str | None:
     return None
 
 
+def reads_both_ways(value: object) -> bool:
+    """True for a slash or dash date that is a date month first and day first (``03/10/2026``):
+    which one it is depends on the column's other dates."""
+    if type(value) is not str:
+        return False
+    m = _SLASHED.match(value.strip())
+    return bool(m) and 1 <= int(m[1]) <= 12 and 1 <= int(m[2]) <= 12 and m[1] != m[2]
+
+
 def _from_serial(number: float) -> _dt.date | Unreadable:
     if number != number or not 1 <= number <= _MAX_SERIAL:  # NaN or out of Excel's range
         return Unreadable(f"{number!r} is not a date")
