@@ -322,3 +322,30 @@ U-2,2026-05-04,M51.16,,99213,Aetna,#REF!
     assert claims["U-1"]["status"] == "error" and e101[0]["severity"] == "error" and "#N/A" in e101[0]["message"]
     # a documentation cell that cannot be read is taken as not documented: review
     assert claims["U-2"]["status"] == "warning"
+
+
+def test_a_later_sheet_with_claims_is_said_not_checked_in_every_output(tmp_path, capsys):
+    """Without --sheet the first claims sheet is checked; a later sheet with a claims header
+    (April's claims) is named in the text, the JSON summary and the report, with the command
+    that checks it. A sheet without claims is not; naming the sheet checks it, and no note."""
+    path = tmp_path / "months.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "March"
+    wb.active.append(["Claim ID", "DOS", "Dx1", "CPT1"])
+    wb.active.append(["V1", "2026-03-10", "M51.17", "99213"])
+    april = wb.create_sheet("April claims")
+    april.append(["Claim ID", "DOS", "Dx1", "CPT1"])
+    april.append(["V2", "2026-04-10", "M54.5", "99213"])
+    wb.create_sheet("Notes").append(["phone the payer on Monday"])
+    wb.save(path)
+    note = ("Sheet 'April claims' of months.xlsx also has a claims header and was not checked: check it "
+            'with xlsheets validate months.xlsx --sheet "April claims".')
+    code, claims, summary = validate_json(capsys, path)
+    assert list(claims) == ["V1"] and summary["sheets_not_checked"] == [note]
+    _, out, _ = validate(capsys, path, "-o", tmp_path / "report.xlsx")
+    assert note in out
+    cells = [c for row in openpyxl.load_workbook(tmp_path / "report.xlsx", read_only=True)["Summary"].iter_rows(values_only=True)
+             for c in row if c]
+    assert "Sheets not checked" in cells and note in cells
+    code, claims, summary = validate_json(capsys, path, "--sheet", "April claims")
+    assert code == 1 and list(claims) == ["V2"] and summary["sheets_not_checked"] == []

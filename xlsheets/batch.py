@@ -162,6 +162,17 @@ def _run(args) -> int:
         return 3 if result.summary["plugins_skipped"] else 0
 
 
+def sheet_not_checked(source: str, sheet: str) -> str:
+    """The note every output gives for a later sheet with a claims header (only one sheet is
+    checked a run)."""
+    return (f"Sheet {sheet!r} of {Path(source).name} also has a claims header and was not checked: "
+            f"check it with xlsheets validate {_quoted(Path(source).name)} --sheet {_quoted(sheet)}.")
+
+
+def _quoted(text: str) -> str:
+    return text if text.replace("_", "").replace("-", "").replace(".", "").isalnum() else '"' + text.replace('"', '\\"') + '"'
+
+
 def plugin_problems_text(problems) -> str:
     """Why a run stops before any claim is checked (stderr), and the two ways on."""
     lines = [f"xlsheets: {p.text()}" for p in problems]
@@ -228,8 +239,10 @@ class BatchResult:
 
     def __init__(self, source: str, sheet: str, header: list, header_row: int, validator,
                  spool, row_spool, held, claims: int, rows: int, line_level: bool, tally,
-                 header_map=None, layout=None, findings=None, changed=None, latest_dos=None):
+                 header_map=None, layout=None, findings=None, changed=None, latest_dos=None,
+                 other_sheets=()):
         self.source, self.sheet, self.header, self.header_row = source, sheet, header, header_row
+        self.other_sheets = other_sheets  # later sheets with a claims header: not checked
         self.layout = layout  # the input's column widths and number formats, for the report
         self.header_map = header_map
         self.validator = validator
@@ -288,6 +301,7 @@ class BatchResult:
             "config": describe_config(self.validator.config),
             "columns_not_used": hmap.columns_not_used if hmap is not None else [],
             "date_notes": [hmap.date_note] if hmap is not None and hmap.date_note else [],
+            "sheets_not_checked": [sheet_not_checked(self.source, name) for name in self.other_sheets],
             "source": self.source,
             "sheet": self.sheet,
             "claims": self.claim_count,
@@ -338,7 +352,7 @@ class BatchResult:
             out.write("NCCI edits: " + "; ".join(f"{c['name']} ({', '.join(c['files'])})" for c in ncci) + "\n")
         if self.summary["columns_not_used"]:
             out.write(columns_not_used_line(self.summary["columns_not_used"]) + "\n")
-        for note in self.summary["date_notes"]:
+        for note in (*self.summary["date_notes"], *self.summary["sheets_not_checked"]):
             out.write(note + "\n")
         out.write("\n")
         shown = hidden = 0
@@ -557,7 +571,7 @@ def run_batch(path, validator, sheet: str | None = None, keep_rows: bool = False
                               validator, spool, row_spool, (held_index, held_results), claims, counter.count,
                               header.line_level, tally, header,
                               sheet_layout(path, opened.name) if keep_rows else None, table, run.changed,
-                              latest)
+                              latest, opened.other_claim_sheets)
 
 
 class _HeldFromCollector:

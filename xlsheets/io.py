@@ -75,6 +75,7 @@ class Sheet:
     header_row: int              # 1-based sheet row number of the header
     rows: Iterator[list[object]] # value rows after the header (first is sheet row header_row+1)
     reader: str                  # "xlsxstream", "openpyxl", "calamine" or "csv"
+    other_claim_sheets: tuple[str, ...] = ()  # later sheets with a claims header, not read
 
     @property
     def first_row(self) -> int:
@@ -258,7 +259,8 @@ def _open_workbook(path: Path, sheet: str | None, reader: str | None,
             continue
         header_row, header, buffered = found
         _check_unlabelled_columns(path, name, header, header_row, buffered)
-        return Sheet(path, name, header, header_row, _chain(buffered, rows), reader)
+        others = () if sheet is not None else _claim_sheets(path, source, names[names.index(name) + 1:], columns)
+        return Sheet(path, name, header, header_row, _chain(buffered, rows), reader, others)
     if not looked:
         which = f"sheet {empty[0]!r} is" if len(empty) == 1 else "all its sheets are"
         raise InputError(f"{path.name}: {which} empty; there are no claims to check. Check that "
@@ -268,6 +270,25 @@ def _open_workbook(path: Path, sheet: str | None, reader: str | None,
         f"{path.name}: no claims header found in {where} (looked at the first {HEADER_SCAN_ROWS} "
         "rows). The header row needs at least a diagnosis or procedure column, e.g. 'Dx1' or "
         "'CPT'; see the claims template (xlsheets template).")
+
+
+def _claim_sheets(path: Path, source, names: list[str], columns) -> tuple[str, ...]:
+    """Which of these sheets have a claims header too: without --sheet only the first is
+    checked, and the outputs must say the others were not (claims for April on their own sheet
+    would otherwise go unchecked without a word). A sheet that cannot be read is left out."""
+    found = []
+    for name in names:
+        rows = None
+        try:
+            rows = _guarded(path, name, source.rows(name))
+            if _find_header(rows, columns):
+                found.append(name)
+        except Exception:  # damaged or odd: this is only a note about sheets not checked
+            pass
+        finally:
+            if rows is not None:
+                _close_quietly(rows)
+    return tuple(found)
 
 
 def sheet_layout(path, sheet: str):

@@ -296,6 +296,8 @@ class _Report:
                            "validated; the input file has them all")]))
         for note in s.get("date_notes") or ():
             gaps.append(("Dates", [(note, "")]))
+        if s.get("sheets_not_checked"):
+            gaps.append(("Sheets not checked", [(note, "") for note in s["sheets_not_checked"]]))
         text(ws, row, 0, "What could not be checked", self.section)
         if not gaps:
             row += 1
