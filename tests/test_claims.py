@@ -161,3 +161,19 @@ def test_nerve_root_levels_as_written_in_records_are_read(level):
     [result] = Validator().validate_rows(["Claim ID", "DOS", "Dx1", "CPT1", "Side", "Nerve Root Level"],
                                          [["A1", "2026-03-10", "M51.17", "64483-RT", "R", level]])
     assert "E101" not in {f.rule for f in result.findings}
+
+
+@pytest.mark.parametrize("weeks, said", [("four", "no documented conservative care"), ("", "no documented conservative care"),
+                                         (2, "2 weeks of documented conservative care")])
+def test_d401_says_care_not_documented_rather_than_0_weeks(weeks, said):
+    """A weeks cell that is blank or cannot be read (E101 says which) is care not documented:
+    D401 said "0 weeks of documented conservative care", as if the record said none."""
+    from xlsheets.engine import Validator
+    header = ["Claim ID", "DOS", "Dx1", "CPT1", "Side", "Nerve Root Level", "Conservative Care Weeks"]
+    esi, mri = Validator().validate_rows(header, [["A1", "2026-03-10", "M51.17", "64483-RT", "R", "L5-S1", weeks],
+                                                  ["A2", "2026-03-10", "M51.17", "72148", "R", "L5-S1", weeks]])
+    [on_esi] = [f.message for f in esi.findings if f.rule == "D401"]
+    [on_mri] = [f.message for f in mri.findings if f.rule == "D401"]
+    assert f"64483 with {said} (at least 4 weeks required)" in on_esi
+    assert f"72148 with {said}; 6 weeks are expected" in on_mri
+    assert "0 weeks" not in on_esi + on_mri

@@ -47,6 +47,8 @@ def conservative_care(claim, ctx):
     """
     weeks = claim.number("conservative_care_weeks")
     documented = 0.0 if weeks is None else weeks
+    # A blank or unreadable cell (E101 says which) is no documented care, not "0 weeks".
+    care = "no documented conservative care" if weeks is None else f"{weeks:g} weeks of documented conservative care"
     esi = claim.procedures_in(ESI)
     if esi:
         need = float(ctx.settings.get("esi_conservative_care_weeks", 4))
@@ -54,7 +56,7 @@ def conservative_care(claim, ctx):
         pain = claim.number("symptom_weeks")
         short = []
         if documented < need:
-            short.append(f"{documented:g} weeks of documented conservative care (at least {need:g} required)")
+            short.append(f"{care} (at least {need:g} weeks required)")
         if claim.known("symptom_weeks") and (pain is None or pain < need_pain):
             short.append(("no documented pain duration" if pain is None else f"pain for {pain:g} weeks")
                          + f" (at least {need_pain:g} weeks of pain required)")
@@ -64,18 +66,22 @@ def conservative_care(claim, ctx):
                 codes=[p.code for p in esi], rows=_rows(esi),
                 suggestion=(f"document at least {need:g} weeks of conservative care" if documented < need
                             else f"document at least {need_pain:g} weeks of pain"),
-                brief=(f"conservative care {documented:g} < {need:g} weeks" if documented < need
+                brief=(_care_brief(weeks, need) if documented < need
                        else "pain " + (f"{pain:g}" if pain is not None else "not documented") + f" < {need_pain:g} weeks"))
     mri = claim.procedures_in(IMAGING)
     if mri and not claim.yes("red_flags"):
         need = float(ctx.settings.get("mri_conservative_care_weeks", 6))
         if documented < need:
             yield ctx.finding(
-                f"Lumbar MRI {mri[0].code} with {documented:g} weeks of documented conservative care; "
+                f"Lumbar MRI {mri[0].code} with {care}; "
                 f"{need:g} weeks are expected first unless red flags are documented.",
                 codes=[p.code for p in mri], rows=_rows(mri), severity="warning",
                 suggestion=f"document {need:g} weeks of conservative care or the red flags",
-                brief=f"conservative care {documented:g} < {need:g} weeks")
+                brief=_care_brief(weeks, need))
+
+
+def _care_brief(weeks: float | None, need: float) -> str:
+    return "conservative care not documented" if weeks is None else f"conservative care {weeks:g} < {need:g} weeks"
 
 
 @rule("D402", severity="warning", dx=("M54.1",), needs=("radiating_pain", "slr_positive"),
