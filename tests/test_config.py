@@ -115,3 +115,22 @@ def test_plugin_folder_is_loaded_only_when_configuration_names_it(tmp_path, monk
     cfg = load_config(write(tmp_path, 'plugin_dirs = ["plugins"]'))
     Validator(cfg)
     assert marker.exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[severity]\nX299 = 'warning'", "severity: 'X299' is not a rule ID, nor the start of one; did you mean X20"),
+    ("select = ['S39']", "select: 'S39' is not a rule ID, nor the start of one"),
+    ("[payers.medicare]\nignore = ['D499']", "[payers.medicare] ignore: 'D499' is not a rule ID"),
+])
+def test_a_rule_id_no_rule_has_is_refused_before_any_claim(tmp_path, text, message):
+    """A severity for a rule that does not exist changed nothing, and a misspelt select ran no
+    rule at all, without a word: the configuration is refused, naming the file and the entry."""
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        Validator(load_config(path))
+    assert message in str(err.value) and str(path) in str(err.value)
+
+
+def test_rule_id_prefixes_and_the_input_checks_are_known(tmp_path):
+    path = write(tmp_path, "select = ['C1', 'X', 'E101', 'N5']\nignore = ['S303']\n[severity]\nE102 = 'warning'\nN501 = 'warning'")
+    Validator(load_config(path))  # no ConfigError

@@ -332,6 +332,30 @@ def check_plugin_settings(cfg: "Config", declared: Mapping[str, tuple[Any, str]]
                     raise ConfigError(f"{exc} (a setting of plugin {plugin})") from None
 
 
+def check_rule_ids(cfg: "Config", known) -> None:
+    """Every rule ID (or prefix) in ``select``, ``ignore`` and ``[severity]``, top level and per
+    payer, must name a rule that exists (``known``: the built-in rules and every loaded plugin's):
+    ``[severity] X299 = "warning"`` would change nothing, and ``select = ["S30"]`` misspelt as
+    ``["S39"]`` would run no rule at all, both without a word. ConfigError naming the file, the
+    section and each such entry, with the nearest rule ID."""
+    where = str(cfg.source) if cfg.source else "configuration"
+    known = sorted(set(known))
+    sections = [("", cfg.select, cfg.ignore, cfg.severity)] + [
+        (f"[payers.{p.name}] ", p.select, p.ignore, p.severity) for p in cfg.payers]
+    unknown = []
+    for section, select, ignore, severity in sections:
+        for key, entries in (("select", select), ("ignore", ignore), ("severity", list(severity))):
+            for entry in entries:
+                if entry == "ALL" or any(rule_id.startswith(entry) for rule_id in known):
+                    continue
+                close = difflib.get_close_matches(entry, known, n=1, cutoff=0.5)
+                hint = f"did you mean {close[0]}?" if close else "no rule ID is close to it."
+                unknown.append(f"{section}{key}: {entry!r} is not a rule ID, nor the start of one; {hint}")
+    if unknown:
+        raise ConfigError(f"{where}: " + " ".join(unknown) + " An entry that names no rule changes "
+                          "nothing (or, in select, leaves rules out); 'xlsheets rules' lists every rule.")
+
+
 def check_setting_names(cfg: "Config", known, failed=()) -> None:
     """Every key of ``[settings]`` and of each payer's settings must be a setting someone
     declares (``known``: DEFAULT_SETTINGS and every loaded plugin's ``xlsheets_default_settings``):

@@ -20,10 +20,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, NamedTuple
 
-from .claims import Claim, ClaimIsReadOnly, HeaderMap, claims_from_rows, parse_row
+from .claims import UNREADABLE_CELL, UNUSED_CODES, Claim, ClaimIsReadOnly, HeaderMap, claims_from_rows, parse_row
 from .codes.icd10cm import get_codeset
-from .config import (DEFAULT_SETTINGS, Config, PayerPolicy, check_plugin_settings, check_setting_names,
-                     rule_selected)
+from .config import (DEFAULT_SETTINGS, Config, PayerPolicy, check_plugin_settings, check_rule_ids,
+                     check_setting_names, rule_selected)
 from .findings import Finding, Severity, status_of
 from .plugins import PluginHost, load_plugins, plugin_problems, where_of
 from . import readcheck
@@ -194,6 +194,9 @@ class Validator:
         if not plugin_problems(self.config, self.host):
             check_setting_names(self.config, {*DEFAULT_SETTINGS, *declared},
                                 failed=[f.name for f in self.host.failures])
+            if not self.host.failures:  # a plugin that failed to load: its rule IDs are not known
+                check_rule_ids(self.config, {*(r.id for r in self.host.rules), UNREADABLE_CELL,
+                                             RULE_FAILED, UNUSED_CODES})
         self._plans: dict[str, _Plan] = {}
         self._memos: dict[tuple[str, tuple[str, ...]], _Memo] = {}  # (plan signature, rule IDs) -> memo
         self.profile: dict[str, list[float]] | None = defaultdict(lambda: [0.0, 0]) if profile else None
