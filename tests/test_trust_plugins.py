@@ -409,6 +409,25 @@ def test_a_pair_policy_that_raises_is_an_error_too(tmp_path, capsys):
     assert failed["severity"] == "error" and f"{src}, line 6: KeyError" in failed["message"]
 
 
+def test_a_pair_policy_answer_that_is_not_allow_deny_or_review_is_said(tmp_path, capsys):
+    """"allow-ish" was dropped without a word (the default decided): now it is an E102 naming
+    the plugin and the answer, and S303 still asks for review as the default does."""
+    plugin(tmp_path, "egret_plans", '''
+"""Egret Plans: a pair policy with a typo in its answer."""
+import xlsheets
+
+@xlsheets.hookimpl
+def xlsheets_pair_policy(code_a, code_b, claim, settings):
+    return "allow-ish"
+''')
+    cfg = config(tmp_path, 'plugin_dirs = ["payer_plugins"]\nplugins = ["egret_plans"]\n')
+    code, claims, _summary = validate_json(capsys, claims_csv(tmp_path, PAIR), "--config", cfg)
+    assert code == 1
+    rules = {f["rule"]: f for f in claims["V-2"]["findings"]}
+    assert "S303" in rules and rules["E102"]["severity"] == "error"
+    assert "egret_plans" in rules["E102"]["message"] and "answered 'allow-ish'" in rules["E102"]["message"]
+
+
 # --- worksheet functions -----------------------------------------------------------------------
 @pytest.fixture
 def fresh_udfs():

@@ -659,16 +659,23 @@ class Validator:
                 self._running = running
             if answer is None:
                 continue
-            answer = str(answer).strip().lower()
-            if answer in _PAIR_ANSWERS:
-                return answer
+            text = str(answer).strip().lower()
+            if text in _PAIR_ANSWERS:
+                return text
+            # An answer that is none of the three is a plugin bug, said like a failure.
+            ctx._extra += (self._hook_failure(name, func, None, claim, answer=answer),)
         return None
 
-    def _hook_failure(self, plugin_name: str, func, exc: BaseException | None, claim: Claim) -> Finding:
-        """E102 for a pair policy that failed (``exc``), or that was switched off (None)."""
+    def _hook_failure(self, plugin_name: str, func, exc: BaseException | None, claim: Claim,
+                      answer: object = None) -> Finding:
+        """E102 for a pair policy that failed (``exc``), that gave an ``answer`` that is not
+        allow, deny, review or None, or that was switched off (neither)."""
         plugin = self.host.plugins.get(plugin_name)
         source = plugin.source if plugin else plugin_name
-        if exc is None:
+        if answer is not None:
+            what = (f"answered {_short(answer)!r}, which is not one of \"allow\", \"deny\", \"review\" "
+                    f"or None ({func.__code__.co_filename}, function {func.__name__})")
+        elif exc is None:
             what = (f"was not asked: {self.switched_off[f'pair policy of {plugin_name}']}, so it was "
                     "switched off for the rest of the run")
         else:
