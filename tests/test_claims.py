@@ -177,3 +177,17 @@ def test_d401_says_care_not_documented_rather_than_0_weeks(weeks, said):
     assert f"64483 with {said} (at least 4 weeks required)" in on_esi
     assert f"72148 with {said}; 6 weeks are expected" in on_mri
     assert "0 weeks" not in on_esi + on_mri
+
+
+def test_a_diagnosis_pointer_past_the_claims_diagnoses_is_an_error_on_its_line():
+    """Pointer C on a claim that lists one diagnosis points at nothing (the line is rejected):
+    E101 on that line's row. Pointers within the diagnoses, on any line, are fine."""
+    from xlsheets.engine import Validator
+    header = ["Claim ID", "DOS", "Dx1", "Dx2", "CPT", "Dx Pointer"]
+    bad, good = Validator().validate_rows(header, [
+        ["A1", "2026-03-10", "M54.17", "", "64483-RT", "A"], ["A1", "2026-03-10", "", "", "99213-25", "C"],
+        ["B1", "2026-03-10", "M54.17", "M51.17", "64483-RT", "A"], ["B1", "2026-03-10", "", "", "99213-25", "B"]])
+    [e101] = [f for f in bad.findings if f.rule == "E101"]
+    assert e101.severity.name == "ERROR" and e101.rows == (3,) and bad.status == "error"
+    assert "diagnosis pointer C of 99213 points to the claim's diagnosis 3, but the claim has 1 diagnosis" in e101.message
+    assert "E101" not in {f.rule for f in good.findings}

@@ -22,7 +22,7 @@ from .values import (Unreadable, plain_value, _quote, clean_text, code_text, dat
                      reads_both_ways,
                      read_flag, read_number)
 from .values import UNCALCULATED_FIX, Uncalculated, uncalculated_reason
-from .words import number
+from .words import number, plural
 
 __all__ = ["Claim", "ClaimIsReadOnly", "Procedure", "HeaderMap", "claims_from_rows", "parse_row", "FLAG_COLUMNS",
            "NUMBER_COLUMNS", "CANONICAL_COLUMNS", "header_key", "UNREADABLE_CELL"]
@@ -891,6 +891,8 @@ def claims_from_rows(
             continue
         line = parse_row(header, values, first_row + offset)
         if not header.line_level:
+            if header.pointer_columns:
+                _check_pointers(header, line)
             yield line
             continue
         if pending is not None and line.claim_id and line.claim_id == pending.claim_id and (
@@ -899,7 +901,29 @@ def claims_from_rows(
             _merge_line(pending, line)
             continue
         if pending is not None:
+            if header.pointer_columns:
+                _check_pointers(header, pending)
             yield pending
         pending = line
     if pending is not None:
+        if header.pointer_columns:
+            _check_pointers(header, pending)
         yield pending
+
+
+def _check_pointers(header: HeaderMap, claim: Claim) -> None:
+    """E101 (an error: the line would be rejected) for a diagnosis pointer past the claim's
+    diagnoses, pointer C on a claim with one diagnosis: it points at nothing. Known only once
+    the claim's lines are together; a claim with no diagnosis at all gets C112 instead."""
+    count = len(claim.diagnoses)
+    if not count:  # no diagnosis at all: C112 says so
+        return
+    _index, canon, text = header.pointer_columns[0]
+    for proc in claim.procedures:
+        beyond = [i for i in proc.pointers if i >= count]
+        if beyond:
+            claim.problems.append(_problem(
+                canon, text, proc.row or claim.row,
+                f"diagnosis pointer {', '.join(chr(65 + i) for i in beyond)} of {proc.code} points to the "
+                f"claim's diagnosis {', '.join(str(i + 1) for i in beyond)}, but the claim has "
+                f"{plural(count, 'diagnosis', 'diagnoses')}", suggestion="point to a diagnosis the claim lists"))
