@@ -147,6 +147,7 @@ def test_syntax_error_in_a_plugins_dir_plugin_stops_the_run_with_file_and_line(t
     code, out, err = cli(capsys, "validate", path, "--plugins-dir", folder)
     assert code == 2 and out == ""
     assert f"plugin plover_ppo ({broken}) was not loaded: {broken}, line 4: syntax error" in err
+    assert "was skipped" not in err and "nothing was checked" in err  # the run stops: it does not skip
 
 
 def test_plugin_name_misspelt_at_the_top_level_stops_the_run(tmp_path, capsys):

@@ -175,8 +175,10 @@ def _quoted(text: str) -> str:
 
 def plugin_problems_text(problems) -> str:
     """Why a run stops before any claim is checked (stderr), and the two ways on."""
-    lines = [f"xlsheets: {p.text()}" for p in problems]
-    lines.append("xlsheets: nothing was checked: a claim would read OK without these plugins' rules. "
+    # "The plugin was skipped" is what loading did; the run itself stops, as the last line says.
+    lines = [f"xlsheets: {p.text().removesuffix(' The plugin was skipped.')}" for p in problems]
+    lines.append("xlsheets: nothing was checked: the claims of a payer that uses these plugins would read "
+                 "OK without their rules. "
                  "Fix the plugin or the configuration (xlsheets plugins shows what is loaded), or run "
                  "with --skip-broken-plugins to check without them (exit status 3 instead of 0).")
     return "\n".join(lines)
