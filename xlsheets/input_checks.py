@@ -36,8 +36,9 @@ INPUT_CHECKS: tuple[Rule, ...] = (
 
         Why: a claim with a cell xlsheets could not read was not fully checked, so it must not look
         ready to submit. Excel errors (#N/A, #REF!), text in a number column, a formula saved without
-        its calculated value (recalculate and save in Excel) and similar all land here.
-        Bad: Dx 1 = #N/A ; Units = "two" ; a formula cell never calculated
+        its calculated value (recalculate and save in Excel), a diagnosis pointer to a diagnosis the
+        claim does not list, a nerve-root level that names no spine level and similar all land here.
+        Bad: Dx 1 = #N/A ; Units = "two" ; a formula cell never calculated ; Dx Pointer C with one diagnosis
         Good: Dx 1 = M54.17 ; Units = 2
         Fix: correct the cell (the message names the column and row), or recalculate and save."""),
     ),
