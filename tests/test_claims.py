@@ -191,3 +191,11 @@ def test_a_diagnosis_pointer_past_the_claims_diagnoses_is_an_error_on_its_line()
     assert e101.severity.name == "ERROR" and e101.rows == (3,) and bad.status == "error"
     assert "diagnosis pointer C of 99213 points to the claim's diagnosis 3, but the claim has 1 diagnosis" in e101.message
     assert "E101" not in {f.rule for f in good.findings}
+
+
+def test_a_pointer_past_the_diagnoses_on_a_one_claim_per_row_sheet_is_an_error_in_excel_too():
+    """The worksheet function checks one row at a time: the same E101 as the command line."""
+    from xlsheets.engine import Validator
+    findings = Validator().validate_row(["Claim ID", "DOS", "Dx1", "CPT1", "Dx Pointer"],
+                                        ["A1", "2026-03-10", "M54.17", "99213", "B"], 2)
+    assert [f.rule for f in findings] == ["E101"] and "pointer B of 99213" in findings[0].message

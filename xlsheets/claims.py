@@ -712,6 +712,8 @@ def parse_row(header: HeaderMap, values: Sequence[object], row: int | None = Non
             claim.problems.append(_unused_column_problem(header, text, row, *shape))
     if header.line_fields:
         _apply_line_fields(claim)
+    if header.pointer_columns and not header.line_level:  # the row is the claim (lines: claims_from_rows)
+        _check_pointers(header, claim)
     return claim
 
 
@@ -891,8 +893,6 @@ def claims_from_rows(
             continue
         line = parse_row(header, values, first_row + offset)
         if not header.line_level:
-            if header.pointer_columns:
-                _check_pointers(header, line)
             yield line
             continue
         if pending is not None and line.claim_id and line.claim_id == pending.claim_id and (
