@@ -726,3 +726,98 @@ def test_claims_dated_after_the_newest_quarter_are_said_to_be_checked_against_it
     claims.write_text("claim_id,patient_id,dos,payer,dx1,cpt1\nA1,P1,2026-03-10,Aetna,M54.17,64483-RT\n")
     rc, out, err = xlsheets("validate", claims, "--format", "json", data_dir=data)
     assert json.loads(out)["summary"]["ncci_behind"] == []
+
+
+def test_a_zip_whose_compressed_data_is_damaged_is_refused_naming_the_entry(data, tmp_path):
+    """A flipped byte inside an entry's deflated data (zlib cannot inflate it): refused like a
+    bad checksum, naming the archive entry, exit 1, and what was loaded stays."""
+    archive = tmp_path / "ncci.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(PTP_F1.name, PTP_F1.read_bytes() * 40)
+    raw = bytearray(archive.read_bytes())
+    start = 30 + len(PTP_F1.name)  # the first entry's data, after its local header
+    for i in range(start + 10, start + 40):
+        raw[i] ^= 0xFF
+    archive.write_bytes(bytes(raw))
+    before = _status(data)
+    rc, out, err = xlsheets("ncci", "import", archive, data_dir=data)
+    assert rc == 1 and out == "", err
+    assert f"{PTP_F1.name} is damaged or truncated" in err and "Download it again." in err
+    assert "Traceback" not in err and _status(data) == before
+
+
+def test_a_damaged_xlsx_says_to_download_it_again_not_to_export_claims(tmp_path):
+    import openpyxl
+    book = openpyxl.Workbook()
+    book.active.append(["HCPCS/CPT Code", "Practitioner Services MUE Values", "MUE Adjudication Indicator",
+                        "MUE Rationale"])
+    book.active.append(["64483", 1, "2 Date of Service Edit: Policy", "Sample"])
+    sheet = tmp_path / "MCR_MUE_PractitionerServices_Eff_04-01-2026.xlsx"
+    book.save(sheet)
+    with zipfile.ZipFile(sheet) as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    damaged = tmp_path / "damaged-mue.xlsx"
+    with zipfile.ZipFile(damaged, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, body in parts.items():
+            z.writestr(name, body)
+    raw = bytearray(damaged.read_bytes())
+    at = raw.find(b"xl/worksheets/sheet1.xml") + len("xl/worksheets/sheet1.xml") + 5
+    raw[at] ^= 0xFF
+    damaged.write_bytes(bytes(raw))
+    rc, _, err = xlsheets("ncci", "import", damaged, data_dir=tmp_path / "d")
+    assert rc == 1 and "damaged-mue.xlsx" in err and "Download it again." in err
+    assert "export the claims" not in err.lower() and "save it again" not in err
+
+
+def test_empty_rows_excel_writes_at_the_end_of_a_csv_are_skipped(tmp_path):
+    mue = tmp_path / "sample-not-cms-data_mue-practitioner-2026q1.csv"
+    text = (FIX / "sample-not-cms-data_mue-practitioner-2026q1.csv").read_text(encoding="utf-8")
+    mue.write_text(text.rstrip("\r\n") + "\n,,,\n,,,\n", encoding="utf-8")
+    rc, out, err = xlsheets("ncci", "import", mue, "--format", "json", data_dir=tmp_path / "d")
+    assert rc == 0, err
+    rc, whole, _ = xlsheets("ncci", "import", FIX / mue.name, "--format", "json", data_dir=tmp_path / "e")
+    assert json.loads(out)[0]["rows"] == json.loads(whole)[0]["rows"] > 0
+
+
+def test_ncci_pair_of_an_indicator_9_edit_does_not_say_denied(tmp_path, monkeypatch):
+    """Indicator 9: the edit is listed but does not apply; NCCI_PAIR said "denied with it, CO-236"."""
+    from xlsheets import udfs
+    from xlsheets.ncci import import_files, reset_ncci
+    part = _sample_part_with(tmp_path, "64483\t62323\t\t20170101\t20170101\t9\t", "64483\t62323\t\t20170101\t*\t9\t")
+    monkeypatch.setenv("XLSHEETS_DATA_DIR", str(tmp_path / "d"))
+    import_files([part], tmp_path / "d")
+    udfs.reset()
+    try:
+        text = udfs.ncci_pair("64483", "62323", "2026-03-10")
+        assert "modifier indicator 9" in text and "the edit does not apply, neither code is denied" in text
+        assert "CO-236" not in text and "denied with it" not in text
+    finally:
+        reset_ncci()
+        udfs.reset()
+
+
+def test_ptp_parts_of_two_quarters_are_refused(tmp_path):
+    """f1 of one download with f2 of the next was stored as one quarter without a word."""
+    f1, f2 = tmp_path / "ccipra-v320r0-f1.txt", tmp_path / "ccipra-v321r0-f2.txt"
+    f1.write_bytes(PTP_F1.read_bytes())
+    f2.write_bytes(PTP_F2.read_bytes())
+    rc, out, err = xlsheets("ncci", "import", f1, f2, data_dir=tmp_path / "d")
+    assert rc == 1 and out == ""
+    assert "different quarters (2026Q1: ccipra-v320r0-f1.txt; 2026Q2: ccipra-v321r0-f2.txt)" in err
+    assert not (tmp_path / "d" / "ncci" / "practitioner").exists() or not list((tmp_path / "d" / "ncci" / "practitioner").glob("*.bin"))
+
+
+@pytest.mark.parametrize("name, quarter, note", [("ptp-v321-f1.txt", "2026Q2", False),
+                                                 ("ptp-edits-f1.txt", "2026Q1", True)])
+def test_the_quarter_from_a_short_version_name_or_else_said_how_it_was_found(tmp_path, name, quarter, note):
+    """v321 without r0 is version 32.1 (2026Q2). With nothing in the name, the quarter of the
+    newest effective date is used, and the output says so (it was silent)."""
+    part = tmp_path / name
+    part.write_bytes(PTP_F1.read_bytes())
+    rc, out, err = xlsheets("ncci", "import", part, "--format", "json", data_dir=tmp_path / "d")
+    assert rc == 0, err
+    [done] = json.loads(out)
+    if note:
+        assert [n for n in done["notes"] if "no quarter in the file name" in n and "--quarter" in n]
+    else:
+        assert done["quarter"] == quarter and not [n for n in done["notes"] if "no quarter" in n]

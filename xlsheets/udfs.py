@@ -489,6 +489,9 @@ def ncci_pair(code_a, code_b, dos=None):
         return ""
     deleted = f", deleted {edit.deletion.isoformat()}" if edit.deletion else ""
     rationale = f"; {edit.rationale}" if edit.rationale else ""
-    return (f"{edit.column2} is column 2 of {edit.column1} (denied with it, CO-236): modifier indicator "
+    # Indicator 9: the edit is listed but does not apply; no code is denied (as xlsheets ncci --pair says).
+    denied = ("the edit does not apply, neither code is denied" if edit.modifier == 9
+              else "denied with it, CO-236")
+    return (f"{edit.column2} is column 2 of {edit.column1} ({denied}): modifier indicator "
             f"{edit.modifier} ({MODIFIER_MEANING[edit.modifier]}){rationale}; effective "
             f"{edit.effective.isoformat()}{deleted} [{edit_set.describe()['name']}]")

@@ -124,7 +124,8 @@ def _status(argv: list[str]) -> int:
                for k in store.KINDS if any(x["setting"] == st for x in sets)
                and not any(x["setting"] == st and x["kind"] == f"ncci-{k}" for x in sets)]
     if missing:
-        print("Not loaded: " + ", ".join(missing) + "; the rule for it does not run.")
+        rules = "the rule for it does not run" if len(missing) == 1 else "the rules for them do not run"
+        print("Not loaded: " + ", ".join(missing) + f"; {rules}.")
     return 0
 
 

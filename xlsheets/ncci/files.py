@@ -29,6 +29,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -382,7 +383,7 @@ class _Counted(io.RawIOBase):
     def readinto(self, buffer) -> int:
         try:
             data = self.raw.read(min(len(buffer), max(self.left, 0) + 1))
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError) as exc:
             raise NcciFileError(f"{self.shown} is damaged or truncated ({exc}). Download it again.") from None
         self.left -= len(data)
         if self.left < 0:
@@ -517,7 +518,7 @@ def _sheet_sources(path: Path, name: str, stack) -> list[Source]:
         stack.callback(book.close)
         sheets = book.sheet_names()
     except InputError as exc:
-        raise NcciFileError(str(exc).replace(path.name, name, 1)) from None
+        raise NcciFileError(_cms_advice(str(exc).replace(path.name, name, 1))) from None
     except Exception as exc:  # a damaged workbook part
         raise NcciFileError(f"{name} is damaged ({type(exc).__name__}: {exc}). Download it again.") from None
     out = []
@@ -556,5 +557,16 @@ def _guarded_rows(rows, name: str, sheet: str) -> Iterator[tuple[int, list]]:
     except NcciFileError:
         raise
     except Exception as exc:
-        raise NcciFileError(f"{name} [{sheet}], row {number + 1}: the sheet is damaged "
-                            f"({type(exc).__name__}: {exc}). Download it again.") from None
+        raise NcciFileError(_cms_advice(f"{name} [{sheet}], row {number + 1}: the sheet is damaged "
+                                        f"({type(exc).__name__}: {exc}). Download it again.")) from None
+
+
+# What the claims reader tells a user to do with a damaged workbook; a CMS file is downloaded again.
+_CLAIMS_ADVICE = re.compile(r"\s*(?:Open (?:it|the file) in Excel and save it again(?:, or export the claims "
+                            r"again)?|Export the claims again(?: from the source system)?)\.")
+
+
+def _cms_advice(message: str) -> str:
+    """A reader's message about a damaged workbook, with the advice for an NCCI file."""
+    message = _CLAIMS_ADVICE.sub("", message)
+    return message if message.rstrip().endswith("Download it again.") else message.rstrip() + " Download it again."

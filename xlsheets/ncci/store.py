@@ -455,7 +455,7 @@ def normalise_setting(value: object) -> str:
 # --- importing --------------------------------------------------------------------------------
 _PART = re.compile(r"[-_ ]f(\d{1,2})(?=[._ \]-]|$)", re.I)
 _QUARTER = re.compile(r"(20\d\d)\s*[-_ ]?\s*q([1-4])(?![0-9])", re.I)
-_VERSION = re.compile(r"(?<![a-z0-9])v(\d{2})(\d)r\d", re.I)  # ccipra-v321r0: version 32.1 = 2026 Q2
+_VERSION = re.compile(r"(?<![a-z0-9])v(\d{2})(\d)(?:r\d)?(?![0-9])", re.I)  # ccipra-v321r0, v321: 32.1 = 2026 Q2
 _MDY = re.compile(r"(\d{1,2})[-_/.](\d{1,2})[-_/.](20\d\d)")
 _ISOISH = re.compile(r"(20\d\d)[-_]?(\d{2})[-_]?(\d{2})")
 _NAMED = re.compile(r"(january|february|march|april|may|june|july|august|september|october|november|"
@@ -501,6 +501,20 @@ def _quarter_from_hints(hints: Iterable[str]) -> str | None:
                 continue
             return quarter_of(d)
     return None
+
+
+def _check_one_quarter(group: list[Source]) -> None:
+    """Parts of one table from two CMS downloads (f1 of v320, f2 of v321) would be stored as one
+    quarter's edits: refused, naming each file's quarter."""
+    by_quarter: dict[str, list[str]] = {}
+    for source in group:
+        found = _quarter_from_hints(source.hints)
+        if found:
+            by_quarter.setdefault(found, []).append(source.name)
+    if len(by_quarter) > 1:
+        listed = "; ".join(f"{q}: {', '.join(names)}" for q, names in sorted(by_quarter.items()))
+        raise NcciFileError(f"the files come from different quarters ({listed}); nothing was imported. "
+                            "Import the files of one CMS download together (or say the quarter with --quarter).")
 
 
 def _setting_of(source: Source) -> str | None:
@@ -549,7 +563,14 @@ def import_files(paths: list[str | os.PathLike], data_dir: str | os.PathLike | N
                     arrays, strings, span = _parse_aoc(group)
                 notes = [n for s in group for n in s.notes] + _never_in_force(kind, arrays)
                 hints = [h for s in group for h in s.hints]
-                q = quarter or _quarter_from_hints(hints) or (quarter_of(span[1]) if span[1] else None)
+                if quarter is None:
+                    _check_one_quarter(group)
+                q = quarter or _quarter_from_hints(hints)
+                if q is None and span[1]:  # no quarter in the names: the newest effective date's
+                    q = quarter_of(span[1])
+                    notes.append(f"{', '.join(s.name for s in group)}: no quarter in the file name or its "
+                                 f"first lines, so it is taken from the newest effective date ({span[1].isoformat()}): "
+                                 f"{q}. If that is wrong, import again with --quarter (e.g. --quarter 2026Q2).")
                 if q is None:
                     raise NcciFileError(f"{group[0].name}: the quarter cannot be told from the file name or "
                                         "its first lines; say it: xlsheets ncci import FILE --quarter 2026Q1")
@@ -715,12 +736,14 @@ def _blank(cells: list) -> bool:
 
 def _full_rows(source: Source, need: int):
     """The source's (line, cells) with every field a row of its kind has; blank lines are
-    skipped and a short line refuses the file, naming the line."""
+    skipped (",,,," too, as Excel writes empty rows into a CSV) and a short line refuses the
+    file, naming the line."""
     for line, cells in source.rows:
-        if len(cells) < need:
+        if len(cells) < need or not cells[0]:  # the first cell says whether to look further
             if _blank(cells):
                 continue
-            raise _short_fields(source, line, cells, need)
+            if len(cells) < need:
+                raise _short_fields(source, line, cells, need)
         yield line, cells
 
 
@@ -758,8 +781,9 @@ def _code(value, source: Source, line: int, what: str) -> int:
         return int(value.upper(), 36)
     text = code_text(value)
     if text is None:
-        shown = "empty" if value is None or not str(value).strip() else repr(str(value)[:20])
-        raise _bad(source, line, f"{what} {shown} is not a CPT/HCPCS code (5 letters or digits)")
+        if value is None or not str(value).strip():
+            raise _bad(source, line, f"{what} is empty, where a CPT/HCPCS code belongs (5 letters or digits)")
+        raise _bad(source, line, f"{what} {str(value)[:20]!r} is not a CPT/HCPCS code (5 letters or digits)")
     return int(text, 36)
 
 
