@@ -55,13 +55,44 @@ def test_diabetes_pairs_follow_the_qualifier(cs, holder, words):
 
 
 def test_lumbar_disc_pairs_of_s33(cs):
-    """S33.0's "(M51.- with fifth character 6)" names the lumbar M51 codes; S33's unqualified
-    "(M51.-)" still names all of M51, and is the note quoted for the others."""
+    """S33.0's "(M51.- with fifth character 6)" names the lumbar M51 codes and narrows S33's
+    unqualified "(M51.-)" for the S33.0 codes; either order gives the same answer."""
     lumbar = cs.pair("S33.0XXA", "M51.16")
     assert lumbar.carrier == "S33.0" and "fifth character 6" in lumbar.note
-    other = cs.pair("S33.0XXA", "M51.17")
-    assert other.kind == "excludes1" and other.carrier == "S33" and other.note.endswith("(M51.-)")
-    assert cs.pair("M51.17", "S33.0XXA") == other  # either order
+    assert cs.pair("M51.16", "S33.0XXA") == lumbar
+    assert cs.pair("S33.0XXA", "M51.17").kind == "excludes2"  # not S33's Excludes1 (M51.-)
+    assert cs.pair("M51.17", "S33.0XXA").kind == "excludes2"
+
+
+def _x201(*pairs):
+    """Claim ID -> whether X201 fires, for one two-code claim per pair, validated as a user's rows."""
+    from xlsheets.engine import Validator
+
+    header = ["claim_id", "dos", "dx1", "dx2"]
+    rows = [[f"C{i}", "2026-03-10", a, b] for i, (a, b) in enumerate(pairs)]
+    return {r.claim_id: any(f.rule == "X201" for f in r.findings) for r in Validator().validate_rows(header, rows)}
+
+
+def test_a_nearer_qualified_note_narrows_the_category_note_for_the_codes_under_it():
+    """S33 excludes "(M51.-)", S33.0 only "(M51.- with fifth character 6)" (lumbar): a traumatic
+    lumbar disc rupture with a thoracic disc displacement is not an Excludes1 pair; S33's other
+    codes keep its note as written. S23 / S23.0 ("with fifth character 4", thoracic) likewise."""
+    got = _x201(("S33.0XXA", "M51.26"), ("S33.0XXA", "M51.24"), ("S23.0XXA", "M51.24"),
+                   ("S23.0XXA", "M51.26"), ("S33.5XXA", "M51.24"), ("M51.24", "S33.0XXA"))
+    assert got == {"C0": True, "C1": False, "C2": True, "C3": False, "C4": True, "C5": False}
+
+
+def test_cli_pair_says_the_category_note_is_narrowed():
+    done = _cli("--pair", "S33.0XXA", "M51.24")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Excludes1" in done.stdout and "Excludes2" in done.stdout.splitlines()[0]
+    assert ("S33's Excludes1 note \"nontraumatic rupture or displacement of lumbar intervertebral disc NOS "
+            "(M51.-)\" does not apply to S33.0XXA: S33.0's note") in done.stdout
+    assert "(M51.- with fifth character 6)\" narrows it, and does not name M51.24" in done.stdout
+    data = json.loads(_cli("--pair", "S33.0XXA", "M51.24", "--format", "json").stdout)
+    assert [(n["code"], n["carrier"], n["by"]) for n in data[0]["narrowed"]] == [("S33.0XXA", "S33", "S33.0")]
+    kept = _cli("--pair", "S33.5XXA", "M51.24").stdout
+    assert kept.startswith("S33.5XXA + M51.24: Excludes1\n  note at S33 ") and "narrows" not in kept
 
 
 @pytest.mark.parametrize("a, b, kind", [

@@ -166,10 +166,10 @@ def test_x201_quotes_the_note_and_the_exception():
 
 
 def test_x201_quotes_the_note_that_names_the_code():
-    """S33's "(M51.-)" names M51.17; S33.0's "(M51.- with fifth character 6)" does not."""
-    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "S33.0XXA", "dx2": "M51.17"}, "X201")
-    assert 'S33 says "Excludes1: nontraumatic rupture or displacement of lumbar intervertebral disc NOS (M51.-)"' in f.message
-    assert "fifth character" not in f.message
+    """M14's "(E08-E13 with .61-)" names E11.618; M14.6's nearer "(E08-E13 with .610)" does not."""
+    f = _one({"claim_id": "A1", "dos": "2026-03-10", "dx1": "M14.611", "dx2": "E11.618"}, "X201")
+    assert 'M14 says "Excludes1: diabetes mellitus (E08-E13 with .61-)"' in f.message
+    assert ".610" not in f.message
 
 
 def test_x201_suggestion_leaves_the_choice_to_the_documentation():

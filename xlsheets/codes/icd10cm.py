@@ -31,7 +31,7 @@ from typing import Any, Iterable, NamedTuple
 
 __all__ = [
     "normalize", "electronic", "dotted", "get_codeset", "reset_codeset", "CodeSet", "CodeCheck",
-    "Status", "Note", "PairNote", "VALID", "UNKNOWN", "HEADER", "NOT_ON_DATE", "NEEDS_7TH", "BAD_7TH",
+    "Status", "Note", "PairNote", "Narrowed", "VALID", "UNKNOWN", "HEADER", "NOT_ON_DATE", "NEEDS_7TH", "BAD_7TH",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -159,6 +159,20 @@ class Note(NamedTuple):
     refs: tuple[str, ...]
 
 
+class Narrowed(NamedTuple):
+    """A farther note's Excludes1 reference set aside for a code, because a nearer note names the
+    same range with a qualifier: at S33.0XXA, S33's "(M51.-)" is narrowed by S33.0's
+    "(M51.- with fifth character 6)"."""
+
+    code: str  # the code the notes apply to (S33.0XXA)
+    carrier: str  # the farther node whose note names the range as a whole (S33)
+    note: str
+    ref: str  # the reference set aside (M51)
+    by: str  # the nearer node whose qualified note narrows it (S33.0)
+    by_note: str
+    by_refs: tuple[str, ...]  # what the nearer note names (M51.06, M51.16, ...)
+
+
 class PairNote(NamedTuple):
     """An Excludes relation between two codes: ``carrier`` (one code's ancestor, or itself)
     holds the ``note`` naming ``other``."""
@@ -191,6 +205,22 @@ class _Tree:
             self.notes.setdefault(i, []).append((kind, text, shared[refs] if isinstance(refs, int) else tuple(refs)))
         self.seventh: dict[int, dict[str, str]] = {i: t for i, t in data["seventh"]}
         self.code_names = sorted(n for n, k in zip(self.names, self.kinds) if k in "dp")
+        self._qualified: dict[int, dict[str, tuple[str, tuple[str, ...]]]] = {}
+
+    def qualified(self, i: int) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Ranges node ``i``'s Excludes1 notes name with a qualifier: base -> (note text, refs).
+        Read from the note text on first use (few notes have a qualifier)."""
+        hit = self._qualified.get(i)
+        if hit is None:
+            from .importer import qualified_bases
+
+            hit = {}
+            for kind, text, refs in self.notes.get(i, ()):
+                if kind == "excludes1" and "with" in text:
+                    for base in qualified_bases(text, self.code_names):
+                        hit.setdefault(base, (text, refs))
+            self._qualified[i] = hit
+        return hit
 
     def anchor(self, code: str) -> tuple[int | None, bool]:
         """Node of ``code`` or of its nearest ancestor present in the tree; exact flag."""
@@ -529,6 +559,48 @@ class CodeSet:
                     out.append(Note(k, t.names[j], text, refs))
         return out
 
+    def _excludes_notes(self, n: str) -> tuple[list[Note], list[Narrowed]]:
+        """The Excludes1/Excludes2 notes that apply to code ``n`` (nearest first), and the
+        references set aside.
+
+        Why set any aside: the tabular's more specific note narrows the range a category note
+        names. S33 excludes "(M51.-)" but S33.0 excludes only "(M51.- with fifth character 6)"
+        (lumbar): for S33.0XXA the thoracic M51.24 is not excluded, while S33.5XXA keeps S33's
+        note as written. So an Excludes1 reference of a farther ancestor is dropped for the codes
+        under a nearer node whose Excludes1 note names the same range with a qualifier. Only the
+        same range, not a wider or narrower one, and only a farther node's, never a note beside
+        it at the same node.
+        """
+        t = self._tree()
+        i, _ = t.anchor(n)
+        out: list[Note] = []
+        narrowed: list[Narrowed] = []
+        nearer: dict[str, tuple[str, str, tuple[str, ...]]] = {}  # base -> (node, text, refs)
+        for j in t.chain(i):
+            for k, text, refs in t.notes.get(j, ()):
+                if k == "excludes1" and nearer and any(r in nearer for r in refs):
+                    narrowed += [Narrowed(n, t.names[j], text, r, *nearer[r]) for r in refs if r in nearer]
+                    refs = tuple(r for r in refs if r not in nearer)
+                if k in ("excludes1", "excludes2") and refs:
+                    out.append(Note(k, t.names[j], text, refs))
+            for base, (text, refs) in t.qualified(j).items():
+                nearer.setdefault(base, (t.names[j], text, refs))
+        return out, narrowed
+
+    def narrowed(self, a: str, b: str) -> list[Narrowed]:
+        """Farther Excludes1 notes that would name one code of the pair but are narrowed, for
+        that code, by a nearer qualified note that does not name the other (``codes --pair``
+        says so: the category note the user may find in the tabular does not apply)."""
+        na, nb = normalize(a), normalize(b)
+        if na is None or nb is None or na == nb:
+            return []
+        out = []
+        for holder, other in ((na, nb), (nb, na)):
+            for nw in self._excludes_notes(holder)[1]:
+                if other.startswith(nw.ref) and not other.startswith(nw.by_refs):
+                    out.append(nw)
+        return out
+
     def code_first(self, code: str) -> list[str]:
         """Texts of the "code first" notes that apply to ``code`` (own and inherited)."""
         return [nt.text for nt in self.notes(code, "codeFirst")]
@@ -579,8 +651,8 @@ class CodeSet:
             cats: dict[str, set[str]] = {"excludes1": set(), "excludes2": set()}
             longs: dict[str, set[str]] = {"excludes1": set(), "excludes2": set()}
             held: dict[str, list[tuple[tuple[str, ...], str, str]]] = {"excludes1": [], "excludes2": []}
-            for nt in self.notes(n):
-                if nt.kind in held and nt.refs:
+            for nt in self._excludes_notes(n)[0]:
+                if nt.kind in held:
                     held[nt.kind].append((nt.refs, nt.carrier, nt.text))
                     for ref in nt.refs:
                         (cats if len(ref) == 3 else longs)[nt.kind].add(ref)
@@ -604,7 +676,9 @@ class CodeSet:
         Notes apply to all descendants of their carrier: ``pair("M54.17", "M51.17")`` finds
         M54.1's Excludes1 note naming ``M51.1-``. When both codes carry a note naming the other
         (M54.16 + M51.16), the note naming the other code most precisely wins (M51.1's
-        "lumbar radiculitis NOS (M54.16)"), so the answer does not depend on argument order. The miss path (most pairs) is two dict
+        "lumbar radiculitis NOS (M54.16)"), so the answer does not depend on argument order. A
+        category note's range that a nearer qualified note narrows is not used for the codes
+        under that note (S33.0XXA + M51.24: see ``_excludes_notes``). The miss path (most pairs) is two dict
         lookups, two set lookups and ``str.startswith`` on prefix tuples.
         """
         pa = self._prof.get(a) or self._profile(a)
@@ -638,8 +712,8 @@ class CodeSet:
             return []
         out = []
         for holder, other in ((na, nb), (nb, na)):
-            for nt in self.notes(holder):
-                if nt.kind in ("excludes1", "excludes2") and nt.refs and other.startswith(nt.refs):
+            for nt in self._excludes_notes(holder)[0]:
+                if other.startswith(nt.refs):
                     out.append(PairNote(nt.kind, nt.carrier, nt.text, other))
         return out
 

@@ -203,13 +203,7 @@ def parse_refs(text: str, names: "list[str] | _Index", stats: dict[str, int] | N
     out: list[str] = []
     for group in _PARENS.findall(text):
         head, sep, qual = _split_with(group)
-        bases: list[str] = []
-        for m in _REF.finditer(head):
-            lo, _dash, hi = m.group(1), m.group(2), m.group(3)
-            if hi:  # a range such as M50-M54 or R07.1-R07.9
-                bases.extend(_expand_range(lo, hi, index.names))
-            elif _known_prefix(lo, index.names):
-                bases.append(lo)
+        bases = _bases(head, index.names)
         if sep and bases:
             out.extend(_select(bases, _qualifier(qual, index), index))
             if stats is not None:
@@ -219,6 +213,33 @@ def parse_refs(text: str, names: "list[str] | _Index", stats: dict[str, int] | N
     # de-duplicate, keep order (stable output for a deterministic build)
     seen: set[str] = set()
     return [p for p in out if not (p in seen or seen.add(p))]
+
+
+def qualified_bases(text: str, names: list[str]) -> list[str]:
+    """The ranges a note names with a qualifier, as written before "with": "(M51.- with fifth
+    character 6)" -> ["M51"]; "(V01-V09 with 5th character 9)" -> ["V01", ..., "V09"].
+
+    ``CodeSet`` needs them at lookup time: such a note narrows the same range named without a
+    qualifier by a note farther up the tree (see ``CodeSet._excludes_notes``).
+    """
+    out: list[str] = []
+    for group in _PARENS.findall(text):
+        head, sep, _qual = _split_with(group)
+        if sep:
+            out.extend(_bases(head, names))
+    return out
+
+
+def _bases(head: str, names: list[str]) -> list[str]:
+    """Code references of a group's text before any "with", expanded to existing prefixes."""
+    bases: list[str] = []
+    for m in _REF.finditer(head):
+        lo, _dash, hi = m.group(1), m.group(2), m.group(3)
+        if hi:  # a range such as M50-M54 or R07.1-R07.9
+            bases.extend(_expand_range(lo, hi, names))
+        elif _known_prefix(lo, names):
+            bases.append(lo)
+    return bases
 
 
 def _split_with(group: str) -> tuple[str, str, str]:

@@ -190,8 +190,17 @@ def describe_pair(a: str, b: str) -> tuple[str, dict]:
     cs = icd10cm.get_codeset()
     na, nb = icd10cm.normalize(a) or a, icd10cm.normalize(b) or b
     p = cs.pair(na, nb)
+    # A category note the user may read in the tabular, narrowed for this code by a nearer one.
+    found = cs.narrowed(na, nb)
+    narrowed = [
+        f"  {nw.carrier}'s Excludes1 note \"{nw.note}\" does not apply to {nw.code}: {nw.by}'s note "
+        f"\"{nw.by_note}\" narrows it, and does not name {nb if nw.code == na else na}"
+        for nw in found]
+    extra = {"narrowed": [{"code": nw.code, "carrier": nw.carrier, "note": nw.note, "by": nw.by,
+                           "by_note": nw.by_note} for nw in found]} if found else {}
     if p is None:
-        return f"{na} + {nb}: no Excludes1 or Excludes2 note relates these codes", {"a": na, "b": nb, "relation": None}
+        return ("\n".join([f"{na} + {nb}: no Excludes1 or Excludes2 note relates these codes", *narrowed]),
+                {"a": na, "b": nb, "relation": None, **extra})
     label = "Excludes1" if p.kind == "excludes1" else "Excludes2"
     holder = nb if p.other == na else na
     meaning = (
@@ -204,7 +213,9 @@ def describe_pair(a: str, b: str) -> tuple[str, dict]:
         f"  note at {p.carrier} (applies to {holder}): {p.note}\n"
         f"  names {p.other}; {meaning}"
     )
-    return text, {"a": na, "b": nb, "relation": p.kind, "carrier": p.carrier, "note": p.note, "other": p.other}
+    text = "\n".join([text, *narrowed])
+    return text, {"a": na, "b": nb, "relation": p.kind, "carrier": p.carrier, "note": p.note, "other": p.other,
+                  **extra}
 
 
 def _import(argv: list[str], out: TextIO) -> int:
