@@ -95,6 +95,35 @@ def test_notes_of_a_few_lines_in_quoted_cells_are_read(tmp_path, capsys, where):
     assert {c["status"] for c in data["claims"]} == {"ok"}
 
 
+@pytest.mark.parametrize("where", ["payer", "unread column"])
+def test_a_quote_that_swallows_one_claim_is_refused(tmp_path, capsys, where):
+    """A quote closed on the next line: that line (a claim with two errors) became part of a
+    cell, and the run said OK for the rest. One line is enough when it holds a claim's date and
+    codes, in a column xlsheets reads or in one it does not."""
+    if where == "payer":
+        text = ('claim_id,dos,dx1,cpt1,payer\nQ1,2026-03-10,M54.50,99213,"Blue ""Cross\n'
+                'Q2,2026-03-10,M54.5,99201,Aetna"\nQ3,2026-03-11,M54.50,99213,Aetna\n')
+    else:
+        text = ('claim_id,dos,dx1,cpt1,notes,payer\nQ1,2026-03-10,M54.50,99213,"call ""back,Aetna\n'
+                'Q2,2026-03-10,M54.5,99201,"fine",Aetna\nQ3,2026-03-11,M54.50,99213,ok,Aetna\n')
+    path = tmp_path / "export.csv"
+    path.write_text(text, encoding="utf-8")
+    code, out, err = run(capsys, "validate", path, "--format", "json")
+    assert code == 2 and out == ""
+    assert "export.csv: line 2: a quote (\") opens a cell that runs over the next 1 line, which looks like a row" in err
+    assert "Traceback" not in err
+
+
+def test_an_address_of_two_lines_in_a_quoted_cell_is_read(tmp_path, capsys):
+    path = tmp_path / "addresses.csv"
+    path.write_text('claim_id,dos,dx1,cpt1,address,payer\n'
+                    'Q1,2026-03-10,M54.50,99213,"12 Main St\nSpringfield, IL 62704",Aetna\n'
+                    'Q2,2026-03-11,M54.50,99213,"PO Box 5\nSuite 100, 2nd floor, 2026-03-11",Aetna\n', encoding="utf-8")
+    code, data, err = validate_json(capsys, path)
+    assert code == 0, err
+    assert [c["claim_id"] for c in data["claims"]] == ["Q1", "Q2"]
+
+
 # --- formulas saved without their values -----------------------------------------------------------
 FORMULA_HEAD = ["Claim No", "Svc Date", "Payor", "ICD1", "Procedure 1", "Mod 1", "Units",
                 "Diagnosis Pointer", "Radicular Pain", "Conservative Care Weeks", "Side"]

@@ -900,24 +900,38 @@ def _check_swallowed(path: Path, row: list[str], start: int, end: int, delimiter
     lines = _LINE_BREAK.split(row[index])[1:]  # the first piece is the rest of the opening line
     if not lines:
         return
-    counts = []
+    counts, claim_like = [], 0
     for text in lines:
         try:
             cells = next(csv.reader([text], delimiter=delimiter), [])
         except csv.Error:
             cells = []
-        counts.append(len(cells) if not _prose(cells) else 0)
+        prose = _prose(cells)
+        counts.append(len(cells) if not prose else 0)
+        claim_like += not prose and _claim_like(cells)
     width = widest if widest > 1 else max(set(counts), key=counts.count)
-    if width < 2:
-        return
-    rows = sum(c == width for c in counts)
-    # Two lines of rows are evidence in a sheet of 3 or more columns; a wide sheet needs one.
-    if rows >= 3 or (rows >= 2 and width >= 3) or (rows >= 1 and width >= 6):
+    rows = sum(c == width for c in counts) if width >= 2 else 0
+    # Two lines of rows are evidence in a sheet of 3 or more columns; a wide sheet needs one; so
+    # does any line holding a claim's data (a date and a code): one claim swallowed is one lost.
+    if rows >= 3 or (rows >= 2 and width >= 3) or (rows >= 1 and width >= 6) or claim_like:
         swallowed = end - first
+        look = "which look like rows of their own" if swallowed != 1 else "which looks like a row of its own"
         raise InputError(
             f"{path.name}: line {first}: a quote (\") opens a cell that runs over the next "
-            f"{swallowed:,} line{'s' if swallowed != 1 else ''}, which look like rows of their own. "
+            f"{swallowed:,} line{'s' if swallowed != 1 else ''}, {look}. "
             "Probably a stray quote; fix or remove it and save again.")
+
+
+_DATE_SHAPE = re.compile(r"^\s*(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4})(?:[ T].*)?$")
+_CODE_SHAPE = re.compile(r"^\s*(?:[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?|[0-9]{4}[0-9A-Z]|[A-V][0-9]{4})"
+                         r"(?:[-\s][A-Z0-9]{2})*\s*$", re.I)
+
+
+def _claim_like(cells: list[str]) -> bool:
+    """A line of at least three cells with a date and a diagnosis or procedure code: the rest
+    of a claim row, not a line of an address or a note."""
+    return (len(cells) >= 3 and any(map(_DATE_SHAPE.match, cells))
+            and any(map(_CODE_SHAPE.match, cells)))
 
 
 def _prose(cells: list[str]) -> bool:
