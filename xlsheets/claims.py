@@ -806,7 +806,8 @@ def _laterality(text: str) -> str:
 _SIDES = {"LEFT": "L", "RIGHT": "R", "BILATERAL": "B", "BOTH": "B", "LT": "L", "RT": "R", "BIL": "B", "50": "B"}
 
 
-_SPINE_LEVEL = re.compile(r"([CTLS])\s*(\d{1,2})", re.I)
+# A level is a region letter that starts a word (not the t of "at 45"), then its number: L5, L-5, l 4.
+_SPINE_LEVEL = re.compile(r"(?<![A-Za-z])([CTLS])[-\s]?(\d{1,2})(?!\d)", re.I)
 _SEGMENTS = {"C": 8, "T": 12, "L": 5, "S": 5}  # nerve roots per region (C1-C8, T1-T12, L1-L5, S1-S5)
 _levels_read: dict[str, bool] = {}
 
