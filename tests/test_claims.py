@@ -194,6 +194,20 @@ def test_a_diagnosis_pointer_past_the_claims_diagnoses_is_an_error_on_its_line()
     assert "E101" not in {f.rule for f in good.findings}
 
 
+def test_a_pointer_to_a_diagnosis_box_after_a_blank_one_is_not_past_the_diagnoses():
+    """Dx 3 is box C even when Dx 2 is blank: pointer C names it (it got a false E101)."""
+    from xlsheets.engine import Validator
+    findings = Validator().validate_row(["Claim ID", "DOS", "Dx1", "Dx2", "Dx3", "CPT1", "Dx Pointer"],
+                                        ["G1", "2026-03-10", "M54.16", "", "G89.29", "99213", "C"], 2)
+    assert "E101" not in {f.rule for f in findings}
+    findings = Validator().validate_row(["Claim ID", "DOS", "Dx1", "Dx2", "Dx3", "CPT1", "Dx Pointer"],
+                                        ["G2", "2026-03-10", "M54.16", "", "G89.29", "99213", "D"], 2)
+    assert [f.rule for f in findings if f.rule == "E101"] == ["E101"]
+    findings = Validator().validate_row(["Claim ID", "DOS", "Diagnoses", "CPT1", "Dx Pointer"],
+                                        ["G3", "2026-03-10", "M54.16, G89.29", "99213", "B"], 2)
+    assert "E101" not in {f.rule for f in findings}  # a one-cell list of diagnoses counts as written
+
+
 def test_a_pointer_past_the_diagnoses_on_a_one_claim_per_row_sheet_is_an_error_in_excel_too():
     """The worksheet function checks one row at a time: the same E101 as the command line."""
     from xlsheets.engine import Validator

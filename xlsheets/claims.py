@@ -916,9 +916,11 @@ def _check_pointers(header: HeaderMap, claim: Claim) -> None:
     """E101 (an error: the line would be rejected) for a diagnosis pointer past the claim's
     diagnoses, pointer C on a claim with one diagnosis: it points at nothing. Known only once
     the claim's lines are together; a claim with no diagnosis at all gets C112 instead."""
-    count = len(claim.diagnoses)
-    if not count:  # no diagnosis at all: C112 says so
+    if not claim.diagnoses:  # no diagnosis at all: C112 says so
         return
+    # A pointer names a diagnosis box (Dx 3 is C even when Dx 2 is blank): count the boxes used.
+    count = max([len(claim.diagnoses), *(int(column[2:]) for column, _text in claim.dx_cells
+                                          if column[:2] == "dx" and column[2:].isdigit())])
     _index, canon, text = header.pointer_columns[0]
     for proc in claim.procedures:
         beyond = [i for i in proc.pointers if i >= count]
