@@ -114,14 +114,18 @@ def test_a_quote_that_swallows_one_claim_is_refused(tmp_path, capsys, where):
     assert "Traceback" not in err
 
 
-def test_an_address_of_two_lines_in_a_quoted_cell_is_read(tmp_path, capsys):
+def test_addresses_and_notes_of_two_lines_in_quoted_cells_are_read(tmp_path, capsys):
+    """Lines a person types (with dates and codes in them) are not rows of the file."""
     path = tmp_path / "addresses.csv"
     path.write_text('claim_id,dos,dx1,cpt1,address,payer\n'
                     'Q1,2026-03-10,M54.50,99213,"12 Main St\nSpringfield, IL 62704",Aetna\n'
-                    'Q2,2026-03-11,M54.50,99213,"PO Box 5\nSuite 100, 2nd floor, 2026-03-11",Aetna\n', encoding="utf-8")
+                    'Q2,2026-03-11,M54.50,99213,"PO Box 5\nSuite 100, 2nd floor, 2026-03-11",Aetna\n'
+                    'Q3,2026-03-11,M54.50,99213,"hx:\n2025-12-01, M51.26, 72148, MRI done",Aetna\n'
+                    'Q4,2026-03-11,M54.50,99213,"12 Main St, Suite 4\nSpringfield, IL 62704, 03/10/2026, M54",Aetna\n'
+                    'Q5,2026-03-11,M54.50,99213,"prior visit:\n03/01/2026,M54.16,99213",Aetna\n', encoding="utf-8")
     code, data, err = validate_json(capsys, path)
     assert code == 0, err
-    assert [c["claim_id"] for c in data["claims"]] == ["Q1", "Q2"]
+    assert [c["claim_id"] for c in data["claims"]] == ["Q1", "Q2", "Q3", "Q4", "Q5"]
 
 
 # --- formulas saved without their values -----------------------------------------------------------

@@ -900,16 +900,15 @@ def _check_swallowed(path: Path, row: list[str], start: int, end: int, delimiter
     lines = _LINE_BREAK.split(row[index])[1:]  # the first piece is the rest of the opening line
     if not lines:
         return
-    counts, claim_like = [], 0
+    parsed = []
     for text in lines:
         try:
-            cells = next(csv.reader([text], delimiter=delimiter), [])
+            parsed.append(next(csv.reader([text], delimiter=delimiter), []))
         except csv.Error:
-            cells = []
-        prose = _prose(cells)
-        counts.append(len(cells) if not prose else 0)
-        claim_like += not prose and _claim_like(cells)
+            parsed.append([])
+    counts = [len(cells) if not _prose(cells) else 0 for cells in parsed]
     width = widest if widest > 1 else max(set(counts), key=counts.count)
+    claim_like = sum(not _prose(cells) and _claim_like(cells, width) for cells in parsed)
     rows = sum(c == width for c in counts) if width >= 2 else 0
     # Two lines of rows are evidence in a sheet of 3 or more columns; a wide sheet needs one; so
     # does any line holding a claim's data (a date and a code): one claim swallowed is one lost.
@@ -927,11 +926,12 @@ _CODE_SHAPE = re.compile(r"^\s*(?:[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?|[0-9]{
                          r"(?:[-\s][A-Z0-9]{2})*\s*$", re.I)
 
 
-def _claim_like(cells: list[str]) -> bool:
-    """A line of at least three cells with a date and a diagnosis or procedure code: the rest
-    of a claim row, not a line of an address or a note."""
-    return (len(cells) >= 3 and any(map(_DATE_SHAPE.match, cells))
-            and any(map(_CODE_SHAPE.match, cells)))
+def _claim_like(cells: list[str], width: int) -> bool:
+    """A line written as the file's rows are: about as many cells as a row (the quote may close
+    before its end), none starting with a space (a person types "2026-03-01, M51.26" in a note),
+    a date and a diagnosis or procedure code. Not a line of an address or a note."""
+    return (len(cells) >= max(3, width - 2) and not any(c[:1].isspace() for c in cells)
+            and any(map(_DATE_SHAPE.match, cells)) and any(map(_CODE_SHAPE.match, cells)))
 
 
 def _prose(cells: list[str]) -> bool:
