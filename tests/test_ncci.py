@@ -772,7 +772,7 @@ def test_a_damaged_xlsx_says_to_download_it_again_not_to_export_claims(tmp_path)
 def test_empty_rows_excel_writes_at_the_end_of_a_csv_are_skipped(tmp_path):
     mue = tmp_path / "sample-not-cms-data_mue-practitioner-2026q1.csv"
     text = (FIX / "sample-not-cms-data_mue-practitioner-2026q1.csv").read_text(encoding="utf-8")
-    mue.write_text(text.rstrip("\r\n") + "\n,,,\n,,,\n", encoding="utf-8")
+    mue.write_text(text.rstrip("\r\n") + "\n,,,\n\" \",,,\n,,,\n", encoding="utf-8")
     rc, out, err = xlsheets("ncci", "import", mue, "--format", "json", data_dir=tmp_path / "d")
     assert rc == 0, err
     rc, whole, _ = xlsheets("ncci", "import", FIX / mue.name, "--format", "json", data_dir=tmp_path / "e")

@@ -225,3 +225,28 @@ def test_packaged_plugin_is_found_through_the_xlsheets_entry_point_group(tmp_pat
     v = Validator(Config(plugins=["acme"]), host=host)
     findings = v.validate_row(["dos", "dx1", "cpt1"], ["2026-03-10", "M54.50", "97014"])
     assert [f.suggestion for f in findings if f.rule == "ACME101"] == ["G0283"]
+
+
+def test_triggers_given_as_generators_are_kept_not_used_up():
+    """The check of the triggers must not empty a generator: the rule would then have no trigger
+    and run on every claim."""
+    from xlsheets.rule import rule
+
+    def check(claim, ctx):
+        """A test rule."""
+        return []
+    made = rule("GEN101", dx=(c for c in ["M54.16"]), procedures=iter(["64483"]),
+                reads=(f for f in ["diagnoses", "procedures"]))(check)
+    assert made.dx_prefixes == ("M54.16",) and made.procedures == frozenset({"64483"})
+    assert made.reads == ("diagnoses", "procedures")
+
+
+def test_a_grouped_batch_rule_must_say_what_it_reads():
+    """Without reads a grouped batch rule was never run (no view to group), without a word."""
+    from xlsheets.rule import RuleDefinitionError, rule
+
+    def check(claims, ctx):
+        """A test rule."""
+        return []
+    with pytest.raises(RuleDefinitionError, match="group_by is for a batch rule that lists the claim fields it reads"):
+        rule("GRP101", scope="batch", procedures={"99213"}, group_by=("patient_id",))(check)

@@ -337,6 +337,10 @@ def test_a_later_sheet_with_claims_is_said_not_checked_in_every_output(tmp_path,
     april.append(["Claim ID", "DOS", "Dx1", "CPT1"])
     april.append(["V2", "2026-04-10", "M54.5", "99213"])
     wb.create_sheet("Notes").append(["phone the payer on Monday"])
+    for title, header in (("Summary", ["Payer", "CPT", "Count"]), ("Lookup", ["CPT Code", "Description", "Dx Code"])):
+        sheet = wb.create_sheet(title)  # a summary and a lookup list are not claims left unchecked
+        sheet.append(header)
+        sheet.append(["Cigna", "99213", 4] if title == "Summary" else ["99213", "office visit", "M54.17"])
     wb.save(path)
     note = ("Sheet 'April claims' of months.xlsx also has a claims header and was not checked: check it "
             'with xlsheets validate months.xlsx --sheet "April claims".')

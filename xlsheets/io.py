@@ -281,7 +281,8 @@ def _claim_sheets(path: Path, source, names: list[str], columns) -> tuple[str, .
         rows = None
         try:
             rows = _guarded(path, name, source.rows(name))
-            if _find_header(rows, columns):
+            header = _find_header(rows, columns)
+            if header and _claims_like(header[1], columns):
                 found.append(name)
         except Exception:  # damaged or odd: this is only a note about sheets not checked
             pass
@@ -289,6 +290,14 @@ def _claim_sheets(path: Path, source, names: list[str], columns) -> tuple[str, .
             if rows is not None:
                 _close_quietly(rows)
     return tuple(found)
+
+
+def _claims_like(header: list, columns) -> bool:
+    """A header with a date of service and a code column: claims, not a lookup list (CPT Code,
+    Description) or a summary (Payer, CPT, Count) that a note would wrongly call unchecked."""
+    present = HeaderMap.from_row(header, columns).present
+    return "dos" in present and any(c.startswith(("dx", "cpt")) or c in ("diagnoses", "procedures")
+                                    for c in present)
 
 
 def sheet_layout(path, sheet: str):

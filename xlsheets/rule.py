@@ -181,6 +181,10 @@ def rule(
 
     def wrap(func: Callable) -> Rule:
         source = _source_of(func)
+        # Each list read once (a generator is used up by the first look), then checked and kept.
+        lists = {what: value if isinstance(value, str) else tuple(value) for what, value in
+                 (("dx", dx), ("procedures", procedures), ("needs", needs), ("payers", payers), ("group_by", group_by))}
+        fields = reads if isinstance(reads, str) else tuple(reads)
         if not isinstance(id, str) or not RULE_ID.match(id):
             raise RuleDefinitionError(
                 f"{source}: rule ID {id!r} must be 1-4 capital letters and 3 digits, like ACME101")
@@ -190,14 +194,14 @@ def rule(
             sev = Severity.parse(severity)
         except ValueError as exc:
             raise RuleDefinitionError(f"{source}: rule {id}: {exc}") from None
-        unknown = [f for f in reads if f not in READABLE_FIELDS and f not in READABLE_FACTS]
-        if scope == "batch" and any(f not in READABLE_FIELDS for f in reads):
+        unknown = [f for f in fields if f not in READABLE_FIELDS and f not in READABLE_FACTS]
+        if scope == "batch" and any(f not in READABLE_FIELDS for f in fields):
             raise RuleDefinitionError(f"{source}: rule {id}: a batch rule's reads lists claim fields "
                                       f"({', '.join(READABLE_FIELDS)}), not documentation columns")
-        if unknown or isinstance(reads, str):
+        if unknown or isinstance(fields, str):
             raise RuleDefinitionError(
                 f"{source}: rule {id}: reads must list claim fields ({', '.join(READABLE_FIELDS)}) "
-                f"or documentation columns ({', '.join(READABLE_FACTS)}), not {reads!r}")
+                f"or documentation columns ({', '.join(READABLE_FACTS)}), not {fields!r}")
         try:
             cases = tuple((str(when).strip(), Severity.parse(level)) for when, level in (severities or {}).items())
         except ValueError as exc:
@@ -207,7 +211,11 @@ def rule(
                 f"{source}: rule {id}: severities lists two or more cases (when -> severity), "
                 f"one of them with the rule's severity {sev}, e.g. {{\"when ...\": \"{sev}\", "
                 "\"when ...\": \"warning\"}")
-        _check_triggers(source, id, dx=dx, procedures=procedures, needs=needs, payers=payers, group_by=group_by)
+        _check_triggers(source, id, **lists)
+        if lists["group_by"] and (scope != "batch" or not fields):
+            raise RuleDefinitionError(
+                f"{source}: rule {id}: group_by is for a batch rule that lists the claim fields it reads, "
+                "e.g. scope=\"batch\", reads=(\"procedures\", \"dos\"), group_by=(\"patient_id\", \"dos\")")
         if group_decides and (scope != "batch" or not group_by):
             raise RuleDefinitionError(f"{source}: rule {id}: group_decides is for a batch rule with group_by")
         doc = inspect.getdoc(func) or ""
@@ -222,15 +230,15 @@ def rule(
             doc=doc,
             check=func,
             reference=reference,
-            dx_prefixes=tuple(dx),
-            procedures=frozenset(procedures),
-            needs=tuple(needs),
-            payers=tuple(p.lower() for p in payers),
+            dx_prefixes=lists["dx"],
+            procedures=frozenset(lists["procedures"]),
+            needs=lists["needs"],
+            payers=tuple(p.lower() for p in lists["payers"]),
             scope=scope,
-            group_by=tuple(group_by),
+            group_by=lists["group_by"],
             group_decides=bool(group_decides),
             setting=setting,
-            reads=tuple(sorted(set(reads))),  # one spelling per set: rules group by it
+            reads=tuple(sorted(set(fields))),  # one spelling per set: rules group by it
             available=available,
             source=source,
             severities=cases,

@@ -739,7 +739,8 @@ def _full_rows(source: Source, need: int):
     skipped (",,,," too, as Excel writes empty rows into a CSV) and a short line refuses the
     file, naming the line."""
     for line, cells in source.rows:
-        if len(cells) < need or not cells[0]:  # the first cell says whether to look further
+        first = cells[0] if cells else None
+        if len(cells) < need or not first or (type(first) is str and first[:1].isspace()):  # look further
             if _blank(cells):
                 continue
             if len(cells) < need:
