@@ -156,7 +156,8 @@ def test_a_nerve_root_level_that_names_no_spine_level_is_said_not_passed_over(le
 
 
 @pytest.mark.parametrize("level", ["L5-S1", "L4-5", "l4-l5", "S1", "L4, L5", "C5-C6", "T12-L1", "L5/S1 right",
-                                   "L5-S1 at 45 deg", "L4-5 post 20 wks", "L-5", "Rt L5", "L5S1", "L4L5"])
+                                   "L5-S1 at 45 deg", "L4-5 post 20 wks", "L-5", "Rt L5", "L5S1", "L4L5",
+                                   "SI joint", "right sacroiliac", "Coccyx"])
 def test_nerve_root_levels_as_written_in_records_are_read(level):
     from xlsheets.engine import Validator
     [result] = Validator().validate_rows(["Claim ID", "DOS", "Dx1", "CPT1", "Side", "Nerve Root Level"],

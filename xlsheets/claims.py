@@ -809,17 +809,22 @@ _SIDES = {"LEFT": "L", "RIGHT": "R", "BILATERAL": "B", "BOTH": "B", "LT": "L", "
 # A level is a region letter that starts a word (not the t of "at 45"), then its number: L5, L-5, l 4.
 _SPINE_LEVEL = re.compile(r"(?<![A-Za-z])([CTLS])[-\s]?(\d{1,2})(?!\d)", re.I)
 _SEGMENTS = {"C": 8, "T": 12, "L": 5, "S": 5}  # nerve roots per region (C1-C8, T1-T12, L1-L5, S1-S5)
+_SPINE_PLACE = re.compile(r"\b(?:SI|sacroiliac|coccyx|coccygeal)\b", re.I)
 _levels_read: dict[str, bool] = {}
 
 
 def _is_level(text: str) -> bool:
     """Whether a nerve-root level cell names spine levels (``L5-S1``, ``L4-5``, ``S1``,
-    ``L4, L5``), each one that exists. Anything else (``foo``, ``?``, ``L9``) is said (E101),
+    ``L4, L5``), each one that exists, or the place of a joint injection (``SI joint``,
+    ``coccyx``). Anything else (``foo``, ``?``, ``L9``) is said (E101),
     or the level checks would pass the claim as if no level contradicted its codes."""
     known = _levels_read.get(text)
     if known is None:
         found = _SPINE_LEVEL.findall(text)
-        known = bool(found) and all(1 <= int(n) <= _SEGMENTS[seg.upper()] for seg, n in found)
+        if found:
+            known = all(1 <= int(n) <= _SEGMENTS[seg.upper()] for seg, n in found)
+        else:  # the place of a joint or coccyx injection, written in the same column
+            known = bool(_SPINE_PLACE.search(text))
         if len(_levels_read) < _CACHE_LIMIT and len(text) <= _CACHE_TEXT:
             _levels_read[text] = known
     return known
